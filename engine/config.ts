@@ -1,0 +1,118 @@
+// The config file's shape (UserConfig, what people write) and the loaded
+// config (Config, what the rest of kspawn reads: absolute paths, defaults
+// applied, one Variant per cluster). This module is imported by config files
+// themselves, so it stays free of runtime dependencies.
+import type { Deployer, Tester } from './plugin.ts'
+
+/** Where a patch comes from: a git remote and one branch, commit or tag on it. */
+export type UserSource =
+  | { remote: string; branch: string; commit?: never; tag?: never }
+  | { remote: string; commit: string; branch?: never; tag?: never }
+  | { remote: string; tag: string; branch?: never; commit?: never }
+
+interface UserVariantCommon {
+  /** kube-spawn cluster name: a lowercase DNS label not ending in a digit. Default: the variant name. */
+  cluster?: string
+  /** Smoke tests for this variant, replacing the top-level `smoke`. */
+  smoke?: Tester[]
+}
+
+/** A variant that kspawn builds from source into a hyperkube image. */
+export interface UserBuildVariant extends UserVariantCommon {
+  source: UserSource
+  /** Tag of the hyperkube image to build (`make -C cluster/images/hyperkube VERSION=<tag>`). */
+  tag: string
+  image?: never
+}
+
+/** A variant that runs a hyperkube image someone else built; kspawn never builds it. */
+export interface UserImageVariant extends UserVariantCommon {
+  /** e.g. `docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix`, or pinned with `@sha256:<digest>`. */
+  image: string
+  /** Tag the image is known by locally and in the cluster. Default: the image's own tag. */
+  tag?: string
+  /** The patch the image was built from, for the record. */
+  source?: UserSource
+}
+
+export type UserVariant = UserBuildVariant | UserImageVariant
+
+export interface UserConfig {
+  kubernetes: {
+    /** Your Kubernetes checkout (`~` expands, relative to this file). kspawn never modifies it: it builds in worktrees of its own. */
+    checkout: string
+  }
+  /** Where kspawn keeps worktrees, run logs and state, relative to this file. Default `.kspawn`. */
+  workdir?: string
+  deployer: Deployer
+  /** The variants to run side by side, by name; each gets its own cluster. */
+  variants: Record<string, UserVariant>
+  /** Smoke tests for every variant that has no `smoke` of its own. */
+  smoke?: Tester[]
+  share?: {
+    /** Where `share` pushes images, e.g. `docker.io/kinvolk`: the image becomes `<repository>/hyperkube-amd64:<tag>`. */
+    repository: string
+  }
+}
+
+/** Gives a config file type checking and completion; returns the config unchanged. */
+export function defineConfig(config: UserConfig): UserConfig {
+  return config
+}
+
+export type GitRef = { branch: string } | { commit: string } | { tag: string }
+
+export interface Source {
+  /** A URL (`https://`, `ssh://`, `file://`), an scp-like `user@host:path`, or an absolute path. */
+  remote: string
+  ref: GitRef
+}
+
+/** A parsed container image reference, `[registry/]repository[:tag][@digest]`. */
+export interface ImageRef {
+  /** The reference as written in the config. */
+  ref: string
+  /** e.g. `docker.io` or `127.0.0.1:5000`; absent when the reference names none (Docker Hub). */
+  registry?: string
+  /** e.g. `kinvolk/hyperkube-amd64`. */
+  repository: string
+  tag?: string
+  /** e.g. `sha256:<64 hex digits>`. */
+  digest?: string
+}
+
+interface VariantCommon {
+  name: string
+  cluster: string
+  /** The hyperkube image tag the cluster runs. */
+  tag: string
+  smoke: Tester[]
+}
+
+export interface BuildVariant extends VariantCommon {
+  /** The source kspawn builds. */
+  build: Source
+  image?: undefined
+  source?: undefined
+}
+
+export interface ImageVariant extends VariantCommon {
+  build?: undefined
+  image: ImageRef
+  /** Where the image's patch came from, when the config says. */
+  source?: Source
+}
+
+export type Variant = BuildVariant | ImageVariant
+
+export interface Config {
+  /** Absolute path of the config file. */
+  file: string
+  kubernetes: { checkout: string }
+  /** Absolute. */
+  workdir: string
+  deployer: Deployer
+  /** In the order the config lists them. */
+  variants: Variant[]
+  share?: { repository: string }
+}

@@ -1,0 +1,20 @@
+// The package entry that config files import: `import { defineConfig } from 'kspawn'`.
+// It must stay cheap to load, as every run of a config loads it.
+export { defineConfig } from './engine/config.ts'
+export type {
+  BuildVariant,
+  Config,
+  GitRef,
+  ImageRef,
+  ImageVariant,
+  Source,
+  UserBuildVariant,
+  UserConfig,
+  UserImageVariant,
+  UserSource,
+  UserVariant,
+  Variant,
+} from './engine/config.ts'
+export type { Deployer, Plugin, Tester } from './engine/plugin.ts'
+export type { AdmissionOperation, AdmissionTester } from './plugins/admission.ts'
+export type { KubeSpawnDeployer, KubeSpawnOptions } from './plugins/kube-spawn.ts'

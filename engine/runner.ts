@@ -1,0 +1,322 @@
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import { Writable, type Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
+import { StringDecoder } from 'node:string_decoder'
+import { $, type ProcessOutput, type ProcessPromise } from 'zx'
+import { formatCommandLine } from './command-line.ts'
+import { CommandError, Interrupted } from './errors.ts'
+import { formatDuration, stepLabel, type Emit, type EventSource } from './events.ts'
+import { LineSplitter } from './lines.ts'
+import { LogFile } from './log-file.ts'
+import { OutputThrottle } from './output-throttle.ts'
+import { terminateGroup } from './process-tree.ts'
+import { createRedactor, secretsFromEnv, type Redactor } from './redact.ts'
+import { Tail, clipLine } from './tail.ts'
+
+// The one place where kspawn runs external commands. Every command is an argv
+// array, runs in its own process group, streams its output to the step's log
+// file and to events, and keeps only a bounded tail in memory.
+
+export interface Command {
+  argv: string[]
+  cwd?: string
+  /** Added to kspawn's environment; undefined removes a variable. */
+  env?: Record<string, string | undefined>
+  /** Prefixed with `sudo -E` unless kspawn already runs as root. */
+  needsRoot?: boolean
+  /** Only reads, so it runs in dry-run too. */
+  reads?: boolean
+  /** Keep stdout in memory for the result: only for small outputs such as `git rev-parse`. */
+  capture?: boolean
+  stdin?: string
+  timeoutMs?: number
+  /** Exit codes that count as success; [0] unless given. */
+  okExitCodes?: number[]
+}
+
+export interface StepRef {
+  /** e.g. 'build' */
+  id: string
+  variant?: string
+  /** Defaults to <runDir>/<variant>/<id>.log; a relative path is under runDir. */
+  logFile?: string
+}
+
+export interface CommandResult {
+  /** As run, with any `sudo -E` prefix, secrets replaced by ***. */
+  argv: string[]
+  /** Shell-quoted for display, secrets replaced by ***. */
+  commandLine: string
+  /** 0 for a command that dry-run skipped; null when killed by a signal. */
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+  durationMs: number
+  /** Exactly what the command printed (not redacted: code reads it), when `capture` was set. */
+  stdout?: string
+  /** Last lines of stdout and stderr together, secrets replaced by ***. */
+  tail: string[]
+  /** Absent in dry-run, which writes no files. */
+  logFile?: string
+  /** True when dry-run printed the command instead of running it. */
+  dryRun: boolean
+}
+
+export interface RunnerOptions {
+  /** The run's folder; log files go under it. */
+  runDir: string
+  dryRun: boolean
+  emit: Emit
+  /** Whether kspawn runs as root; by default, whether the uid is 0. */
+  isRoot?: boolean
+  /** Values replaced by *** wherever commands or their output are shown or written. */
+  secrets?: string[]
+  /** Bounds of the output kept in memory per command: 40 lines, 64 KiB. */
+  tailLines?: number
+  tailBytes?: number
+  /** Time between SIGTERM and SIGKILL when stopping a command: 5 s. */
+  killGraceMs?: number
+  /** Output events per command: at most `outputLines` lines every `outputIntervalMs`, 20 per 100 ms. */
+  outputIntervalMs?: number
+  outputLines?: number
+}
+
+export interface Runner {
+  /** Runs a command for a step; rejects with CommandError when it fails, Interrupted after abort(). */
+  run(command: Command, step: StepRef): Promise<CommandResult>
+  /**
+   * Stops every running command with its whole process group (SIGTERM, then
+   * SIGKILL after the grace period) and makes their run() reject with
+   * Interrupted; later run() calls reject at once. Resolves when all are gone.
+   */
+  abort(reason?: string): Promise<void>
+}
+
+/** A command ready to run: what is run, and what may be shown of it. */
+interface Prepared {
+  argv: string[]
+  shownArgv: string[]
+  commandLine: string
+  cwd: string
+  source: EventSource
+  redactor: Redactor
+}
+
+export function createRunner(options: RunnerOptions): Runner {
+  const isRoot = options.isRoot ?? process.getuid?.() === 0
+  const tailLimits = { maxLines: options.tailLines ?? 40, maxBytes: options.tailBytes ?? 64 * 1024 }
+  const outputLines = options.outputLines ?? 20
+  const killGraceMs = options.killGraceMs ?? 5000
+  const running = new Set<{ stop(): Promise<void> }>()
+  let interruption: { reason: string | undefined } | undefined
+
+  const interruptedBy = () => (interruption?.reason ? ` by ${interruption.reason}` : '')
+
+  function interrupted({ source, commandLine }: Prepared, started: boolean, logFile?: string): Interrupted {
+    const message = started
+      ? `${stepLabel(source)} was interrupted${interruptedBy()} while running: ${commandLine}`
+      : `${stepLabel(source)} was not started, the run was interrupted${interruptedBy()}: ${commandLine}`
+    return new Interrupted(logFile ? `${message}\n  full log: ${logFile}` : message)
+  }
+
+  function prepare(command: Command, step: StepRef): Prepared {
+    const source: EventSource = step.variant ? { step: step.id, variant: step.variant } : { step: step.id }
+    if (command.argv.length === 0) throw new TypeError(`A command of step ${stepLabel(source)} has an empty argv`)
+    const argv = command.needsRoot && !isRoot ? ['sudo', '-E', ...command.argv] : command.argv
+    const redactor = createRedactor([...(options.secrets ?? []), ...secretsFromEnv(command.env)])
+    const shownArgv = argv.map((arg) => redactor.redact(arg))
+    const cwd = path.resolve(command.cwd ?? process.cwd())
+    return { argv, shownArgv, commandLine: formatCommandLine(shownArgv), cwd, source, redactor }
+  }
+
+  async function run(command: Command, step: StepRef): Promise<CommandResult> {
+    const prepared = prepare(command, step)
+    const { shownArgv, commandLine, cwd, source } = prepared
+    if (interruption) throw interrupted(prepared, false)
+
+    if (options.dryRun && !command.reads) {
+      options.emit({ kind: 'cmd', ...source, commandLine, cwd, dryRun: true })
+      const stdout = command.capture ? { stdout: '' } : {}
+      return { argv: shownArgv, commandLine, exitCode: 0, signal: null, durationMs: 0, ...stdout, tail: [], dryRun: true }
+    }
+
+    // Checked here because spawn would blame the shell ("spawn /bin/bash ENOENT").
+    if (!(await isDirectory(cwd))) {
+      const outcome = `could not start: its working folder ${cwd} does not exist`
+      throw new CommandError({ ...source, commandLine, outcome, exitCode: null, signal: null, tail: [] })
+    }
+    const logFile = options.dryRun ? undefined : path.resolve(options.runDir, step.logFile ?? defaultLogFile(step))
+    const log = logFile ? await LogFile.open(logFile, stepLabel(source)) : undefined
+    if (interruption) {
+      await log?.close('')
+      throw interrupted(prepared, false)
+    }
+    log?.write(`$ ${commandLine}\n# cwd: ${cwd}\n`)
+    options.emit({ kind: 'cmd', ...source, commandLine, cwd, dryRun: false })
+
+    const { output, stoppedBy, durationMs, tail } = await execute(command, prepared, log)
+
+    const { exitCode, signal } = output
+    const outcome =
+      stoppedBy === 'abort'
+        ? `was interrupted${interruptedBy()}`
+        : stoppedBy === 'timeout'
+          ? `timed out after ${formatDuration(command.timeoutMs ?? 0)} and was stopped`
+          : output.cause
+            ? `could not start: ${prepared.redactor.redact(output.cause.message)}`
+            : signal
+              ? `was killed by ${signal}`
+              : `exited with code ${exitCode}`
+    await log?.close(`# ${outcome} (${formatDuration(durationMs)})\n`)
+    if (log?.error) {
+      options.emit({ kind: 'warn', ...source, message: `could not write the log file ${logFile}: ${log.error.message}` })
+    }
+    const logged = logFile ? { logFile } : {}
+    options.emit({ kind: 'end', ...source, commandLine, exitCode, signal, durationMs, ...logged })
+
+    if (stoppedBy === 'abort') throw interrupted(prepared, true, logFile)
+    const ok = !stoppedBy && !output.cause && exitCode !== null && (command.okExitCodes ?? [0]).includes(exitCode)
+    if (!ok) throw new CommandError({ ...source, commandLine, outcome, exitCode, signal, tail: tail.lines(), ...logged })
+    const stdout = command.capture ? { stdout: output.stdout } : {}
+    return { argv: shownArgv, commandLine, exitCode, signal, durationMs, ...stdout, tail: tail.lines(), ...logged, dryRun: false }
+  }
+
+  /** Runs the command to its end, or until abort() or its timeout stops it. */
+  async function execute(command: Command, prepared: Prepared, log: LogFile | undefined) {
+    const { source, redactor } = prepared
+    const tail = new Tail(tailLimits)
+    const throttle = new OutputThrottle(
+      (stream, line) => options.emit({ kind: 'output', ...source, stream, line: clipLine(line) }),
+      options.outputIntervalMs ?? 100,
+      outputLines,
+    )
+    const keep = Math.max(tailLimits.maxLines, outputLines)
+    const started = performance.now()
+    const child = spawn(command, prepared)
+    const sinks = (['stdout', 'stderr'] as const).map((stream) =>
+      consume(child[stream], { redactor, keep, log, tail, lines: (lines) => throttle.push(stream, lines) }),
+    )
+
+    let stoppedBy: 'abort' | 'timeout' | undefined
+    let stopping: Promise<void> | undefined
+    const stop = (by: 'abort' | 'timeout') => {
+      stoppedBy ??= by
+      return (stopping ??= stopGroup(child, killGraceMs))
+    }
+    const entry = { stop: () => stop('abort') }
+    running.add(entry)
+    const timer = command.timeoutMs === undefined ? undefined : setTimeout(() => void stop('timeout'), command.timeoutMs)
+    let output: ProcessOutput
+    try {
+      output = await child
+      await stopping
+      // A stream cut short by a kill never ends on its own.
+      for (const sink of sinks) if (!sink.writableEnded) sink.end()
+      await Promise.all(sinks.map((sink) => finished(sink).catch(() => {})))
+    } finally {
+      clearTimeout(timer)
+      running.delete(entry)
+    }
+    throttle.flush()
+    return { output, stoppedBy, durationMs: Math.round(performance.now() - started), tail }
+  }
+
+  async function abort(reason?: string): Promise<void> {
+    interruption ??= { reason }
+    await Promise.all([...running].map((entry) => entry.stop()))
+  }
+
+  return { run, abort }
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return stat(dir).then(
+    (info) => info.isDirectory(),
+    () => false,
+  )
+}
+
+/** <variant>/<step>.log, with names reduced to characters that are safe in a path. */
+function defaultLogFile(step: StepRef): string {
+  const safe = (name: string) => (/^\.*$/.test(name) ? '_' : name.replace(/[^\w.-]/g, '_'))
+  return path.join(...(step.variant ? [safe(step.variant)] : []), `${safe(step.id)}.log`)
+}
+
+/** zx keeps all output in a store; these arrays drop it so memory stays flat. */
+function discard(): Buffer[] {
+  return Object.assign([], { push: () => 0 })
+}
+
+function spawn(command: Command, { argv, cwd }: Prepared): ProcessPromise {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  for (const [name, value] of Object.entries(command.env ?? {})) {
+    if (value === undefined) delete env[name]
+    else env[name] = value
+  }
+  // zx quotes each element of an interpolated array, so argv reaches the
+  // program unchanged; detached makes the child the leader of a new process group.
+  return $({
+    cwd,
+    env,
+    quiet: true,
+    verbose: false,
+    nothrow: true,
+    detached: true,
+    // Without stdin a command reads end-of-file at once instead of waiting forever.
+    stdio: [command.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(command.stdin === undefined ? {} : { input: command.stdin }),
+    store: { stdout: command.capture ? [] : discard(), stderr: discard(), stdall: discard() },
+  })`${argv}`
+}
+
+async function stopGroup(child: ProcessPromise, graceMs: number): Promise<void> {
+  if (child.pid === undefined) return
+  await terminateGroup(child.pid, graceMs)
+  // A process that left the group (a daemon) may still hold the output pipes;
+  // stop waiting for them once the group itself is gone.
+  const release = setTimeout(() => {
+    child.stdout?.destroy()
+    child.stderr?.destroy()
+  }, 1000)
+  await child
+  clearTimeout(release)
+}
+
+interface ConsumeOptions {
+  redactor: Redactor
+  keep: number
+  log: LogFile | undefined
+  tail: Tail
+  lines(lines: string[]): void
+}
+
+/** The sink of one output stream: redacted text to the log file, last lines to the tail and events. */
+function consume(stream: Readable | null | undefined, options: ConsumeOptions): Writable {
+  const { redactor, keep, log, tail } = options
+  const decoder = new StringDecoder('utf8')
+  const splitter = new LineSplitter(
+    redactor,
+    {
+      text: (text) => log?.write(text),
+      lines: (lines) => {
+        for (const line of lines) tail.push(line)
+        options.lines(lines)
+      },
+    },
+    keep,
+  )
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      splitter.push(decoder.write(chunk))
+      log ? log.ready(done) : done()
+    },
+    final(done) {
+      splitter.push(decoder.end())
+      splitter.end()
+      log ? log.ready(done) : done()
+    },
+  })
+  if (stream) stream.pipe(sink)
+  else sink.end()
+  return sink
+}

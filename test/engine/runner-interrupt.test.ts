@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { formatCommandLine } from '../../engine/command-line.ts'
+import { CommandError, Interrupted } from '../../engine/errors.ts'
+import { livingMembers, processGroupOf, rejection, setup, waitForFile } from './runner-helpers.ts'
+
+const build = { id: 'build', variant: 'denyattach' }
+
+// sh starts a subshell that starts `sleep 300`: the sleep is a grandchild of
+// the command, and writes its pid where the test can find it.
+const grandchildSleep = (pidFile: string, prelude = '') => [
+  'sh',
+  '-c',
+  `${prelude}( sleep 300 & echo $! > "$1"; wait ) & echo building; wait`,
+  'build',
+  pidFile,
+]
+
+test('abort kills the whole process group, grandchildren included, and run() rejects with Interrupted', async () => {
+  const { dir, runner, cleanup } = await setup()
+  try {
+    const pidFile = path.join(dir, 'sleep.pid')
+    const running = runner.run({ argv: grandchildSleep(pidFile) }, build)
+    const group = await processGroupOf(Number(await waitForFile(pidFile)))
+    assert.ok((await livingMembers(group)).length >= 3, 'sh, the subshell and sleep are running')
+
+    await runner.abort('SIGINT')
+    const error = await rejection(running)
+
+    assert.equal(await livingMembers(group), [], 'no process of the group survives')
+    assert.instance(error, Interrupted)
+    assert.is((error as Interrupted).exitCode, 130)
+    const logFile = path.join(dir, 'run', 'denyattach', 'build.log')
+    assert.is(
+      error.message,
+      `build (denyattach) was interrupted by SIGINT while running: ${formatCommandLine(grandchildSleep(pidFile))}\n  full log: ${logFile}`,
+    )
+    assert.match(await readFile(logFile, 'utf8'), /\nbuilding\n# was interrupted by SIGINT \([\d.]+m?s\)\n$/)
+  } finally {
+    await cleanup()
+  }
+})
+
+test('processes that ignore SIGTERM are killed after the grace period', async () => {
+  const { dir, runner, cleanup } = await setup({ killGraceMs: 300 })
+  try {
+    const pidFile = path.join(dir, 'sleep.pid')
+    const running = runner.run({ argv: grandchildSleep(pidFile, `trap '' TERM; `) }, build)
+    const group = await processGroupOf(Number(await waitForFile(pidFile)))
+
+    await runner.abort()
+    const error = await rejection(running)
+
+    assert.equal(await livingMembers(group), [])
+    assert.match(error.message, /^build \(denyattach\) was interrupted while running: sh -c/)
+  } finally {
+    await cleanup()
+  }
+})
+
+test('after abort, a new command is not started', async () => {
+  const { dir, runner, cleanup } = await setup()
+  try {
+    await runner.abort('SIGINT')
+    const error = await rejection(runner.run({ argv: ['touch', path.join(dir, 'never')] }, { id: 'image' }))
+    assert.instance(error, Interrupted)
+    assert.is(error.message, `image was not started, the run was interrupted by SIGINT: touch ${path.join(dir, 'never')}`)
+  } finally {
+    await cleanup()
+  }
+})
+
+test('a command that outlives timeoutMs is killed with its group and fails with a timeout message', async () => {
+  const { dir, runner, cleanup } = await setup()
+  try {
+    const pidFile = path.join(dir, 'sleep.pid')
+    const running = runner.run({ argv: grandchildSleep(pidFile), timeoutMs: 500 }, { id: 'cluster-up', variant: 'denyattach' })
+    const group = await processGroupOf(Number(await waitForFile(pidFile)))
+    const error = await rejection(running)
+
+    assert.equal(await livingMembers(group), [])
+    assert.instance(error, CommandError)
+    const logFile = path.join(dir, 'run', 'denyattach', 'cluster-up.log')
+    assert.match(
+      error.message,
+      /^cluster-up \(denyattach\) failed: sh -c .* timed out after 500ms and was stopped\n  last lines:\n    building\n  full log: /,
+    )
+    assert.ok(error.message.endsWith(`full log: ${logFile}`))
+    assert.match(await readFile(logFile, 'utf8'), /\n# timed out after 500ms and was stopped \([\d.]+m?s\)\n$/)
+  } finally {
+    await cleanup()
+  }
+})
+
+test.run()

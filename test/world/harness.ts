@@ -1,0 +1,152 @@
+// What tests and benchmarks use to act in the test world: run commands in its
+// environment, build a branch of the fixture the article's way, and spawn a
+// cluster on it with kube-spawn.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { $ } from 'zx'
+import { loadWorldEnv, type WorldEnv } from './state.ts'
+
+export type World = WorldEnv & { PATH: string }
+
+let cached: World | undefined
+/** The world's environment; throws with what to do when it is not up. */
+export function world(): World {
+  cached ??= loadWorldEnv()
+  return cached
+}
+
+export interface Result {
+  exitCode: number
+  stdout: string
+  stderr: string
+  /** stdout and stderr as a terminal would have shown them, interleaved by arrival. */
+  output: string
+}
+
+export interface ShOptions {
+  cwd?: string
+  env?: Record<string, string | undefined>
+  timeoutMs?: number
+  input?: string
+}
+
+/** Run argv in the world's environment; never throws on a non-zero exit. */
+export async function sh(argv: string[], options: ShOptions = {}): Promise<Result> {
+  const env = { ...process.env, ...world(), ...options.env } as Record<string, string>
+  const command = $({
+    cwd: options.cwd ?? process.cwd(),
+    env,
+    quiet: true,
+    nothrow: true,
+    ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  })`${argv}`
+  const out = await command
+  return { exitCode: out.exitCode ?? -1, stdout: out.stdout, stderr: out.stderr, output: out.toString() }
+}
+
+/** Like sh(), but a non-zero exit fails with everything the command printed. */
+export async function must(argv: string[], options: ShOptions = {}): Promise<Result> {
+  const result = await sh(argv, options)
+  if (result.exitCode !== 0) {
+    throw new Error(`\`${argv.join(' ')}\` exited with ${result.exitCode}\n${result.output.slice(-4000)}`)
+  }
+  return result
+}
+
+export const HYPERKUBE = 'gcr.io/google-containers/hyperkube-amd64'
+
+export const branches = {
+  denyattach: 'alban/v1.8.5-beta.0-denyattach',
+  denyattachfix: 'alban/v1.8.5-beta.0-denyattachfix',
+  kubeadm: 'alban/v1.8.5-beta.0-kubeadm-nodename',
+} as const
+
+export const messages = {
+  denyattach: 'cannot attach to a container, rejected by admission controller',
+  denyattachfix: 'cannot attach to a container, rejected by DenyAttach',
+} as const
+
+export interface Checkout {
+  gopath: string
+  tree: string
+  remove(): Promise<void>
+}
+
+/**
+ * A developer's own $GOPATH/src/k8s.io/kubernetes, cloned from the upstream
+ * fixture and checked out at a fork branch or an upstream ref.
+ */
+export async function checkout(at: { branch: string } | { upstreamRef: string }): Promise<Checkout> {
+  const gopath = await mkdtemp(join(tmpdir(), 'kspawn-gopath-'))
+  const tree = join(gopath, 'src', 'k8s.io', 'kubernetes')
+  await must(['git', 'clone', '--quiet', world().KSPAWN_WORLD_UPSTREAM, tree])
+  if ('branch' in at) {
+    await must(['git', 'fetch', '--quiet', world().KSPAWN_WORLD_FORK, at.branch], { cwd: tree })
+    await must(['git', 'checkout', '--quiet', 'FETCH_HEAD'], { cwd: tree })
+  } else {
+    await must(['git', 'checkout', '--quiet', at.upstreamRef], { cwd: tree })
+  }
+  return { gopath, tree, remove: () => rm(gopath, { recursive: true, force: true }) }
+}
+
+/** The article's build: `build/run.sh make`, then the hyperkube image with that tag. */
+export async function buildImage(tree: Checkout, tag: string): Promise<void> {
+  await must(['build/run.sh', 'make'], { cwd: tree.tree })
+  await must(['make', '-C', 'cluster/images/hyperkube', `VERSION=${tag}`], { cwd: tree.tree })
+}
+
+/** --build-info of a built artifact in the tree's _output. */
+export async function buildInfo(tree: Checkout, artifact = 'hyperkube'): Promise<{ gitVersion: string } & Record<string, unknown>> {
+  const result = await must([join(tree.tree, '_output', 'dockerized', 'bin', 'linux', 'amd64', artifact), '--build-info'])
+  return JSON.parse(result.stdout) as { gitVersion: string }
+}
+
+export interface Cluster {
+  name: string
+  kubeconfig: string
+  kubectl(args: string[], options?: ShOptions): Promise<Result>
+  destroy(): Promise<void>
+}
+
+export function kubeSpawn(args: string[], options: ShOptions = {}): Promise<Result> {
+  return sh(['kube-spawn', '-d', world().KSPAWN_WORLD_KUBE_SPAWN_DIR, ...args], options)
+}
+
+/** `kube-spawn create --dev -t TAG -c NAME` and `start`, as the article does. */
+export async function spawnCluster(name: string, tag: string, tree: Checkout): Promise<Cluster> {
+  const env = { GOPATH: tree.gopath }
+  for (const args of [['create', '--dev', '-t', tag, '-c', name], ['start', '-c', name]]) {
+    const result = await kubeSpawn(args, { env })
+    if (result.exitCode !== 0) throw new Error(`kube-spawn ${args.join(' ')} exited with ${result.exitCode}\n${result.output}`)
+  }
+  const kubeconfig = join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, name, 'kubeconfig')
+  return {
+    name,
+    kubeconfig,
+    kubectl: (args, options = {}) => sh(['kubectl', ...args], { ...options, env: { KUBECONFIG: kubeconfig, ...options.env } }),
+    destroy: async () => {
+      await kubeSpawn(['stop', '-c', name])
+      await kubeSpawn(['destroy', '-c', name])
+    },
+  }
+}
+
+/** The article's test: nodes Ready, a pod that prints the date, then attach. */
+export async function articleTest(cluster: Cluster): Promise<{ logs: Result; attach: Result }> {
+  await mustK(cluster, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
+  await mustK(cluster, ['run', 'mypod', '--image=busybox', '--command', '--', '/bin/sh', '-c', 'while true ; do sleep 1 ; date ; done'])
+  await mustK(cluster, ['wait', '--for=condition=Ready', 'pod/mypod', '--timeout=120s'])
+  // Two date lines take two seconds of the pod's life.
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  const logs = await mustK(cluster, ['logs', 'mypod'])
+  const attach = await cluster.kubectl(['attach', 'mypod'], { timeoutMs: 8_000 })
+  return { logs, attach }
+}
+
+async function mustK(cluster: Cluster, args: string[]): Promise<Result> {
+  const result = await cluster.kubectl(args)
+  if (result.exitCode !== 0) throw new Error(`kubectl ${args.join(' ')} (cluster ${cluster.name}) exited with ${result.exitCode}\n${result.output}`)
+  return result
+}

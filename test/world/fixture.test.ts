@@ -7,17 +7,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { world } from './harness.ts'
 import { BRANCHES, UPSTREAM_TAG, fixturePaths, generateFixture, type FixturePaths } from './fixture/generate.ts'
 
-const DOCKER_HOST = process.env.DOCKER_HOST
-const dockerTest = DOCKER_HOST ? test : test.skip
-if (!DOCKER_HOST) {
-  console.warn(
-    '\n' +
-      '!!! DOCKER_HOST is not set: the hyperkube image tests of fixture.test.ts are SKIPPED.\n' +
-      '!!! Run them against the world engine: DOCKER_HOST=unix://<state>/docker/docker.sock\n',
-  )
-}
+// The image tests need the world's engine; harness.world() says how to start it when it is not up.
+process.env.DOCKER_HOST ??= world().DOCKER_HOST
 
 const ARTIFACTS = ['hyperkube', 'kubeadm', 'kubelet', 'kubectl'] as const
 const BIN = '_output/dockerized/bin/linux/amd64'
@@ -173,7 +167,7 @@ test.before(async () => {
 })
 
 test.after(async () => {
-  if (DOCKER_HOST) await run('docker', ['rmi', '--force', IMAGE], { cwd: tmp })
+  await run('docker', ['rmi', '--force', IMAGE], { cwd: tmp })
   if (tmp) await fs.rm(tmp, { recursive: true, force: true })
 })
 
@@ -462,7 +456,7 @@ test('KSPAWN_WORLD_BUILD_SLEEP sleeps in a child process of the build', async ()
   }
 })
 
-dockerTest('make -C cluster/images/hyperkube VERSION=... builds a labelled image', async () => {
+test('make -C cluster/images/hyperkube VERSION=... builds a labelled image', async () => {
   const dir = worktrees.denyattach!
   const r = await run('make', ['-C', 'cluster/images/hyperkube', `VERSION=${IMAGE_VERSION}`], {
     cwd: dir,
@@ -486,7 +480,7 @@ dockerTest('make -C cluster/images/hyperkube VERSION=... builds a labelled image
   assert.equal(JSON.parse(inside.stdout), artifact)
 })
 
-dockerTest('the hyperkube image Makefile explains what is missing', async () => {
+test('the hyperkube image Makefile explains what is missing', async () => {
   const noVersion = await run('make', ['-C', 'cluster/images/hyperkube'], { cwd: worktrees.denyattach! })
   assert.is.not(noVersion.code, 0)
   assert.match(noVersion.stderr, /\*\*\* VERSION is undefined: make -C cluster\/images\/hyperkube VERSION=<image tag>\.\s+Stop\./)

@@ -69,6 +69,8 @@ export interface CommandFailure {
   /** The command's own exit code; null when it was killed by a signal or could not start. */
   exitCode: number | null
   signal: NodeJS.Signals | null
+  /** It ran past its timeoutMs and was stopped: for a command that streams until stopped, such as `kubectl attach`. */
+  timedOut?: boolean
   /** Last lines of its output. */
   tail: string[]
   logFile?: string
@@ -82,6 +84,16 @@ export class CommandError extends StepError {
   ) {
     super(describeFailure(failure), options)
   }
+}
+
+/**
+ * Whether error is a CommandError, also one made by another copy of this
+ * module: plugins loaded through a config file run from sources get copies of
+ * their own, for which instanceof does not hold.
+ */
+export function isCommandError(error: unknown): error is CommandError {
+  if (error instanceof CommandError) return true
+  return error instanceof Error && error.name === 'CommandError' && typeof (error as { failure?: unknown }).failure === 'object'
 }
 
 function describeFailure(failure: CommandFailure): string {

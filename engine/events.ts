@@ -16,6 +16,8 @@ export interface StepSkipEvent extends EventSource {
   kind: 'step-skip'
   /** why there is nothing to do, e.g. "image already exists" */
   reason: string
+  /** The earlier run that did this step, when a resumed run skips it. */
+  doneIn?: string
 }
 
 export interface StepDoneEvent extends EventSource {
@@ -27,6 +29,14 @@ export interface StepFailedEvent extends EventSource {
   kind: 'step-failed'
   message: string
   logFile?: string
+  /** For an error that kspawn did not expect: where it was thrown. */
+  stack?: string
+}
+
+/** The step was stopped by a signal (Ctrl-C) before it finished. */
+export interface StepInterruptedEvent extends EventSource {
+  kind: 'step-interrupted'
+  message: string
 }
 
 /** A command about to run or, with dryRun, printed instead of run (no output or end follows). */
@@ -45,7 +55,11 @@ export interface CmdEvent extends EventSource {
  */
 export interface OutputEvent extends EventSource {
   kind: 'output'
-  stream: 'stdout' | 'stderr'
+  /**
+   * Absent for a command that writes both streams straight into its log file
+   * (the usual case), which keeps their order but not which line came from which.
+   */
+  stream?: 'stdout' | 'stderr'
   line: string
 }
 
@@ -69,11 +83,37 @@ export interface InfoEvent extends Partial<EventSource> {
   message: string
 }
 
+/** The first event of a run. */
+export interface RunStartEvent {
+  kind: 'run-start'
+  run: string
+  workflow: string
+  variants: string[]
+  dryRun: boolean
+  /** The run's folder; absent in dry-run, which writes nothing. */
+  dir?: string
+}
+
+export type VariantStatus = 'passed' | 'failed' | 'interrupted'
+
+/** The last event of a run: how each variant ended and the exit status kspawn returns. */
+export interface RunEndEvent {
+  kind: 'run-end'
+  run: string
+  exitCode: number
+  /** The signal that stopped the run, when one did. */
+  interruptedBy?: string
+  variants: { name: string; status: VariantStatus; stoppedAt?: string }[]
+}
+
 export type KspawnEvent =
+  | RunStartEvent
+  | RunEndEvent
   | StepStartEvent
   | StepSkipEvent
   | StepDoneEvent
   | StepFailedEvent
+  | StepInterruptedEvent
   | CmdEvent
   | OutputEvent
   | EndEvent
@@ -83,6 +123,31 @@ export type KspawnEvent =
 export type EventKind = KspawnEvent['kind']
 
 export type Emit = (event: KspawnEvent) => void
+
+export type EventListener = (event: KspawnEvent) => void
+
+/** One stream of events and its readers, each called in the order it subscribed. */
+export interface EventHub {
+  emit: Emit
+  /** Returns a function that unsubscribes. */
+  on(listener: EventListener): () => void
+}
+
+export function createEventHub(): EventHub {
+  const listeners: EventListener[] = []
+  return {
+    emit(event) {
+      for (const listener of [...listeners]) listener(event)
+    },
+    on(listener) {
+      listeners.push(listener)
+      return () => {
+        const index = listeners.indexOf(listener)
+        if (index >= 0) listeners.splice(index, 1)
+      }
+    },
+  }
+}
 
 /** "build (denyattach)", or "build" for a step of the whole run. */
 export function stepLabel(source: Partial<EventSource>): string {

@@ -1,0 +1,160 @@
+// The command line: argv in, exit status out. yargs parses and validates it;
+// each command is a library function (cli/run.ts, cli/task.ts, ...) loaded
+// only when it runs, so that `--help` does not pay for listr2, zx or the config.
+import yargs, { type Argv } from 'yargs'
+import { KspawnError, UsageError } from '../engine/errors.ts'
+import { RENDERERS, type RendererName } from '../engine/terminal.ts'
+import { defaultDeps, type CliDeps } from './deps.ts'
+import { readVersion } from './version.ts'
+
+/** Runs one kspawn command line; resolves to its exit status. Never throws: errors are written to stderr. */
+export async function main(argv: string[], overrides: Partial<CliDeps> = {}): Promise<number> {
+  const deps = { ...defaultDeps(), ...overrides }
+  let exitCode = 0
+  const setExitCode = (code: number) => {
+    exitCode = code
+  }
+  let output = ''
+  try {
+    await parser(argv, deps, setExitCode).parseAsync(argv, {}, (_error, _parsed, text) => {
+      output = text
+    })
+  } catch (error) {
+    return report(error, deps)
+  }
+  // --help and --version: yargs hands over their text instead of printing it.
+  if (output) deps.stdout.write(`${output}\n`)
+  return exitCode
+}
+
+const rendererOption = {
+  choices: RENDERERS,
+  describe: 'how to show progress: default (animated, on a terminal), simple (timestamped lines, when piped or CI is set), verbose (also each line of output), silent, json (the event stream as JSON lines)',
+} as const
+
+function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => void): Argv {
+  return yargs(argv)
+    .scriptName('kspawn')
+    .usage('$0 <command>\n\nThe Kubernetes developer loop as code: fetch a patch, build it, spawn a cluster on it and smoke-test it, for several variants side by side.')
+    .option('config', {
+      type: 'string',
+      global: true,
+      describe: 'config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder above)',
+    })
+    .command(
+      'run <workflow>',
+      'run a workflow for every variant in the config, or those named with --variant',
+      (command) =>
+        command
+          .positional('workflow', { type: 'string', demandOption: true, describe: 'the workflow (kspawn list shows them), e.g. dev-loop' })
+          .option('variant', { type: 'string', array: true, describe: 'run this variant only; repeat for several' })
+          .option('concurrency', { type: 'number', describe: 'variants running at once (default: all of them)' })
+          .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, in order, on a line starting with "$ ", and run none' })
+          .option('resume', { type: 'boolean', default: false, describe: 'skip the tasks that the latest run of this workflow finished' })
+          .option('renderer', rendererOption)
+          .example('$0 run dev-loop', 'fetch, build, make the hyperkube image, spawn a cluster and smoke-test it, for every variant')
+          .example('$0 run dev-loop --variant denyattach', 'the denyattach variant only (repeat --variant for more)')
+          .example('$0 run dev-loop --dry-run', 'print the commands (git fetch, build/run.sh make, kube-spawn create --dev ...) and run none')
+          .example('$0 run dev-loop --resume', 'continue an interrupted run where it stopped'),
+      async (args) => {
+        const { runCommand } = await import('./run.ts')
+        setExitCode(
+          await runCommand(
+            {
+              workflow: args.workflow,
+              config: args.config,
+              variants: args.variant,
+              concurrency: args.concurrency,
+              recreate: args.recreate,
+              dryRun: args['dry-run'],
+              resume: args.resume,
+              renderer: args.renderer as RendererName | undefined,
+            },
+            deps,
+          ),
+        )
+      },
+    )
+    .command(
+      'task <task>',
+      'run one task alone for one variant, from where its latest run left it',
+      (command) =>
+        command
+          .positional('task', { type: 'string', demandOption: true, describe: 'the task (kspawn list shows them), e.g. build' })
+          .option('variant', { type: 'string', describe: 'the variant to run it for (needed when the config has several)' })
+          .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, and run none' })
+          .option('renderer', rendererOption)
+          .example('$0 task build --variant denyattach', 'build/run.sh make in the worktree of the denyattach branch')
+          .example('$0 task cluster-up --variant denyattach --recreate', 'kube-spawn create --dev -t <tag> -c denyattach, replacing the cluster')
+          .example('$0 task smoke-test --variant denyattachfix', 'check that kubectl attach is Forbidden, "rejected by DenyAttach"'),
+      async (args) => {
+        const { taskCommand } = await import('./task.ts')
+        setExitCode(
+          await taskCommand(
+            {
+              task: args.task,
+              config: args.config,
+              variant: args.variant,
+              recreate: args.recreate,
+              dryRun: args['dry-run'],
+              renderer: args.renderer as RendererName | undefined,
+            },
+            deps,
+          ),
+        )
+      },
+    )
+    .command(
+      'list',
+      'list the workflows and their tasks, the tasks, and the variants of the config',
+      (command) => command.example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts'),
+      async (args) => {
+        const { listCommand } = await import('./list.ts')
+        setExitCode(await listCommand({ config: args.config }, deps))
+      },
+    )
+    .command(
+      'doctor',
+      'check that the tools and services the configured loop needs are there, and say how to get what is missing',
+      (command) => command.example('$0 doctor', 'git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root'),
+      async (args) => {
+        const { doctorCommand } = await import('./doctor.ts')
+        setExitCode(await doctorCommand({ config: args.config }, deps))
+      },
+    )
+    .demandCommand(1, 'name a command: run, task, list or doctor')
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(readVersion())
+    .wrap(Math.min(100, deps.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      // yargs calls this both for its own validation and for errors thrown by a command.
+      throw error ?? new UsageError(usageProblem(message, argv))
+    })
+}
+
+const commands = ['run', 'task', 'list', 'doctor']
+
+function usageProblem(message: string, argv: string[]): string {
+  // The first word that is not an option or the value of --config.
+  const command = argv.find((arg, i) => !arg.startsWith('-') && argv[i - 1] !== '--config')
+  if (command !== undefined && !commands.includes(command)) {
+    return `unknown command "${command}": the commands are ${commands.join(', ')}\nSee: kspawn --help`
+  }
+  return `${message}\nSee: kspawn ${command === undefined ? '' : `${command} `}--help`
+}
+
+function report(error: unknown, deps: CliDeps): number {
+  if (error instanceof KspawnError) {
+    deps.stderr.write(`${error.message}\n`)
+    return error.exitCode
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  deps.stderr.write(`kspawn: ${message}\n`)
+  return 1
+}

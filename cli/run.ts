@@ -1,0 +1,55 @@
+// `kspawn run <workflow>`: the workflow for the config's variants.
+import { formatCommandLine } from '../engine/command-line.ts'
+import { loadConfig } from '../engine/load-config.ts'
+import type { RendererName } from '../engine/terminal.ts'
+import type { CliDeps } from './deps.ts'
+import { findWorkflow } from './registry.ts'
+
+export interface RunCommandOptions {
+  workflow: string
+  /** --config */
+  config?: string
+  variants?: string[]
+  concurrency?: number
+  recreate?: boolean
+  dryRun?: boolean
+  resume?: boolean
+  renderer?: RendererName
+}
+
+/** Resolves to the exit status: 0 every variant passed, 1 a step failed, 130 interrupted. */
+export async function runCommand(options: RunCommandOptions, deps: CliDeps): Promise<number> {
+  const workflow = findWorkflow(await deps.loadRegistry(), options.workflow)
+  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const { runWorkflow } = await import('../engine/run-workflow.ts')
+  const interrupts = deps.interrupts()
+  try {
+    const outcome = await runWorkflow({
+      config,
+      workflow,
+      variantNames: options.variants,
+      concurrency: options.concurrency,
+      recreate: options.recreate,
+      dryRun: options.dryRun,
+      resume: options.resume,
+      renderer: options.renderer,
+      resumeCommand: resumeCommand(options),
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+      env: deps.env,
+      isRoot: deps.isRoot,
+      signal: interrupts.signal,
+    })
+    return outcome.exitCode
+  } finally {
+    interrupts.dispose()
+  }
+}
+
+function resumeCommand(options: RunCommandOptions): string {
+  const argv = ['kspawn', 'run', options.workflow]
+  if (options.config !== undefined) argv.push('--config', options.config)
+  for (const variant of options.variants ?? []) argv.push('--variant', variant)
+  if (options.recreate) argv.push('--recreate')
+  return formatCommandLine([...argv, '--resume'])
+}

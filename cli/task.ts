@@ -1,0 +1,51 @@
+// `kspawn task <id> --variant <name>`: one task alone, for one variant. It
+// starts from what the variant's latest run recorded (the worktree, the
+// built version, the cluster's kubeconfig), so a step can be redone by hand.
+import { UsageError } from '../engine/errors.ts'
+import { loadConfig } from '../engine/load-config.ts'
+import type { RendererName } from '../engine/terminal.ts'
+import type { CliDeps } from './deps.ts'
+import { findTask } from './registry.ts'
+
+export interface TaskCommandOptions {
+  task: string
+  /** --config */
+  config?: string
+  /** Needed when the config has more than one variant. */
+  variant?: string
+  recreate?: boolean
+  dryRun?: boolean
+  renderer?: RendererName
+}
+
+/** Resolves to the exit status: 0 the task passed, 1 it failed, 130 interrupted. */
+export async function taskCommand(options: TaskCommandOptions, deps: CliDeps): Promise<number> {
+  const task = findTask(await deps.loadRegistry(), options.task)
+  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const variants = config.variants.map((variant) => variant.name)
+  const variant = options.variant ?? (variants.length === 1 ? variants[0] : undefined)
+  if (variant === undefined) {
+    throw new UsageError(`name the variant to run ${task.id} for with --variant: one of ${variants.join(', ')}`)
+  }
+  const { runWorkflow } = await import('../engine/run-workflow.ts')
+  const interrupts = deps.interrupts()
+  try {
+    const outcome = await runWorkflow({
+      config,
+      workflow: { id: `task-${task.id}`, description: task.description, tasks: [task] },
+      variantNames: [variant],
+      inheritState: true,
+      recreate: options.recreate,
+      dryRun: options.dryRun,
+      renderer: options.renderer,
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+      env: deps.env,
+      isRoot: deps.isRoot,
+      signal: interrupts.signal,
+    })
+    return outcome.exitCode
+  } finally {
+    interrupts.dispose()
+  }
+}

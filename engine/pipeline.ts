@@ -1,0 +1,235 @@
+// The one module that knows listr2: it turns a workflow and its variants into
+// a task list, and shows the run's events in it. Variants run side by side,
+// each a sequence of the workflow's tasks; a failing task stops its own
+// variant and no other.
+import {
+  Listr,
+  ListrLogger,
+  ListrLogLevels,
+  ListrRendererSelection,
+  PRESET_TIMER,
+  PRESET_TIMESTAMP,
+  ProcessOutput,
+  type ListrTask,
+  type ListrRendererValue,
+} from 'listr2'
+import { CommandError, Interrupted, KspawnError } from './errors.ts'
+import { stepLabel, type EventHub, type EventSource, type KspawnEvent } from './events.ts'
+import type { Services, Task, TaskContext, Workflow } from './task.ts'
+import { withoutColor, type Output, type RendererName } from './terminal.ts'
+
+export interface VariantRun {
+  ctx: TaskContext
+  /** Tasks an earlier run finished, by id, with that run's id: `--resume` skips them. */
+  done?: ReadonlyMap<string, string>
+}
+
+export interface PipelineOptions {
+  workflow: Workflow
+  /** In the order they are shown. */
+  variants: VariantRun[]
+  services: Services
+  /** Variants running at once. */
+  concurrency: number
+  /** Already chosen (see chooseRenderer); `json` shows nothing here, its reader prints the events. */
+  renderer: RendererName
+  stdout: Output
+  stderr: Output
+  color: boolean
+  /** Where the pipeline sends step events, and reads command events to show them. */
+  events: EventHub
+}
+
+/** Built, not started: the caller runs it. */
+export interface Pipeline {
+  run(): Promise<unknown>
+}
+
+type Ctx = Record<string, never>
+
+/** What the pipeline needs of a running listr task: its live output line. */
+interface LiveTask {
+  output: string
+}
+
+export function buildPipeline(options: PipelineOptions): Pipeline {
+  const { workflow, services, events } = options
+  // Settled once the list is built: listr2 replaces the animated renderer with plain lines when process.stdout is not a terminal.
+  let renderer = options.renderer
+  const plain = () => renderer === 'simple' || renderer === 'verbose'
+  const stdout = options.color ? options.stdout : withoutColor(options.stdout)
+  const stderr = options.color ? options.stderr : withoutColor(options.stderr)
+  // Everything on stdout, failures included, so that a captured run reads in order.
+  const logger = new ListrLogger<ListrLogLevels>({
+    useIcons: true,
+    toStderr: [],
+    processOutput: new ProcessOutput(stdout as NodeJS.WriteStream, stderr as NodeJS.WriteStream),
+  })
+  const running = new Map<string, LiveTask>()
+  // The animated list redraws itself, so the dry-run commands are printed below it once it is done, ready to copy.
+  const printLater: string[] = []
+  const key = (source: Partial<EventSource>) => `${source.variant ?? ''}\0${source.step ?? ''}`
+
+  const show = (event: KspawnEvent): void => {
+    switch (event.kind) {
+      case 'cmd': {
+        const line = `$ ${event.commandLine}`
+        const live = running.get(key(event))
+        if (renderer === 'default' && live) live.output = line
+        if (event.dryRun && renderer === 'default') {
+          const label = `# ${stepLabel(event)}`
+          if (printLater.findLast((earlier) => earlier.startsWith('# ')) !== label) printLater.push(label)
+          printLater.push(line)
+        } else if (event.dryRun) logger.process.toStdout(line)
+        else if (plain()) logger.log(ListrLogLevels.OUTPUT, `${stepLabel(event)}: ${line}`)
+        break
+      }
+      case 'output': {
+        const live = running.get(key(event))
+        if (renderer === 'default' && live) live.output = event.line
+        else if (renderer === 'verbose') logger.log(ListrLogLevels.OUTPUT, `${stepLabel(event)}: ${event.line}`)
+        break
+      }
+      case 'info': {
+        const live = running.get(key(event))
+        if (renderer === 'default' && live) live.output = event.message
+        else if (plain()) logger.log(ListrLogLevels.OUTPUT, `${where(event)}${event.message}`)
+        break
+      }
+      case 'warn':
+        // The animated renderer holds this back and prints it below the list when it ends.
+        logger.process.toStderr(`warning: ${where(event)}${event.message}`)
+        break
+    }
+  }
+  const unsubscribe = renderer === 'json' ? undefined : events.on(show)
+
+  function step(task: Task, run: VariantRun): ListrTask<Ctx> {
+    const { ctx } = run
+    const source: EventSource = { step: task.id, variant: ctx.variant.name }
+    const title = task.title(ctx)
+    let failure: unknown
+    const runStep = async (live: LiveTask) => {
+      if (services.signal.aborted) throw new Interrupted(`${stepLabel(source)} was not started: the run was interrupted`)
+      events.emit({ kind: 'step-start', ...source, title })
+      const started = performance.now()
+      running.set(key(source), live)
+      try {
+        const doneIn = run.done?.get(task.id)
+        if (doneIn !== undefined) {
+          const reason = `done in run ${doneIn}`
+          events.emit({ kind: 'step-skip', ...source, reason, doneIn })
+          return reason
+        }
+        const reason = await task.skip?.(ctx, services)
+        if (reason) {
+          events.emit({ kind: 'step-skip', ...source, reason })
+          return reason
+        }
+        await task.run(ctx, services)
+        events.emit({ kind: 'step-done', ...source, durationMs: Math.round(performance.now() - started) })
+        return undefined
+      } catch (error) {
+        failure = error
+        const message = describe(error)
+        if (error instanceof Interrupted || services.signal.aborted) {
+          events.emit({ kind: 'step-interrupted', ...source, message })
+        } else {
+          const logFile = error instanceof CommandError ? error.failure.logFile : undefined
+          // A failure kspawn did not describe is a bug somewhere: its stack goes to the run's events for whoever fixes it.
+          const stack = !(error instanceof KspawnError) && error instanceof Error ? error.stack : undefined
+          events.emit({ kind: 'step-failed', ...source, message, ...(logFile ? { logFile } : {}), ...(stack ? { stack } : {}) })
+        }
+        // The list shows the first line; the summary shows all of it.
+        throw new Error(message.split('\n')[0])
+      } finally {
+        running.delete(key(source))
+      }
+    }
+    const rollback = task.rollback?.bind(task)
+    return {
+      title: plain() ? `${title} (${ctx.variant.name})` : title,
+      task: async (_, wrapper) => {
+        const skipped = await runStep(wrapper)
+        if (skipped) wrapper.skip(skipped)
+      },
+      ...(rollback && {
+        rollback: async (_, wrapper) => {
+          // Nothing can run once the run is interrupted; the next run picks up from the record instead.
+          if (failure instanceof Interrupted || services.signal.aborted) return
+          running.set(key(source), wrapper)
+          events.emit({ kind: 'info', ...source, message: `rolling back after the failure` })
+          try {
+            await rollback(ctx, services)
+          } catch (error) {
+            events.emit({ kind: 'warn', ...source, message: `rollback failed, undo by hand what the step left: ${describe(error)}` })
+          } finally {
+            running.delete(key(source))
+          }
+        },
+      }),
+    }
+  }
+
+  const variants: ListrTask<Ctx>[] = options.variants.map((run) => ({
+    title: run.ctx.variant.name,
+    task: (_, wrapper) => {
+      if (services.signal.aborted) return wrapper.skip('not started: the run was interrupted')
+      return wrapper.newListr(
+        workflow.tasks.map((task) => step(task, run)),
+        { concurrent: false, exitOnError: true },
+      )
+    },
+  }))
+
+  const plainOptions = { logger, timestamp: PRESET_TIMESTAMP, timer: PRESET_TIMER }
+  const listr = new Listr<Ctx, ListrRendererValue, ListrRendererValue>(variants, {
+    concurrent: Math.max(1, options.concurrency),
+    // One variant failing leaves the others running.
+    exitOnError: false,
+    // kspawn handles Ctrl-C itself: it stops the commands and records where the run stopped.
+    registerSignalListeners: false,
+    ...rendererSelection(renderer, logger, plainOptions),
+  })
+  if (listr.rendererSelection === ListrRendererSelection.SECONDARY) renderer = 'simple'
+  return {
+    async run() {
+      try {
+        await listr.run({})
+        for (const line of printLater) logger.process.toStdout(line)
+      } finally {
+        unsubscribe?.()
+      }
+    },
+  }
+}
+
+/** "build (denyattach): " before a message of a step; nothing before a message of the whole run. */
+function where(source: Partial<EventSource>): string {
+  return source.step ? `${stepLabel(source)}: ` : ''
+}
+
+function rendererSelection(renderer: RendererName, logger: ListrLogger<ListrLogLevels>, plainOptions: object) {
+  const fallback = { fallbackRenderer: 'simple', fallbackRendererOptions: plainOptions } as const
+  switch (renderer) {
+    case 'default':
+      return {
+        renderer: 'default',
+        rendererOptions: { logger, timer: PRESET_TIMER, collapseSubtasks: false, collapseSkips: false, collapseErrors: false },
+        ...fallback,
+      } as const
+    case 'simple':
+    case 'verbose':
+      return { renderer, rendererOptions: plainOptions, ...fallback } as const
+    case 'silent':
+    case 'json':
+      return { renderer: 'silent', silentRendererCondition: true } as const
+  }
+}
+
+/** What a failure says to people: kspawn's errors are written for them; others keep their name when it tells something (GitError). */
+function describe(error: unknown): string {
+  if (error instanceof KspawnError) return error.message
+  if (error instanceof Error) return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`
+  return String(error)
+}

@@ -1,0 +1,173 @@
+// One run of a workflow: its folder, its event stream and the readers of it
+// (events.jsonl, state.json, the terminal), the runner, the pipeline, and the
+// summary at the end. An abort (Ctrl-C) stops the running commands with their
+// process groups and the run ends with the record of where it stopped.
+import path from 'node:path'
+import type { Config, Variant } from './config.ts'
+import { UsageError } from './errors.ts'
+import { openEventLog, printEvents } from './event-log.ts'
+import { createEventHub } from './events.ts'
+import { buildPipeline, type VariantRun } from './pipeline.ts'
+import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
+import { findRecordedVariant, RunRecorder, type RunRecord } from './run-state.ts'
+import { createRunner } from './runner.ts'
+import { formatSummary } from './summary.ts'
+import type { RunInfo, Services, Workflow } from './task.ts'
+import { chooseRenderer, useColor, type Env, type Output, type RendererName } from './terminal.ts'
+import { initialVariantState } from './variant-state.ts'
+
+export interface RunWorkflowOptions {
+  config: Config
+  workflow: Workflow
+  /** The variants to run; all of the config's when absent or empty. */
+  variantNames?: string[]
+  /** Print the commands that change anything instead of running them; nothing is written. */
+  dryRun?: boolean
+  /** Chosen from stdout and the environment when absent (see chooseRenderer). */
+  renderer?: RendererName
+  /** Variants running at once; all of them when absent. */
+  concurrency?: number
+  /** Replace a cluster of the same name instead of refusing. */
+  recreate?: boolean
+  /** Skip the tasks that the latest run of this workflow finished for a variant, and start from the state it recorded. */
+  resume?: boolean
+  /** Start each variant from the state its latest run recorded (for one task run alone), skipping nothing. */
+  inheritState?: boolean
+  /** Shown when the run fails or is interrupted, e.g. `kspawn run dev-loop --resume`. */
+  resumeCommand?: string
+  stdout?: Output
+  stderr?: Output
+  env?: Env
+  /** Aborting it interrupts the run; its reason (e.g. 'SIGINT') is recorded and shown. */
+  signal?: AbortSignal
+  /** Whether kspawn runs as root; by default, whether the uid is 0. */
+  isRoot?: boolean
+  now?: () => Date
+}
+
+export interface RunOutcome {
+  /** 0 every variant passed, 1 a step failed, 130 interrupted. */
+  exitCode: number
+  record: RunRecord
+  /** The run's folder; absent in dry-run. */
+  dir?: string
+}
+
+export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutcome> {
+  const { config, workflow, dryRun = false, recreate = false } = options
+  const stdout = options.stdout ?? process.stdout
+  const stderr = options.stderr ?? process.stderr
+  const env = options.env ?? process.env
+  const now = options.now ?? (() => new Date())
+  const isRoot = options.isRoot ?? process.getuid?.() === 0
+  const variants = selectVariants(config, options.variantNames)
+  const renderer = chooseRenderer(options.renderer, stdout, env)
+  const color = useColor(stdout, env)
+  const concurrency = concurrencyOf(options.concurrency, variants.length)
+
+  const started = now()
+  const { id, dir } = dryRun ? plannedRunDir(config.workdir, workflow.id, started) : await createRunDir(config.workdir, workflow.id, started)
+  const run: RunInfo = { id, dir, dryRun, recreate }
+
+  const hub = createEventHub()
+  const log = dryRun ? undefined : openEventLog(path.join(dir, EVENTS_FILE))
+  if (log) hub.on(log.listener)
+  if (renderer === 'json') hub.on(printEvents(stdout))
+  let printedCommands = 0
+  hub.on((event) => {
+    if (event.kind === 'cmd' && event.dryRun) printedCommands++
+  })
+
+  const interruption = new AbortController()
+  const runner = createRunner({ runDir: dir, dryRun, emit: hub.emit, isRoot })
+  const services: Services = { runner, emit: hub.emit, isRoot, signal: interruption.signal }
+  const runs = await Promise.all(variants.map((variant) => prepareVariant(variant, { ...options, run })))
+  const recorder = new RunRecorder({
+    id,
+    workflow: workflow.id,
+    taskIds: workflow.tasks.map((task) => task.id),
+    config,
+    variants: runs.map(({ ctx }) => ({ variant: ctx.variant, state: ctx.state })),
+    dryRun,
+    started,
+    ...(dryRun ? {} : { file: path.join(dir, STATE_FILE) }),
+  })
+  hub.on((event) => recorder.apply(event))
+
+  const pipeline = buildPipeline({
+    workflow,
+    variants: runs,
+    services,
+    // Nothing waits in a dry run, and one variant after the other keeps each one's commands together.
+    concurrency: dryRun ? 1 : concurrency,
+    renderer,
+    stdout,
+    stderr,
+    color,
+    events: hub,
+  })
+
+  hub.emit({ kind: 'run-start', run: id, workflow: workflow.id, variants: variants.map((variant) => variant.name), dryRun, ...(dryRun ? {} : { dir }) })
+  let interruptedBy: string | undefined
+  let stopping: Promise<void> | undefined
+  const interrupt = () => {
+    const reason: unknown = options.signal?.reason
+    interruptedBy = typeof reason === 'string' ? reason : 'an abort'
+    hub.emit({ kind: 'warn', message: `interrupted by ${interruptedBy}: stopping the running commands` })
+    interruption.abort(interruptedBy)
+    stopping = runner.abort(interruptedBy)
+  }
+  if (options.signal?.aborted) interrupt()
+  else options.signal?.addEventListener('abort', interrupt, { once: true })
+  try {
+    await pipeline.run()
+    await stopping
+  } finally {
+    options.signal?.removeEventListener('abort', interrupt)
+  }
+
+  const end = recorder.finish(interruptedBy, now())
+  hub.emit(end)
+  const logError = await log?.close()
+  if (logError) stderr.write(`warning: could not write ${path.join(dir, EVENTS_FILE)}: ${logError.message}\n`)
+  if (renderer !== 'json') {
+    const summary = { color, printedCommands, ...(dryRun ? {} : { dir }), ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}) }
+    stdout.write(formatSummary(recorder.record, summary))
+  }
+  return { exitCode: end.exitCode, record: recorder.record, ...(dryRun ? {} : { dir }) }
+}
+
+/** The config's variants named on the command line, in the config's order; every variant when none is named. */
+export function selectVariants(config: Config, names: string[] = []): Variant[] {
+  const known = config.variants.map((variant) => variant.name)
+  const unknown = names.filter((name) => !known.includes(name))
+  if (unknown.length > 0) {
+    const which = unknown.length === 1 ? `unknown variant "${unknown[0]}"` : `unknown variants ${unknown.map((name) => `"${name}"`).join(', ')}`
+    throw new UsageError(`${which}: ${config.file} has the variants ${known.join(', ')}`)
+  }
+  return names.length === 0 ? config.variants : config.variants.filter((variant) => names.includes(variant.name))
+}
+
+function concurrencyOf(requested: number | undefined, variants: number): number {
+  if (requested === undefined) return Math.max(1, variants)
+  if (!Number.isInteger(requested) || requested < 1) {
+    throw new UsageError(`--concurrency must be a whole number of variants, 1 or more; found ${requested}`)
+  }
+  return requested
+}
+
+async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { run: RunInfo }): Promise<VariantRun> {
+  const { config, workflow, run } = options
+  const initial = initialVariantState(config, variant)
+  if (!options.resume && !options.inheritState) return { ctx: { config, variant, state: initial, run } }
+  const recorded = await findRecordedVariant(config, variant, options.resume ? { workflow: workflow.id } : {})
+  if (!recorded) return { ctx: { config, variant, state: initial, run } }
+  if (!options.resume) {
+    // Smoke results belong to the run that saw them; a task run alone starts from what was built and brought up.
+    const { smoke: _, ...earlier } = recorded.variant.state
+    return { ctx: { config, variant, state: { ...initial, ...earlier }, run } }
+  }
+  const state = { ...initial, ...recorded.variant.state }
+  const done = recorded.variant.tasks.filter((task) => task.status === 'done')
+  return { ctx: { config, variant, state, run }, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) }
+}

@@ -1,0 +1,78 @@
+// What a run ends with on the terminal: for each variant, whether it passed,
+// where it failed or stopped and why, what its smoke tests saw, and how to
+// reach its cluster; then where the run's logs are.
+import { quoteArg } from './command-line.ts'
+import type { RunRecord, VariantRecord } from './run-state.ts'
+import { createStyle, type Style } from './terminal.ts'
+
+export interface SummaryOptions {
+  color: boolean
+  /** The run's folder; absent in dry-run. */
+  dir?: string
+  /** In dry-run: how many commands were printed instead of run. */
+  printedCommands?: number
+  /** The command that continues an interrupted or failed run, e.g. `kspawn run dev-loop --resume`. */
+  resumeCommand?: string
+}
+
+export function formatSummary(record: RunRecord, options: SummaryOptions): string {
+  const style = createStyle(options.color)
+  const lines = ['', headline(record, options, style)]
+  for (const variant of record.variants) lines.push(...variantLines(variant, record.dryRun, style))
+  if (options.resumeCommand && record.status !== 'passed' && !record.dryRun) {
+    lines.push(`To continue where it stopped: ${options.resumeCommand}`)
+  }
+  if (options.dir) lines.push(`Run folder: ${options.dir}`)
+  return `${lines.join('\n')}\n`
+}
+
+function headline(record: RunRecord, options: SummaryOptions, style: Style): string {
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
+  const variants = record.variants
+  const passed = variants.filter((variant) => variant.status === 'passed').length
+  const failed = variants.filter((variant) => variant.status === 'failed').length
+  const name = style.bold(record.workflow)
+  if (record.dryRun) {
+    const printed = count(options.printedCommands ?? 0, 'command')
+    const failures = failed === 0 ? '' : `; ${failed} of ${count(variants.length, 'variant')} failed`
+    return `${name} (dry run): ${printed} printed for ${count(variants.length, 'variant')}, none run${failures}`
+  }
+  if (record.status === 'interrupted') return `${name} ${style.yellow(`was interrupted${record.interruptedBy ? ` by ${record.interruptedBy}` : ''}`)}`
+  const outcome = `${passed} of ${count(variants.length, 'variant')} passed`
+  return `${name}: ${failed === 0 ? style.green(outcome) : `${outcome}, ${style.red(`${failed} failed`)}`}`
+}
+
+function variantLines(variant: VariantRecord, dryRun: boolean, style: Style): string[] {
+  const lines: string[] = []
+  const indent = (text: string, spaces: number) => text.split('\n').map((line) => `${' '.repeat(spaces)}${line}`)
+  const stopped = variant.tasks.find((task) => task.id === variant.stoppedAt)
+  switch (variant.status) {
+    case 'passed':
+      lines.push(`  ${style.green('✔')} ${variant.name} ${dryRun ? 'planned' : 'passed'}`)
+      break
+    case 'failed':
+      lines.push(`  ${style.red('✖')} ${variant.name} failed at ${variant.stoppedAt}`)
+      if (stopped?.message) lines.push(...indent(stopped.message, 6))
+      break
+    case 'interrupted': {
+      const done = variant.tasks.filter((task) => task.status === 'done' || task.status === 'skipped').map((task) => task.id)
+      const notRun = variant.tasks.filter((task) => task.status === 'not-run' && task.id !== variant.stoppedAt).map((task) => task.id)
+      const where = stopped?.status === 'not-run' ? `before ${variant.stoppedAt}` : `during ${variant.stoppedAt}`
+      const progress = [done.length ? `done: ${done.join(', ')}` : '', notRun.length ? `not run: ${notRun.join(', ')}` : '']
+      const detail = progress.filter(Boolean).join('; ')
+      lines.push(`  ${style.yellow('■')} ${variant.name} stopped ${where}${detail ? ` (${detail})` : ''}`)
+      if (stopped?.message) lines.push(...indent(stopped.message, 6))
+      break
+    }
+    case 'running':
+      lines.push(`  ${style.yellow('■')} ${variant.name} did not finish`)
+      break
+  }
+  for (const result of variant.state.smoke ?? []) {
+    const mark = result.passed ? style.green('✔') : style.red('✖')
+    lines.push(`      ${mark} ${result.expectation}`)
+    if (result.observed) lines.push(...indent(result.observed, 14).map((line, i) => (i === 0 ? `        seen: ${line.trimStart()}` : line)))
+  }
+  if (variant.state.kubeconfig && !dryRun) lines.push(`      export KUBECONFIG=${quoteArg(variant.state.kubeconfig)}`)
+  return lines
+}

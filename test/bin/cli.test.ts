@@ -1,0 +1,234 @@
+// The command line in-process, with a registry of fake tasks: help and
+// version, usage errors and their exit status, config errors, list, run,
+// task and doctor.
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { CliDeps } from '../../cli/deps.ts'
+import { findExecutable } from '../../cli/doctor.ts'
+import { main } from '../../cli/main.ts'
+import type { Registry } from '../../cli/registry.ts'
+import { StepError } from '../../engine/errors.ts'
+import { capture, fakeTask, writeConfigFile } from '../engine/workflow-helpers.ts'
+
+const repo = path.resolve(import.meta.dirname, '../..')
+const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string }
+
+const seen: string[] = []
+const fetch = fakeTask('fetch-source')
+const build = fakeTask('build', {
+  run: async (ctx) => {
+    if (ctx.variant.name === 'broken') throw new StepError('build (broken) failed: build/run.sh make exited with code 2')
+  },
+})
+const clusterUp = fakeTask('cluster-up', {
+  run: async (ctx) => {
+    ctx.state.kubeconfig = `/var/lib/kube-spawn/${ctx.variant.cluster}/kubeconfig`
+  },
+})
+const smoke = fakeTask('smoke-test', { run: async (ctx) => void seen.push(`smoke-test ${ctx.variant.name} on ${ctx.state.kubeconfig}`) })
+const registry: Registry = {
+  workflows: [
+    { id: 'dev-loop', description: 'the whole loop', tasks: [fetch, build, clusterUp] },
+    { id: 'share', description: 'push the images', tasks: [fetch] },
+  ],
+  tasks: [fetch, build, clusterUp, smoke],
+}
+
+let dir = ''
+test.before.each(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kspawn-cli-'))
+  seen.length = 0
+})
+test.after.each(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function kspawn(argv: string[], overrides: Partial<CliDeps> = {}) {
+  const stdout = capture()
+  const stderr = capture()
+  const exitCode = await main(argv, {
+    stdout,
+    stderr,
+    env: { PATH: process.env.PATH },
+    cwd: dir,
+    isRoot: true,
+    loadRegistry: async () => registry,
+    interrupts: () => ({ signal: new AbortController().signal, dispose() {} }),
+    ...overrides,
+  })
+  return { exitCode, stdout: stdout.text(), stderr: stderr.text() }
+}
+
+test('--version prints the version of package.json', async () => {
+  const { exitCode, stdout, stderr } = await kspawn(['--version'])
+  assert.is(exitCode, 0)
+  assert.is(stdout, `${version}\n`)
+  assert.is(stderr, '')
+})
+
+test('--help lists the commands; each command has its own help with examples', async () => {
+  const top = await kspawn(['--help'])
+  assert.is(top.exitCode, 0)
+  for (const command of ['kspawn run <workflow>', 'kspawn task <task>', 'kspawn list', 'kspawn doctor', '--config']) {
+    assert.ok(top.stdout.includes(command), command)
+  }
+  const run = await kspawn(['run', '--help'])
+  assert.is(run.exitCode, 0)
+  for (const text of ['--variant', '--concurrency', '--recreate', '--dry-run', '--renderer', '--resume', 'kspawn run dev-loop --dry-run']) {
+    assert.ok(run.stdout.includes(text), text)
+  }
+  const task = await kspawn(['task', '--help'])
+  assert.ok(task.stdout.includes('kspawn task smoke-test --variant denyattachfix'))
+  assert.ok((await kspawn(['doctor', '--help'])).stdout.includes('kube-spawn, kubectl'))
+})
+
+test('an unknown option or command is a usage error: exit 2', async () => {
+  const option = await kspawn(['run', 'dev-loop', '--varient', 'denyattach'])
+  assert.is(option.exitCode, 2)
+  assert.is(option.stderr, 'Unknown argument: varient\nSee: kspawn run --help\n')
+  const command = await kspawn(['spawn'])
+  assert.is(command.exitCode, 2)
+  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, list, doctor\nSee: kspawn --help\n')
+  const renderer = await kspawn(['run', 'dev-loop', '--renderer', 'fancy'])
+  assert.is(renderer.exitCode, 2)
+  assert.match(renderer.stderr, /Invalid values:\n  Argument: renderer, Given: "fancy", Choices: "default", "simple", "verbose", "silent", "json"/)
+})
+
+test('an unknown workflow, task or variant exits 2 and lists the known ones', async () => {
+  await writeConfigFile(dir)
+  const workflow = await kspawn(['run', 'dev-lop'])
+  assert.is(workflow.exitCode, 2)
+  assert.is(workflow.stderr, 'unknown workflow "dev-lop": the workflows are dev-loop, share (kspawn list shows them)\n')
+
+  const task = await kspawn(['task', 'bild', '--variant', 'denyattach'])
+  assert.is(task.exitCode, 2)
+  assert.is(task.stderr, 'unknown task "bild": the tasks are fetch-source, build, cluster-up, smoke-test (kspawn list shows them)\n')
+
+  const file = path.join(dir, 'kspawn.config.mjs')
+  for (const argv of [
+    ['run', 'dev-loop', '--variant', 'denyatach'],
+    ['task', 'build', '--variant', 'denyatach'],
+  ]) {
+    const variant = await kspawn(argv)
+    assert.is(variant.exitCode, 2, argv.join(' '))
+    assert.is(variant.stderr, `unknown variant "denyatach": ${file} has the variants denyattach, denyattachfix\n`)
+  }
+
+  const unnamed = await kspawn(['task', 'build'])
+  assert.is(unnamed.exitCode, 2)
+  assert.is(unnamed.stderr, 'name the variant to run build for with --variant: one of denyattach, denyattachfix\n')
+})
+
+test('a bad config exits 2 with the problem, and nothing runs', async () => {
+  await writeFile(
+    path.join(dir, 'kspawn.config.mjs'),
+    `export default {
+  kubernetes: { checkout: './kubernetes' },
+  deployer: { kind: 'deployer', name: 'kube-spawn', options: { nodes: 2, dir: '/var/lib/kube-spawn', sudo: 'auto' } },
+  variants: { denyattach: { source: { remote: 'https://github.com/kinvolk/kubernetes', branch: 'alban/v1.8.5-beta.0-denyattach' }, tag: 'v1.8:bad' } },
+}
+`,
+  )
+  for (const argv of [['run', 'dev-loop'], ['list'], ['task', 'build']]) {
+    const { exitCode, stdout, stderr } = await kspawn(argv)
+    assert.is(exitCode, 2, argv.join(' '))
+    assert.is(stdout, '')
+    assert.is(stderr, 'kspawn.config.mjs: variants.denyattach.tag: expected a Docker image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}), found "v1.8:bad" (it contains ":")\n')
+  }
+  const missing = await kspawn(['list', '--config', 'other.config.ts'])
+  assert.is(missing.exitCode, 2)
+  assert.is(missing.stderr, 'other.config.ts: no such file\n')
+  assert.equal(await readdir(dir), ['kspawn.config.mjs'], 'no run folder')
+})
+
+test('list shows the workflows with their tasks, the tasks, and the variants with their image, tag and cluster', async () => {
+  await writeConfigFile(dir)
+  const { exitCode, stdout } = await kspawn(['list'])
+  assert.is(exitCode, 0)
+  assert.is(
+    stdout,
+    [
+      'Workflows:',
+      '  dev-loop  the whole loop',
+      '            fetch-source → build → cluster-up',
+      '  share     push the images',
+      '            fetch-source',
+      '',
+      'Tasks (kspawn task <task> --variant <variant>):',
+      '  fetch-source  the fake fetch-source task',
+      '  build         the fake build task',
+      '  cluster-up    the fake cluster-up task',
+      '  smoke-test    the fake smoke-test task',
+      '',
+      'Variants in kspawn.config.mjs:',
+      '  denyattach     image docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach',
+      '                 tag v1.8.5-beta.0-denyattach, cluster denyattach',
+      '  denyattachfix  image docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix',
+      '                 tag v1.8.5-beta.0-denyattachfix, cluster denyattachfix',
+      '',
+    ].join('\n'),
+  )
+})
+
+test('run exits 0 when every variant passes and 1 when a step fails', async () => {
+  await writeConfigFile(dir, ['denyattach', 'broken'])
+  const passing = await kspawn(['run', 'dev-loop', '--variant', 'denyattach', '--renderer', 'simple'])
+  assert.is(passing.exitCode, 0)
+  assert.match(passing.stdout, /dev-loop: 1 of 1 variant passed\n/)
+
+  const failing = await kspawn(['run', 'dev-loop', '--renderer', 'simple', '--concurrency', '1'])
+  assert.is(failing.exitCode, 1)
+  assert.match(failing.stdout, /  ✖ broken failed at build\n      build \(broken\) failed: build\/run\.sh make exited with code 2\n/)
+  assert.match(failing.stdout, /To continue where it stopped: kspawn run dev-loop --resume\n/)
+  assert.is(failing.stderr, '')
+
+  const zero = await kspawn(['run', 'dev-loop', '--concurrency', '0'])
+  assert.is(zero.exitCode, 2)
+  assert.is(zero.stderr, '--concurrency must be a whole number of variants, 1 or more; found 0\n')
+})
+
+test('task runs one task for one variant, from the state that the latest run recorded', async () => {
+  await writeConfigFile(dir)
+  assert.is((await kspawn(['run', 'dev-loop', '--variant', 'denyattach', '--renderer', 'silent'])).exitCode, 0)
+
+  const { exitCode, stdout } = await kspawn(['task', 'smoke-test', '--variant', 'denyattach', '--renderer', 'simple'])
+  assert.is(exitCode, 0)
+  assert.equal(seen, ['smoke-test denyattach on /var/lib/kube-spawn/denyattach/kubeconfig'])
+  assert.match(stdout, /task-smoke-test: 1 of 1 variant passed\n/)
+  const runs = await readdir(path.join(dir, '.kspawn', 'runs'))
+  assert.equal(
+    runs.map((name) => name.replace(/^\d{8}T\d{6}Z-/, '')),
+    ['dev-loop', 'task-smoke-test'],
+  )
+})
+
+test('doctor reports each tool, says how to get kube-spawn when PATH lacks it, and exits 1', async () => {
+  const bin = path.join(dir, 'bin')
+  await mkdir(bin)
+  for (const tool of ['git', 'make', 'docker', 'kubectl']) {
+    const real = await findExecutable(tool, process.env.PATH ?? '')
+    if (real) await symlink(real, path.join(bin, tool))
+  }
+  await writeConfigFile(dir)
+  const { exitCode, stdout } = await kspawn(['doctor'], { env: { PATH: bin } })
+
+  assert.is(exitCode, 1)
+  assert.match(stdout, /^What kspawn\.config\.mjs needs:\n/)
+  assert.match(stdout, /  ✖ kube-spawn +missing — to create and start a cluster for each variant\n +download it from https:\/\/github\.com\/kinvolk\/kube-spawn\/releases and put it on PATH\n/)
+  assert.match(stdout, /  ✔ kubectl +\S+\/bin\/kubectl — to run the smoke tests against the clusters\n/)
+  assert.match(stdout, /  ✔ sudo +not needed, kspawn runs as root/)
+  assert.match(stdout, /\nMissing: [^\n]*kube-spawn[^\n]*\.\n$/)
+})
+
+test('doctor without sudo, as a user who is not root, says how to get it', async () => {
+  const { stdout } = await kspawn(['doctor'], { env: { PATH: path.join(dir, 'nothing') }, isRoot: false })
+  assert.match(stdout, /^No config found; what a dev loop can need:\n/)
+  for (const tool of ['git', 'docker', 'make', 'kube-spawn', 'kubectl', 'sudo']) assert.match(stdout, new RegExp(`  ✖ ${tool} +missing — `))
+  assert.match(stdout, /sudo apt-get install docker\.io\n/)
+  assert.match(stdout, /sudo apt-get install kubernetes-client\n/)
+})
+
+test.run()

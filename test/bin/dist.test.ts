@@ -1,0 +1,72 @@
+// The built command, as npm installs it: dist/bin/kspawn.js run by node
+// without tsx. The before hook builds dist/ with `npm run build`.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { findExecutable } from '../../cli/doctor.ts'
+import { writeConfigFile } from '../engine/workflow-helpers.ts'
+
+const repo = path.resolve(import.meta.dirname, '../..')
+const bin = path.join(repo, 'dist', 'bin', 'kspawn.js')
+const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string }
+
+let dir = ''
+test.before(async () => {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] })
+  dir = await mkdtemp(path.join(tmpdir(), 'kspawn-dist-'))
+})
+test.after(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+function kspawn(args: string[], env: NodeJS.ProcessEnv = {}) {
+  // uvu sets FORCE_COLOR for its own output; kspawn's should be plain here.
+  const { FORCE_COLOR: _, ...inherited } = process.env
+  const result = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...inherited, NO_COLOR: '1', ...env } })
+  return { exitCode: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+test('--version prints the version and exits 0', () => {
+  assert.equal(kspawn(['--version']), { exitCode: 0, stdout: `${version}\n`, stderr: '' })
+})
+
+test('the built file runs by its shebang, as npm links it', () => {
+  const result = spawnSync(bin, ['--help'], { cwd: dir, encoding: 'utf8' })
+  assert.is(result.status, 0)
+  assert.match(result.stdout, /kspawn run <workflow>/)
+  assert.match(result.stdout, /kspawn doctor/)
+})
+
+test('an unknown command exits 2', () => {
+  const { exitCode, stderr } = kspawn(['up'])
+  assert.is(exitCode, 2)
+  assert.is(stderr, 'unknown command "up": the commands are run, task, list, doctor\nSee: kspawn --help\n')
+})
+
+test('a bad config exits 2 with the config error', async () => {
+  await writeFile(path.join(dir, 'bad.config.mjs'), 'export default {\n  kubernetes: { checkout: 42 },\n')
+  const { exitCode, stderr } = kspawn(['doctor', '--config', 'bad.config.mjs'])
+  assert.is(exitCode, 2)
+  assert.match(stderr, /^bad\.config\.mjs:\d+:\d+: syntax error: /)
+})
+
+test('doctor with a PATH that lacks kube-spawn reports it missing and exits 1', async () => {
+  await writeConfigFile(dir)
+  const tools = path.join(dir, 'bin')
+  await mkdir(tools)
+  // bash too: the runner's commands go through it.
+  for (const tool of ['git', 'make', 'docker', 'kubectl', 'bash']) {
+    const real = await findExecutable(tool, process.env.PATH ?? '')
+    if (real) await symlink(real, path.join(tools, tool))
+  }
+  const { exitCode, stdout } = kspawn(['doctor'], { PATH: tools })
+  assert.is(exitCode, 1)
+  assert.match(stdout, /  ✖ kube-spawn +missing — to create and start a cluster for each variant\n +download it from https:\/\/github\.com\/kinvolk\/kube-spawn\/releases/)
+  assert.match(stdout, /  ✔ kubectl +\S+\/kubectl — /)
+  assert.not.match(stdout, /make/, 'the config builds nothing, so make is not needed')
+})
+
+test.run()

@@ -1,0 +1,174 @@
+// The pipeline with fake tasks: the order of tasks in a variant, variants side
+// by side, a failure that stops its own variant only, skip reasons, rollback,
+// and what the plain renderer prints.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { StepError } from '../../engine/errors.ts'
+import { createEventHub, type KspawnEvent } from '../../engine/events.ts'
+import { buildPipeline } from '../../engine/pipeline.ts'
+import { createRunner } from '../../engine/runner.ts'
+import type { RunInfo, Services, Task } from '../../engine/task.ts'
+import type { RendererName } from '../../engine/terminal.ts'
+import { initialVariantState } from '../../engine/variant-state.ts'
+import { capture, fakeTask, tempProject } from './workflow-helpers.ts'
+
+interface Setup {
+  tasks: Task[]
+  variants?: string[]
+  concurrency?: number
+  renderer?: RendererName
+}
+
+async function runPipeline({ tasks, variants, concurrency = 2, renderer = 'silent' }: Setup) {
+  const project = await tempProject(variants)
+  try {
+    const hub = createEventHub()
+    const events: KspawnEvent[] = []
+    hub.on((event) => events.push(event))
+    const run: RunInfo = { id: 'test', dir: project.dir, dryRun: false, recreate: false }
+    const services: Services = {
+      runner: createRunner({ runDir: project.dir, dryRun: false, emit: hub.emit }),
+      emit: hub.emit,
+      isRoot: false,
+      signal: new AbortController().signal,
+    }
+    const stdout = capture()
+    const pipeline = buildPipeline({
+      workflow: { id: 'loop', description: 'a test loop', tasks },
+      variants: project.config.variants.map((variant) => ({
+        ctx: { config: project.config, variant, state: initialVariantState(project.config, variant), run },
+      })),
+      services,
+      concurrency,
+      renderer,
+      stdout,
+      stderr: stdout,
+      color: false,
+      events: hub,
+    })
+    await pipeline.run()
+    return { events, output: stdout.text() }
+  } finally {
+    await project.cleanup()
+  }
+}
+
+const steps = (events: KspawnEvent[], variant: string) =>
+  events.filter((event) => event.kind.startsWith('step-') && 'variant' in event && event.variant === variant).map((event) => `${event.kind} ${'step' in event ? event.step : ''}`)
+
+test('each variant runs the tasks in order, and variants run side by side', async () => {
+  let running = 0
+  let most = 0
+  const work = fakeTask('work', {
+    run: async () => {
+      running++
+      most = Math.max(most, running)
+      await sleep(150)
+      running--
+    },
+  })
+  const { events } = await runPipeline({ tasks: [fakeTask('fetch'), work, fakeTask('check')] })
+
+  for (const variant of ['denyattach', 'denyattachfix']) {
+    assert.equal(steps(events, variant), ['step-start fetch', 'step-done fetch', 'step-start work', 'step-done work', 'step-start check', 'step-done check'])
+  }
+  assert.is(most, 2, 'both variants were in the work task at once')
+})
+
+test('concurrency 1 runs one variant after the other', async () => {
+  const order: string[] = []
+  const record = (id: string) =>
+    fakeTask(id, {
+      run: async (ctx) => {
+        order.push(`${ctx.variant.name} ${id}`)
+        await sleep(20)
+      },
+    })
+  await runPipeline({ tasks: [record('fetch'), record('build')], concurrency: 1 })
+  assert.equal(order, ['denyattach fetch', 'denyattach build', 'denyattachfix fetch', 'denyattachfix build'])
+})
+
+test('a failing task stops its own variant, and the other variants go on', async () => {
+  const later: string[] = []
+  const build = fakeTask('build', {
+    run: async (ctx) => {
+      if (ctx.variant.name === 'denyattach') throw new StepError('build (denyattach) failed: build/run.sh make exited with code 2')
+      await sleep(50)
+    },
+  })
+  const image = fakeTask('image', { run: async (ctx) => void later.push(ctx.variant.name) })
+  const { events } = await runPipeline({ tasks: [fakeTask('fetch'), build, image] })
+
+  assert.equal(steps(events, 'denyattach'), ['step-start fetch', 'step-done fetch', 'step-start build', 'step-failed build'])
+  assert.equal(steps(events, 'denyattachfix'), ['step-start fetch', 'step-done fetch', 'step-start build', 'step-done build', 'step-start image', 'step-done image'])
+  assert.equal(later, ['denyattachfix'], 'the task after the failure did not run for denyattach')
+  const failed = events.find((event) => event.kind === 'step-failed')
+  assert.is(failed?.kind === 'step-failed' && failed.message, 'build (denyattach) failed: build/run.sh make exited with code 2')
+})
+
+test('a skipped task says why, in the events and in the plain output', async () => {
+  const image = fakeTask('image', { skip: async (ctx) => (ctx.variant.image ? 'image variant: nothing to build' : false) })
+  const { events, output } = await runPipeline({ tasks: [image], variants: ['denyattach'], renderer: 'simple' })
+
+  assert.equal(
+    events.filter((event) => event.kind === 'step-skip'),
+    [{ kind: 'step-skip', step: 'image', variant: 'denyattach', reason: 'image variant: nothing to build' }],
+  )
+  assert.match(output, /Image v1\.8\.5-beta\.0-denyattach \(denyattach\) \[SKIPPED: image variant: nothing to build\]/)
+})
+
+test('rollback runs when its task fails, and the failure stays the reason', async () => {
+  const calls: string[] = []
+  const clusterUp = fakeTask('cluster-up', {
+    run: async () => {
+      calls.push('run')
+      throw new StepError('cluster-up (denyattach) failed: kube-spawn start -c denyattach exited with code 1')
+    },
+    rollback: async (ctx) => void calls.push(`rollback ${ctx.variant.name}`),
+  })
+  const { events } = await runPipeline({ tasks: [clusterUp, fakeTask('smoke-test')], variants: ['denyattach'] })
+
+  assert.equal(calls, ['run', 'rollback denyattach'])
+  assert.equal(steps(events, 'denyattach'), ['step-start cluster-up', 'step-failed cluster-up'])
+  assert.ok(events.some((event) => event.kind === 'info' && event.message === 'rolling back after the failure'))
+})
+
+test('a rollback that fails is a warning; the task failure is still what is reported', async () => {
+  const clusterUp = fakeTask('cluster-up', {
+    run: async () => {
+      throw new StepError('cluster-up (denyattach) failed: kube-spawn start -c denyattach exited with code 1')
+    },
+    rollback: async () => {
+      throw new StepError('kube-spawn destroy -c denyattach exited with code 1')
+    },
+  })
+  const { events } = await runPipeline({ tasks: [clusterUp], variants: ['denyattach'] })
+
+  const failed = events.find((event) => event.kind === 'step-failed')
+  assert.is(failed?.kind === 'step-failed' && failed.message, 'cluster-up (denyattach) failed: kube-spawn start -c denyattach exited with code 1')
+  const warning = events.find((event) => event.kind === 'warn')
+  assert.is(
+    warning?.kind === 'warn' && warning.message,
+    'rollback failed, undo by hand what the step left: kube-spawn destroy -c denyattach exited with code 1',
+  )
+})
+
+test('the plain renderer shows each command a step runs, labelled with its step and variant', async () => {
+  const fetch = fakeTask('fetch', {
+    run: async (ctx, services) => void (await services.runner.run({ argv: ['echo', 'fetched'] }, { id: 'fetch', variant: ctx.variant.name })),
+  })
+  const { output } = await runPipeline({ tasks: [fetch], variants: ['denyattach'], renderer: 'simple' })
+  assert.match(output, /\[\d\d:\d\d:\d\d\] fetch \(denyattach\): \$ echo fetched\n/)
+  assert.not.match(output, /: fetched\n/, 'the simple renderer does not repeat the output, which is in the log file')
+})
+
+test('the verbose renderer also shows the output lines', async () => {
+  const fetch = fakeTask('fetch', {
+    run: async (ctx, services) => void (await services.runner.run({ argv: ['echo', 'fetched'] }, { id: 'fetch', variant: ctx.variant.name })),
+  })
+  const { output } = await runPipeline({ tasks: [fetch], variants: ['denyattach'], renderer: 'verbose' })
+  assert.match(output, /\[\d\d:\d\d:\d\d\] fetch \(denyattach\): fetched\n/)
+})
+
+test.run()

@@ -1,0 +1,251 @@
+// Runs of a workflow of fake tasks that run real commands through the runner:
+// the run folder and its records, the summary and exit status, dry-run,
+// renderers, an interrupt in the middle of a command, and resuming.
+import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { UsageError } from '../../engine/errors.ts'
+import type { KspawnEvent } from '../../engine/events.ts'
+import type { RunRecord } from '../../engine/run-state.ts'
+import { runWorkflow, type RunWorkflowOptions } from '../../engine/run-workflow.ts'
+import type { Task, Workflow } from '../../engine/task.ts'
+import { livingMembers, processGroupOf, waitForFile } from './runner-helpers.ts'
+import { capture, fakeTask, tempProject, type TempProject } from './workflow-helpers.ts'
+
+let project: TempProject
+test.before.each(async () => {
+  project = await tempProject()
+})
+test.after.each(async () => {
+  await project.cleanup()
+})
+
+const loop = (...tasks: Task[]): Workflow => ({ id: 'dev-loop', description: 'the test loop', tasks })
+
+async function run(workflow: Workflow, options: Partial<RunWorkflowOptions> = {}) {
+  const stdout = capture()
+  const outcome = await runWorkflow({ config: project.config, workflow, renderer: 'simple', stdout, stderr: stdout, env: {}, ...options })
+  return { ...outcome, output: stdout.text() }
+}
+
+const readJson = async <T>(file: string): Promise<T> => JSON.parse(await readFile(file, 'utf8')) as T
+const readEvents = async (dir: string): Promise<KspawnEvent[]> =>
+  (await readFile(path.join(dir, 'events.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as KspawnEvent)
+
+/** Runs `echo <text>` for the step, as a task would run its command. */
+const echoing = (id: string, text: string) =>
+  fakeTask(id, { run: async (ctx, services) => void (await services.runner.run({ argv: ['echo', text] }, { id, variant: ctx.variant.name })) })
+
+test('a run keeps its events, its state and its logs in its own folder, and exits 0 when every variant passes', async () => {
+  const smoke = fakeTask('smoke-test', {
+    run: async (ctx) => {
+      ctx.state.kubeconfig = `/var/lib/kube-spawn/${ctx.variant.cluster}/kubeconfig`
+      ctx.state.smoke = [{ expectation: 'attach is denied', passed: true, observed: 'Error from server (Forbidden): cannot attach' }]
+    },
+  })
+  const { exitCode, dir, output } = await run(loop(echoing('fetch-source', 'fetched'), smoke), {
+    now: () => new Date('2017-11-26T15:17:33.000Z'),
+  })
+
+  assert.is(exitCode, 0)
+  assert.is(dir, path.join(project.config.workdir, 'runs', '20171126T151733Z-dev-loop'))
+  const runDir = dir as string
+  assert.equal((await readdir(runDir)).sort(), ['denyattach', 'denyattachfix', 'events.jsonl', 'state.json'])
+  assert.match(await readFile(path.join(runDir, 'denyattach', 'fetch-source.log'), 'utf8'), /^\$ echo fetched\n# cwd: .*\nfetched\n# exited with code 0/)
+
+  const events = await readEvents(runDir)
+  assert.is(events[0]?.kind, 'run-start')
+  assert.is(events.at(-1)?.kind, 'run-end')
+  assert.ok(events.every((event) => typeof (event as { time?: unknown }).time === 'string'), 'every line has its time')
+  assert.is(events.filter((event) => event.kind === 'step-done').length, 4)
+
+  const state = await readJson<RunRecord>(path.join(runDir, 'state.json'))
+  assert.is(state.status, 'passed')
+  assert.is(state.exitCode, 0)
+  assert.equal(
+    state.variants.map((variant) => [variant.name, variant.status, variant.tasks.map((task) => `${task.id}:${task.status}`)]),
+    [
+      ['denyattach', 'passed', ['fetch-source:done', 'smoke-test:done']],
+      ['denyattachfix', 'passed', ['fetch-source:done', 'smoke-test:done']],
+    ],
+  )
+  assert.is(state.variants[0]?.state.kubeconfig, '/var/lib/kube-spawn/denyattach/kubeconfig')
+
+  assert.match(output, /dev-loop: 2 of 2 variants passed\n/)
+  assert.match(output, /  ✔ denyattach passed\n      ✔ attach is denied\n        seen: Error from server \(Forbidden\): cannot attach\n      export KUBECONFIG=\/var\/lib\/kube-spawn\/denyattach\/kubeconfig\n/)
+  assert.match(output, new RegExp(`Run folder: ${runDir}\n$`))
+})
+
+test('a failed step: exit 1, the summary names the step and what failed, and state.json what did not run', async () => {
+  const build = fakeTask('build', {
+    run: async (ctx, services) => {
+      const argv = ctx.variant.name === 'denyattach' ? ['sh', '-c', 'echo "make: *** [all] Error 2" >&2; exit 2'] : ['true']
+      await services.runner.run({ argv }, { id: 'build', variant: ctx.variant.name })
+    },
+  })
+  const { exitCode, dir, output } = await run(loop(fakeTask('fetch-source'), build, fakeTask('image')))
+
+  assert.is(exitCode, 1)
+  const state = await readJson<RunRecord>(path.join(dir as string, 'state.json'))
+  const [denyattach, denyattachfix] = state.variants
+  assert.is(denyattach?.status, 'failed')
+  assert.is(denyattach?.stoppedAt, 'build')
+  assert.equal(denyattach?.tasks.map((task) => task.status), ['done', 'failed', 'not-run'])
+  assert.is(denyattach?.tasks[1]?.logFile, path.join(dir as string, 'denyattach', 'build.log'))
+  assert.is(denyattachfix?.status, 'passed')
+
+  assert.match(output, /dev-loop: 1 of 2 variants passed, 1 failed\n/)
+  assert.match(
+    output,
+    /  ✖ denyattach failed at build\n      build \(denyattach\) failed: sh -c .* exited with code 2\n        last lines:\n          make: \*\*\* \[all\] Error 2\n        full log: .*\/denyattach\/build\.log\n/,
+  )
+  assert.match(output, /  ✔ denyattachfix passed\n/)
+})
+
+test('dry-run prints each command on a line starting with "$ ", in order, runs none of them and writes nothing', async () => {
+  const touched = path.join(project.dir, 'touched')
+  const fetch = fakeTask('fetch-source', {
+    run: async (ctx, services) => {
+      await services.runner.run({ argv: ['git', 'fetch', 'kinvolk', `alban/${ctx.variant.tag}`] }, { id: 'fetch-source', variant: ctx.variant.name })
+    },
+  })
+  const image = fakeTask('image', {
+    run: async (ctx, services) => {
+      await services.runner.run({ argv: ['touch', touched] }, { id: 'image', variant: ctx.variant.name })
+      await services.runner.run({ argv: ['make', '-C', 'cluster/images/hyperkube', `VERSION=${ctx.variant.tag}`] }, { id: 'image', variant: ctx.variant.name })
+    },
+  })
+  for (const renderer of ['simple', 'verbose', 'silent'] as const) {
+    const { exitCode, dir, output } = await run(loop(fetch, image), { dryRun: true, renderer })
+
+    assert.is(exitCode, 0)
+    assert.is(dir, undefined)
+    assert.equal(
+      output.split('\n').filter((line) => line.startsWith('$ ')),
+      [
+        '$ git fetch kinvolk alban/v1.8.5-beta.0-denyattach',
+        `$ touch ${touched}`,
+        '$ make -C cluster/images/hyperkube VERSION=v1.8.5-beta.0-denyattach',
+        '$ git fetch kinvolk alban/v1.8.5-beta.0-denyattachfix',
+        `$ touch ${touched}`,
+        '$ make -C cluster/images/hyperkube VERSION=v1.8.5-beta.0-denyattachfix',
+      ],
+      renderer,
+    )
+    assert.match(output, /dev-loop \(dry run\): 6 commands printed for 2 variants, none run\n/)
+  }
+  assert.not.ok(existsSync(touched), 'touch did not run')
+  assert.not.ok(existsSync(project.config.workdir), 'no run folder, no state, no log')
+})
+
+test('the plain renderer writes a timestamp on each line it writes for a task', async () => {
+  const { output } = await run(loop(echoing('fetch-source', 'fetched')), { renderer: 'simple' })
+  const taskLines = output.split('\n').filter((line) => line.includes('fetch-source') || line.includes('Fetch-source'))
+  assert.ok(taskLines.length >= 4)
+  for (const line of taskLines) assert.match(line, /^\S+ \[\d\d:\d\d:\d\d\] /)
+})
+
+test('the json renderer prints the event stream, one parseable event a line, and no summary', async () => {
+  const { output, exitCode } = await run(loop(echoing('fetch-source', 'fetched')), { renderer: 'json' })
+  assert.is(exitCode, 0)
+  const events = output
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as KspawnEvent & { time: string })
+  assert.is(events[0]?.kind, 'run-start')
+  const end = events.at(-1)
+  assert.equal(end?.kind === 'run-end' && end.variants, [
+    { name: 'denyattach', status: 'passed' },
+    { name: 'denyattachfix', status: 'passed' },
+  ])
+  assert.ok(events.some((event) => event.kind === 'output' && event.line === 'fetched'))
+  assert.ok(events.every((event) => !Number.isNaN(Date.parse(event.time))))
+})
+
+test('NO_COLOR leaves out colours that FORCE_COLOR would otherwise put in', async () => {
+  const forced = await run(loop(fakeTask('fetch-source')), { env: { FORCE_COLOR: '1' } })
+  assert.match(forced.output, /\x1b\[32m✔\x1b\[39m denyattach passed/)
+  const plain = await run(loop(fakeTask('fetch-source')), { env: { FORCE_COLOR: '1', NO_COLOR: '1' } })
+  assert.not.match(plain.output, /\x1b\[/)
+})
+
+test('an unknown variant is a usage error that lists the variants', async () => {
+  try {
+    await run(loop(fakeTask('fetch-source')), { variantNames: ['denyatach'] })
+    assert.unreachable('the run started')
+  } catch (error) {
+    assert.instance(error, UsageError)
+    assert.is((error as Error).message, `unknown variant "denyatach": ${project.config.file} has the variants denyattach, denyattachfix`)
+  }
+})
+
+test('an abort stops the running command with its process group, records where the run stopped, and exits 130', async () => {
+  const pidFile = path.join(project.dir, 'sleep.pid')
+  const build = fakeTask('build', {
+    run: async (ctx, services) => {
+      if (ctx.variant.name !== 'denyattach') return
+      const argv = ['sh', '-c', 'sleep 300 & echo $! > "$1"; wait', 'build', pidFile]
+      await services.runner.run({ argv }, { id: 'build', variant: ctx.variant.name })
+    },
+  })
+  const controller = new AbortController()
+  const running = run(loop(fakeTask('fetch-source'), build, fakeTask('image')), { signal: controller.signal, concurrency: 1 })
+  const group = await processGroupOf(Number(await waitForFile(pidFile)))
+  controller.abort('SIGINT')
+  const { exitCode, dir, output } = await running
+
+  assert.is(exitCode, 130)
+  assert.equal(await livingMembers(group), [], 'no process of the command is left')
+  const state = await readJson<RunRecord>(path.join(dir as string, 'state.json'))
+  assert.is(state.status, 'interrupted')
+  assert.is(state.interruptedBy, 'SIGINT')
+  const [denyattach, denyattachfix] = state.variants
+  assert.is(denyattach?.status, 'interrupted')
+  assert.is(denyattach?.stoppedAt, 'build')
+  assert.equal(denyattach?.tasks.map((task) => task.status), ['done', 'interrupted', 'not-run'])
+  assert.match(denyattach?.tasks[1]?.message ?? '', /^build \(denyattach\) was interrupted by SIGINT while running: sh -c/)
+  assert.is(denyattachfix?.status, 'interrupted', 'the variant that had not started is interrupted too')
+  assert.equal(denyattachfix?.tasks.map((task) => task.status), ['not-run', 'not-run', 'not-run'])
+
+  assert.match(output, /dev-loop was interrupted by SIGINT\n/)
+  assert.match(output, /  ■ denyattach stopped during build \(done: fetch-source; not run: image\)\n      build \(denyattach\) was interrupted by SIGINT/)
+  assert.match(output, /  ■ denyattachfix stopped before fetch-source \(not run: build, image\)\n/)
+})
+
+test('--resume skips the tasks that the latest run finished, and starts from the state it recorded', async () => {
+  let fail = true
+  const seen: string[] = []
+  const fetch = fakeTask('fetch-source', {
+    run: async (ctx) => {
+      ctx.state.commit = `c117bd7-${ctx.variant.name}`
+    },
+  })
+  const build = fakeTask('build', {
+    run: async (ctx) => {
+      seen.push(`build ${ctx.variant.name} at ${ctx.state.commit}`)
+      if (fail && ctx.variant.name === 'denyattach') throw new Error('out of disk space')
+    },
+  })
+  const first = await run(loop(fetch, build), { now: () => new Date('2017-11-26T15:00:00Z') })
+  assert.is(first.exitCode, 1)
+
+  fail = false
+  seen.length = 0
+  const second = await run(loop(fetch, build), { resume: true, now: () => new Date('2017-11-26T16:00:00Z') })
+  assert.is(second.exitCode, 0)
+  assert.equal(seen, ['build denyattach at c117bd7-denyattach'], 'only the failed build ran again, with the commit fetched before')
+  assert.match(second.output, /Fetch-source v1\.8\.5-beta\.0-denyattach \(denyattach\) \[SKIPPED: done in run 20171126T150000Z-dev-loop\]/)
+
+  const state = await readJson<RunRecord>(path.join(second.dir as string, 'state.json'))
+  assert.equal(state.variants[0]?.tasks, [
+    { id: 'fetch-source', status: 'done', message: 'done in run 20171126T150000Z-dev-loop', doneIn: '20171126T150000Z-dev-loop' },
+    { id: 'build', status: 'done', durationMs: state.variants[0]?.tasks[1]?.durationMs },
+  ])
+})
+
+test.run()

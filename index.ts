@@ -15,6 +15,6 @@ export type {
   UserVariant,
   Variant,
 } from './engine/config.ts'
-export type { Deployer, Plugin, Tester } from './engine/plugin.ts'
+export type { ClusterSpec, Deployer, Plugin, SmokeTarget, StepIO, Tester } from './engine/plugin.ts'
 export type { AdmissionOperation, AdmissionTester } from './plugins/admission.ts'
 export type { KubeSpawnDeployer, KubeSpawnOptions } from './plugins/kube-spawn.ts'

@@ -7,7 +7,9 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import type { Config, GitRef, Source, UserConfig, UserSource, UserVariant, Variant } from './config.ts'
 import { ConfigError, type ConfigProblem } from './errors.ts'
-import type { Plugin } from './plugin.ts'
+import { admission, type AdmissionTester } from '../plugins/admission.ts'
+import { kubeSpawn, type KubeSpawnOptions } from '../plugins/kube-spawn.ts'
+import type { Deployer, Plugin, Tester } from './plugin.ts'
 import {
   branchNameProblem,
   clusterNameProblem,
@@ -176,10 +178,10 @@ const userConfigSchema = object('a config object (export default defineConfig({ 
 
 function normalize(config: UserConfig, file: string, home: string): Config {
   const base = dirname(file)
-  const smoke = config.smoke ?? []
+  const smoke = (config.smoke ?? []).map(withBehaviour)
   const toVariant = (name: string, input: UserVariant): Variant => {
     const cluster = input.cluster ?? name
-    const tests = input.smoke ?? smoke
+    const tests = input.smoke?.map(withBehaviour) ?? smoke
     if (input.image === undefined) return { name, cluster, tag: input.tag, build: toSource(input.source, base, home), smoke: tests }
     // Validated: the reference parses, and has a tag unless the variant gives one.
     const image = parseImageRef(input.image)!
@@ -190,10 +192,26 @@ function normalize(config: UserConfig, file: string, home: string): Config {
     file,
     kubernetes: { checkout: resolvePath(config.kubernetes.checkout, base, home) },
     workdir: resolvePath(config.workdir ?? '.kspawn', base, home),
-    deployer: config.deployer,
+    deployer: withBehaviour(config.deployer),
     variants: Object.entries(config.variants).map(([name, input]) => toVariant(name, input)),
     share: config.share === undefined ? undefined : { repository: config.share.repository },
   }
+}
+
+/**
+ * A plugin value written as plain data (a config that does not import the
+ * factories) is made again by its factory, which gives it its behaviour;
+ * a value a factory made is kept as it is. The schema has checked the fields.
+ */
+function withBehaviour<T extends Deployer | Tester>(value: T): T {
+  const data = value as unknown as Record<string, unknown>
+  if (value.kind === 'deployer' && typeof data.up !== 'function') return kubeSpawn(data.options as KubeSpawnOptions) as unknown as T
+  if (value.kind === 'tester' && typeof data.run !== 'function') {
+    const tester = data as unknown as AdmissionTester
+    const made = tester.expect === 'allow' ? admission.allows(tester.operation) : admission.denies(tester.operation, tester.message === undefined ? {} : { message: tester.message })
+    return made as unknown as T
+  }
+  return value
 }
 
 function toSource(input: UserSource, base: string, home: string): Source {

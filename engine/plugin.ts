@@ -1,9 +1,11 @@
 // The interfaces behind which backends plug in. A config holds plugin values
 // returned by factories such as `kubeSpawn()`; each value names its kind and
-// plugin, and carries its own settings. The behaviour (a deployer's up, down
-// and status; a tester's run) joins these interfaces as methods, so the
-// engine validates plugin values by their fields and keeps the object the
-// factory returned.
+// plugin, and carries its own settings as its own fields. The behaviour (a
+// deployer's up and down; a tester's run) is in methods on the value's
+// prototype, so the engine validates plugin values by their fields and keeps
+// the object the factory returned.
+import type { Command, CommandResult } from './runner.ts'
+import type { SmokeResult } from './task.ts'
 
 export interface Plugin {
   readonly kind: string
@@ -11,13 +13,56 @@ export interface Plugin {
   readonly name: string
 }
 
+/** What a plugin's behaviour gets from the step it runs in. */
+export interface StepIO {
+  /** Runs a command as part of the step: into its log file and events, printed instead of run in dry-run unless it only reads. */
+  run(command: Command): Promise<CommandResult>
+  info(message: string): void
+  warn(message: string): void
+  readonly dryRun: boolean
+  /** Whether kspawn runs as root, which decides whether commands that need root get `sudo -E`. */
+  readonly isRoot: boolean
+}
+
+/** One variant's cluster, as a deployer is asked to bring it up. */
+export interface ClusterSpec {
+  /** e.g. `denyattach` */
+  name: string
+  /** The cluster runs the local image gcr.io/google-containers/hyperkube-amd64:<tag>. */
+  tag: string
+  /** The $GOPATH whose src/k8s.io/kubernetes/_output holds the Kubernetes build (kubelet, kubeadm) the machines get. */
+  gopath: string
+}
+
 /** Creates, inspects and removes the clusters that variants run on. */
 export interface Deployer extends Plugin {
   readonly kind: 'deployer'
   readonly options: object
+  /** Where a cluster's kubeconfig is once it is up. */
+  kubeconfig(cluster: string): string
+  /** Whether a cluster of that name exists, up or not. */
+  exists(cluster: string): Promise<boolean>
+  /** Creates and starts the cluster; fails with a StepError when it does not come up, leaving what it made to down(). */
+  up(spec: ClusterSpec, io: StepIO): Promise<void>
+  /** Stops the cluster and removes everything it made. */
+  down(cluster: string, io: StepIO): Promise<void>
+  /** The command lines that remove a cluster by hand, for messages. */
+  downCommandLines(cluster: string, isRoot: boolean): string[]
+}
+
+/** The cluster a smoke test runs against. */
+export interface SmokeTarget {
+  cluster: string
+  kubeconfig: string
+  /** Names the test's own objects (pods) so that runs never collide. */
+  runId: string
 }
 
 /** A smoke test run against a variant's cluster once it is up. */
 export interface Tester extends Plugin {
   readonly kind: 'tester'
+  /** What the test expects, e.g. `attach is denied with /rejected by admission controller/`. */
+  describe(): string
+  /** Runs the test; each expectation passed or failed with what was seen. In dry-run it prints its commands and judges nothing. */
+  run(target: SmokeTarget, io: StepIO): Promise<SmokeResult[]>
 }

@@ -1,7 +1,13 @@
 // Smoke tests of admission control: run a pod, then check that the API server
 // denies (or allows) an operation on it, as `kubectl attach` shows for the
-// DenyAttach admission controller.
-import type { Tester } from '../engine/plugin.ts'
+// DenyAttach admission controller. Config files import this module, so it
+// loads nothing heavy: commands run through the StepIO that the smoke-test
+// task hands in.
+import { formatCommandLine } from '../engine/command-line.ts'
+import { isCommandError } from '../engine/errors.ts'
+import type { SmokeTarget, StepIO, Tester } from '../engine/plugin.ts'
+import type { CommandResult } from '../engine/runner.ts'
+import type { SmokeResult } from '../engine/task.ts'
 
 /** The pod operations a test can exercise, named like their kubectl commands. */
 export type AdmissionOperation = 'attach'
@@ -14,13 +20,194 @@ export interface AdmissionTester extends Tester {
   readonly message?: RegExp | string
 }
 
+/** The article's pod: it prints the date every second, so its logs show that it runs. */
+export function runPodArgv(pod: string): string[] {
+  return ['kubectl', 'run', pod, '--image=busybox', '--command', '--', '/bin/sh', '-c', 'while true ; do sleep 1 ; date ; done']
+}
+
+export function waitPodReadyArgv(pod: string, timeoutSeconds: number): string[] {
+  return ['kubectl', 'wait', '--for=condition=Ready', `pod/${pod}`, `--timeout=${timeoutSeconds}s`]
+}
+
+/** The article's `kubectl logs <pod> | tail -2`. */
+export function podLogsArgv(pod: string): string[] {
+  return ['kubectl', 'logs', '--tail=2', pod]
+}
+
+export function attachArgv(pod: string): string[] {
+  return ['kubectl', 'attach', pod]
+}
+
+/** A short grace period: the pod's shell ignores SIGTERM, so the default 30 s would all be waited for. */
+export function deletePodArgv(pod: string): string[] {
+  return ['kubectl', 'delete', 'pod', pod, '--ignore-not-found', '--grace-period=1']
+}
+
+/** Bounds of the test, in seconds. */
+export const POD_READY_SECONDS = 120
+/** How long the pod gets to print its first date line once it is Ready. */
+export const POD_LOGS_SECONDS = 15
+/** An allowed attach streams until stopped; a denied one returns at once. Still attached after this long counts as allowed. */
+export const ATTACH_SECONDS = 8
+
+/** A line of busybox `date`, e.g. `Sun Nov 26 15:17:32 UTC 2017`. */
+const DATE_LINE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} [A-Z]+ \d{4}$/
+
+const FORBIDDEN = 'Error from server (Forbidden)'
+
+/** What kubectl attach did: how it ended and the lines it printed. */
+export interface AttachOutcome {
+  /** null when it was stopped, still attached, after ATTACH_SECONDS. */
+  exitCode: number | null
+  stillAttached: boolean
+  lines: string[]
+}
+
+/** What the API server did with the operation, read from kubectl's output. */
+export type AttachVerdict =
+  | { seen: 'allowed' }
+  | { seen: 'denied'; line: string }
+  /** Neither: kubectl failed for another reason (no such pod, no server, ...), or hung without a word. */
+  | { seen: 'unclear'; line?: string }
+
+export function readAttach(outcome: AttachOutcome): AttachVerdict {
+  const lines = outcome.lines.map((line) => line.trim()).filter(Boolean)
+  const forbidden = lines.find((line) => line.startsWith(FORBIDDEN))
+  if (forbidden !== undefined && !outcome.stillAttached) return { seen: 'denied', line: forbidden }
+  if (outcome.exitCode === 0 || (outcome.stillAttached && lines.length > 0)) return { seen: 'allowed' }
+  const last = lines.at(-1)
+  return last === undefined ? { seen: 'unclear' } : { seen: 'unclear', line: last }
+}
+
+/** One sentence saying how the verdict misses the expectation, or undefined when it meets it. */
+export function judgeAttach(tester: Pick<AdmissionTester, 'expect' | 'message'>, verdict: AttachVerdict): string | undefined {
+  const expected = tester.expect === 'allow' ? 'expected it to be allowed' : `expected it to be denied${withMessage(tester.message)}`
+  switch (verdict.seen) {
+    case 'allowed':
+      return tester.expect === 'allow' ? undefined : `attach was allowed: ${expected}`
+    case 'denied':
+      if (tester.expect === 'allow') return `attach was denied with "${verdict.line}": ${expected}`
+      return messageMatches(tester.message, verdict.line) ? undefined : `attach was denied with "${verdict.line}": ${expected}`
+    case 'unclear':
+      return `attach neither went through nor was forbidden${verdict.line ? ` ("${verdict.line}")` : ` (no output in ${ATTACH_SECONDS}s)`}: ${expected}`
+  }
+}
+
+function withMessage(message: RegExp | string | undefined): string {
+  if (message === undefined) return ''
+  return typeof message === 'string' ? ` with "${message}"` : ` with ${String(message)}`
+}
+
+function messageMatches(message: RegExp | string | undefined, line: string): boolean {
+  if (message === undefined) return true
+  if (typeof message === 'string') return line.includes(message)
+  // A copy without g and y: they make test() depend on where an earlier test() stopped.
+  return new RegExp(message.source, message.flags.replace(/[gy]/g, '')).test(line)
+}
+
+class AdmissionTest implements AdmissionTester {
+  readonly kind: 'tester'
+  readonly name: 'admission'
+  readonly operation: AdmissionOperation
+  readonly expect: 'deny' | 'allow'
+  declare readonly message?: RegExp | string
+
+  constructor(operation: AdmissionOperation, expect: 'deny' | 'allow', options: object) {
+    this.kind = 'tester'
+    this.name = 'admission'
+    this.operation = operation
+    this.expect = expect
+    // The options become fields as given, unknown ones too, so that config validation reports a misspelt option.
+    Object.assign(this, options)
+  }
+
+  describe(): string {
+    return this.expect === 'allow' ? `${this.operation} is allowed` : `${this.operation} is denied${withMessage(this.message)}`
+  }
+
+  async run(target: SmokeTarget, io: StepIO): Promise<SmokeResult[]> {
+    const pod = `kspawn-smoke-${target.runId}`
+    const kubectl = (argv: string[], options: { timeoutMs?: number; capture?: boolean } = {}) =>
+      io.run({ argv, env: { KUBECONFIG: target.kubeconfig }, ...options })
+    const results: SmokeResult[] = []
+    try {
+      await kubectl(runPodArgv(pod))
+      const running = await this.podRuns(pod, kubectl, io.dryRun)
+      if (running) results.push(running)
+      if (running?.passed === false) return results
+      const attach = await this.attach(pod, kubectl)
+      if (attach) results.push(attach)
+      return results
+    } finally {
+      try {
+        await kubectl(deletePodArgv(pod), { timeoutMs: 60_000 })
+      } catch (error) {
+        if (!isCommandError(error)) throw error
+        const by = formatCommandLine(['env', `KUBECONFIG=${target.kubeconfig}`, ...deletePodArgv(pod)])
+        io.warn(`could not remove the smoke test's pod ${pod}: ${error.failure.commandLine} ${error.failure.outcome}; remove it with: ${by}`)
+      }
+    }
+  }
+
+  /** The article's check that the pod works: Ready, and printing the date. Undefined in dry-run, which judges nothing. */
+  private async podRuns(pod: string, kubectl: Kubectl, dryRun: boolean): Promise<SmokeResult | undefined> {
+    const expectation = `pod ${pod} runs and logs the date`
+    try {
+      await kubectl(waitPodReadyArgv(pod, POD_READY_SECONDS), { timeoutMs: (POD_READY_SECONDS + 30) * 1000 })
+    } catch (error) {
+      if (!isCommandError(error)) throw error
+      const observed = [`$ ${error.failure.commandLine}`, ...error.failure.tail.slice(-5)].join('\n')
+      return { expectation, passed: false, observed, message: `pod ${pod} was not Ready within ${POD_READY_SECONDS}s: ${error.failure.outcome}` }
+    }
+    let logs: CommandResult | undefined
+    const deadline = Date.now() + POD_LOGS_SECONDS * 1000
+    for (;;) {
+      logs = await kubectl(podLogsArgv(pod), { capture: true, timeoutMs: 30_000 })
+      if (dryRun) return undefined
+      if (dateLines(logs.stdout).length > 0 || Date.now() >= deadline) break
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
+    const lines = (logs.stdout ?? '').split('\n').filter(Boolean)
+    const observed = [`$ ${logs.commandLine}`, ...lines].join('\n')
+    if (dateLines(logs.stdout).length > 0) return { expectation, passed: true, observed }
+    return { expectation, passed: false, observed, message: `pod ${pod} logged no date line within ${POD_LOGS_SECONDS}s of being Ready` }
+  }
+
+  private async attach(pod: string, kubectl: Kubectl): Promise<SmokeResult | undefined> {
+    let outcome: AttachOutcome
+    let commandLine: string
+    try {
+      const result = await kubectl(attachArgv(pod), { timeoutMs: ATTACH_SECONDS * 1000 })
+      if (result.dryRun) return undefined
+      outcome = { exitCode: result.exitCode, stillAttached: false, lines: result.tail }
+      commandLine = result.commandLine
+    } catch (error) {
+      if (!isCommandError(error)) throw error
+      const { failure } = error
+      outcome = { exitCode: failure.exitCode, stillAttached: failure.timedOut === true, lines: failure.tail }
+      commandLine = failure.commandLine
+    }
+    const verdict = readAttach(outcome)
+    const message = judgeAttach(this, verdict)
+    const end = outcome.stillAttached ? [`(still attached after ${ATTACH_SECONDS}s: stopped)`] : outcome.exitCode === 0 ? [] : [`(exit code ${outcome.exitCode})`]
+    const observed = [`$ ${commandLine}`, ...outcome.lines.slice(-5), ...end].join('\n')
+    return { expectation: this.describe(), passed: message === undefined, observed, ...(message ? { message } : {}) }
+  }
+}
+
+type Kubectl = (argv: string[], options?: { timeoutMs?: number; capture?: boolean }) => Promise<CommandResult>
+
+function dateLines(text: string | undefined): string[] {
+  return (text ?? '').split('\n').filter((line) => DATE_LINE.test(line.trim()))
+}
+
 export const admission = {
   /** The API server must refuse `operation`, with an error that contains or matches `message` when given. */
   denies(operation: AdmissionOperation, options: { message?: RegExp | string } = {}): AdmissionTester {
-    return { ...options, kind: 'tester', name: 'admission', operation, expect: 'deny' }
+    return new AdmissionTest(operation, 'deny', options)
   },
   /** The API server must let `operation` through. */
   allows(operation: AdmissionOperation): AdmissionTester {
-    return { kind: 'tester', name: 'admission', operation, expect: 'allow' }
+    return new AdmissionTest(operation, 'allow', {})
   },
 }

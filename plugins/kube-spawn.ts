@@ -1,13 +1,20 @@
 // kube-spawn (v0.2) as a deployer: one cluster per variant, made of
-// systemd-nspawn machines named kubespawn<cluster><index>.
-import type { Deployer } from '../engine/plugin.ts'
+// systemd-nspawn machines named kubespawn<cluster><index>. Config files import
+// this module, so it loads nothing heavy: commands run through the StepIO that
+// the cluster-up task hands in.
+import { access } from 'node:fs/promises'
+import path from 'node:path'
+import { formatCommandLine } from '../engine/command-line.ts'
+import { isCommandError, StepError } from '../engine/errors.ts'
+import type { ClusterSpec, Deployer, StepIO } from '../engine/plugin.ts'
+import type { Command } from '../engine/runner.ts'
 
 export interface KubeSpawnOptions {
   /** Machines in each cluster, the first one being the master. Default 2. */
   nodes?: number
   /** kube-spawn's state folder (its `--dir`); a cluster's kubeconfig is `<dir>/<cluster>/kubeconfig`. Default `/var/lib/kube-spawn`. */
   dir?: string
-  /** Run kube-spawn through `sudo -E`: `'auto'` does so unless kspawn already runs as root. Default `'auto'`. */
+  /** Run kube-spawn through `sudo -E` when kspawn is not root: `'auto'` and `true` do, `false` never does. Default `'auto'`. */
   sudo?: 'auto' | boolean
 }
 
@@ -16,11 +23,118 @@ export interface KubeSpawnDeployer extends Deployer {
   readonly options: Readonly<Required<KubeSpawnOptions>>
 }
 
-export function kubeSpawn(options: KubeSpawnOptions = {}): KubeSpawnDeployer {
-  return {
-    kind: 'deployer',
-    name: 'kube-spawn',
-    // Unknown keys are kept so that config validation reports a misspelt option.
-    options: { ...options, nodes: options.nodes ?? 2, dir: options.dir ?? '/var/lib/kube-spawn', sudo: options.sudo ?? 'auto' },
+type Settings = Readonly<Required<KubeSpawnOptions>>
+
+// kube-spawn v0.2 reads no environment variable for --dir, so every command names it.
+function kubeSpawnArgv(options: Settings, args: string[]): string[] {
+  return ['kube-spawn', '-d', options.dir, ...args]
+}
+
+/** `kube-spawn -d <dir> create --dev -t <tag> -c <cluster> -n <nodes>`: the cluster's files, binaries from $GOPATH's build. */
+export function createArgv(options: Settings, cluster: string, tag: string): string[] {
+  return kubeSpawnArgv(options, ['create', '--dev', '-t', tag, '-c', cluster, '-n', String(options.nodes)])
+}
+
+/** `kube-spawn -d <dir> start -c <cluster>`: boots the machines and runs kubeadm in them. */
+export function startArgv(options: Settings, cluster: string): string[] {
+  return kubeSpawnArgv(options, ['start', '-c', cluster])
+}
+
+export function stopArgv(options: Settings, cluster: string): string[] {
+  return kubeSpawnArgv(options, ['stop', '-c', cluster])
+}
+
+/** Removes the machines and `<dir>/<cluster>`; it needs the cluster's kspawn.toml. */
+export function destroyArgv(options: Settings, cluster: string): string[] {
+  return kubeSpawnArgv(options, ['destroy', '-c', cluster])
+}
+
+/** What kube-spawn v0.2.1 prints, exiting 0, when some machines did not start (and the cluster was not initialized). */
+const NOT_ALL_STARTED = 'not all machines started'
+
+class KubeSpawn implements KubeSpawnDeployer {
+  readonly kind: 'deployer'
+  readonly name: 'kube-spawn'
+  readonly options: Settings
+
+  constructor(options: Settings) {
+    this.kind = 'deployer'
+    this.name = 'kube-spawn'
+    this.options = options
   }
+
+  kubeconfig(cluster: string): string {
+    return path.join(this.options.dir, cluster, 'kubeconfig')
+  }
+
+  /** kube-spawn writes kspawn.toml last when it creates a cluster: without it there is no cluster, at most a failed create's leftovers. */
+  exists(cluster: string): Promise<boolean> {
+    return pathExists(this.clusterFile(cluster))
+  }
+
+  async up(spec: ClusterSpec, io: StepIO): Promise<void> {
+    // kube-spawn --dev takes kubelet, kubeadm and kubectl from $GOPATH/src/k8s.io/kubernetes/_output.
+    const env = { GOPATH: spec.gopath }
+    await io.run(this.command(createArgv(this.options, spec.name, spec.tag), env))
+    const start = await io.run(this.command(startArgv(this.options, spec.name), env))
+    if (io.dryRun) return
+
+    const kubeconfig = this.kubeconfig(spec.name)
+    const notAllStarted = start.tail.some((line) => line.includes(NOT_ALL_STARTED))
+    if (!notAllStarted && (await pathExists(kubeconfig))) return
+    const said = notAllStarted ? start.tail.filter((line) => /failed to start machine|not all machines started/.test(line)) : start.tail.slice(-10)
+    const why = notAllStarted ? `it says "${NOT_ALL_STARTED}"` : `it wrote no kubeconfig at ${kubeconfig}`
+    throw new StepError(
+      [
+        `kube-spawn did not bring cluster ${spec.name} up, although \`${start.commandLine}\` exited with code 0: ${why}`,
+        ...said.map((line) => `    ${line}`),
+        ...(start.logFile ? [`  full log: ${start.logFile}`] : []),
+      ].join('\n'),
+    )
+  }
+
+  async down(cluster: string, io: StepIO): Promise<void> {
+    if (!(await this.exists(cluster))) {
+      // A failed create leaves <dir>/<cluster> without kspawn.toml and no machines; kube-spawn itself cannot remove it.
+      if (await pathExists(path.join(this.options.dir, cluster))) await io.run(this.command(['rm', '-rf', '--', path.join(this.options.dir, cluster)]))
+      return
+    }
+    try {
+      await io.run(this.command(stopArgv(this.options, cluster)))
+    } catch (error) {
+      if (!isCommandError(error)) throw error
+      // destroy stops the machines too (forcibly), so a failed stop does not end the cleanup.
+      io.warn(`\`${error.failure.commandLine}\` ${error.failure.outcome}; destroying the cluster anyway`)
+    }
+    await io.run(this.command(destroyArgv(this.options, cluster)))
+  }
+
+  downCommandLines(cluster: string, isRoot: boolean): string[] {
+    const sudo = this.needsRoot && !isRoot ? ['sudo', '-E'] : []
+    return [stopArgv(this.options, cluster), destroyArgv(this.options, cluster)].map((argv) => formatCommandLine([...sudo, ...argv]))
+  }
+
+  private get needsRoot(): boolean {
+    return this.options.sudo !== false
+  }
+
+  private clusterFile(cluster: string): string {
+    return path.join(this.options.dir, cluster, 'kspawn.toml')
+  }
+
+  private command(argv: string[], env?: Record<string, string>): Command {
+    return { argv, needsRoot: this.needsRoot, ...(env ? { env } : {}) }
+  }
+}
+
+export function kubeSpawn(options: KubeSpawnOptions = {}): KubeSpawnDeployer {
+  // Unknown keys are kept so that config validation reports a misspelt option.
+  return new KubeSpawn({ ...options, nodes: options.nodes ?? 2, dir: options.dir ?? '/var/lib/kube-spawn', sudo: options.sudo ?? 'auto' })
+}
+
+function pathExists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  )
 }

@@ -1,0 +1,160 @@
+// build: the article's `build/run.sh make`, in the variant's worktree. A
+// stamp in _output records what was built (commit, local changes, flags); a
+// build of the same tree with the same flags is not done again.
+import { createHash } from 'node:crypto'
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { StepError } from '../engine/errors.ts'
+import type { Task, TaskContext } from '../engine/task.ts'
+import { variantWorktree } from '../engine/variant-state.ts'
+import { gitReader } from './git.ts'
+import { openStep, type Step } from './step.ts'
+
+/** Where `build/run.sh make` puts the binaries, relative to the tree; kube-spawn --dev copies them from there. */
+export const BUILD_OUTPUT = path.join('_output', 'dockerized', 'bin', 'linux', 'amd64')
+
+/** What a complete build has: the image's hyperkube, and what kube-spawn copies into the machines. */
+export const ARTIFACTS = ['hyperkube', 'kubelet', 'kubeadm', 'kubectl']
+
+/** In _output, so that removing the build output removes the stamp with it. */
+const STAMP_FILE = path.join('_output', 'kspawn-build.json')
+
+export function buildArgv(): string[] {
+  return ['build/run.sh', 'make']
+}
+
+/** Prints the version stamp a build of the tree gets (`gitVersion v1.8.5-beta.0.1+c117bd71672b2d-dirty`, ...). */
+export function workspaceStatusArgv(): string[] {
+  return ['hack/print-workspace-status.sh']
+}
+
+/** The `gitVersion` line of hack/print-workspace-status.sh's output. */
+export function parseGitVersion(output: string): string | undefined {
+  return /^gitVersion[ \t]+(\S+)[ \t]*$/m.exec(output)?.[1]
+}
+
+/**
+ * A digest of what decides the build besides the tree: the command, and the
+ * KUBE_* variables the Kubernetes build reads (hashed, as they may hold secrets).
+ */
+export function buildFlagsDigest(argv: string[], env: NodeJS.ProcessEnv): string {
+  const kube = Object.entries(env)
+    .filter(([name, value]) => name.startsWith('KUBE_') && value !== undefined)
+    .sort(([a], [b]) => a.localeCompare(b))
+  return sha256(JSON.stringify({ argv, kube }))
+}
+
+/** What a tree is, for telling whether its build is still current. */
+export interface TreeState {
+  commit: string
+  /** `clean`, or `changes:<digest>` of the local changes (tracked and untracked). */
+  tree: string
+}
+
+export interface BuildStamp extends TreeState {
+  flags: string
+  gitVersion: string
+  /** ISO date; also tells one build of a tree from the next (see the image task). */
+  builtAt: string
+}
+
+export const build: Task = {
+  id: 'build',
+  description: "build/run.sh make in the variant's worktree (skipped when that tree was built with the same flags)",
+  title: (ctx) => (ctx.variant.build ? 'Build Kubernetes: build/run.sh make' : 'Build Kubernetes'),
+  async skip(ctx, services) {
+    if (!ctx.variant.build) return `image variant: it runs ${ctx.variant.image.ref}, there is nothing to build`
+    const worktree = ctx.state.worktree ?? variantWorktree(ctx.config, ctx.variant)
+    if (!(await exists(worktree))) return false
+    const stamp = await readBuildStamp(worktree)
+    if (!stamp || !(await hasArtifacts(worktree))) return false
+    const now = await treeState(worktree, openStep('build', ctx, services))
+    if (stamp.commit !== now.commit || stamp.tree !== now.tree || stamp.flags !== buildFlagsDigest(buildArgv(), process.env)) return false
+    ctx.state.gitVersion = stamp.gitVersion
+    const tree = now.tree === 'clean' ? 'clean tree' : 'the same local changes'
+    return `already built: ${now.commit.slice(0, 12)} (${tree}) with the same flags, gitVersion ${stamp.gitVersion}; remove ${path.join(worktree, STAMP_FILE)} to build again`
+  },
+  async run(ctx, services) {
+    const step = openStep('build', ctx, services)
+    const worktree = await worktreeOf(ctx, step)
+    // Removed first: a build that fails half-way leaves a mix of old and new binaries, which no stamp may vouch for.
+    if (!step.dryRun) await rm(path.join(worktree, STAMP_FILE), { force: true })
+    const before = step.dryRun ? undefined : await treeState(worktree, step)
+    await step.run({ argv: buildArgv(), cwd: worktree })
+    if (!before) return
+
+    const status = await step.run({ argv: workspaceStatusArgv(), cwd: worktree, reads: true, capture: true })
+    const gitVersion = parseGitVersion(status.stdout ?? '')
+    if (!gitVersion) {
+      throw new StepError(`${status.commandLine} (in ${worktree}) printed no gitVersion line, so kspawn cannot tell which version it built:\n${indent(status.tail.slice(-10))}`)
+    }
+    ctx.state.gitVersion = gitVersion
+    await writeBuildStamp(worktree, { ...before, flags: buildFlagsDigest(buildArgv(), process.env), gitVersion, builtAt: new Date().toISOString() })
+    step.info(`built ${gitVersion} in ${worktree}`)
+  },
+}
+
+/** The worktree a build variant's tasks work in; it must exist unless nothing runs (dry-run). */
+export async function worktreeOf(ctx: TaskContext, step: Step): Promise<string> {
+  if (!ctx.variant.build) throw new StepError(`variant ${ctx.variant.name} runs the image ${ctx.variant.image.ref}: kspawn builds nothing for it`)
+  const worktree = ctx.state.worktree ?? variantWorktree(ctx.config, ctx.variant)
+  if (!step.dryRun && !(await exists(worktree))) {
+    throw new StepError(`the worktree ${worktree} does not exist: fetch the source first (kspawn task fetch-source --variant ${ctx.variant.name})`)
+  }
+  return worktree
+}
+
+/** The commit of the tree and a digest of its local changes, as git sees them (ignored files, such as _output, do not count). */
+export async function treeState(worktree: string, step: Step): Promise<TreeState> {
+  const git = gitReader(worktree, step)
+  const commit = await git.read(['rev-parse', 'HEAD'])
+  const status = await git.status()
+  if (status.isClean()) return { commit, tree: 'clean' }
+  const hash = createHash('sha256').update(await git.read(['diff', 'HEAD', '--binary']))
+  for (const file of [...status.not_added].sort()) {
+    const content = await readFile(path.join(worktree, file)).catch(() => Buffer.alloc(0))
+    hash.update(`\0${file}\0${sha256(content)}`)
+  }
+  return { commit, tree: `changes:${hash.digest('hex')}` }
+}
+
+export async function readBuildStamp(worktree: string): Promise<BuildStamp | undefined> {
+  try {
+    const stamp = JSON.parse(await readFile(path.join(worktree, STAMP_FILE), 'utf8')) as Partial<BuildStamp>
+    const fields = [stamp.commit, stamp.tree, stamp.flags, stamp.gitVersion, stamp.builtAt]
+    return fields.every((field) => typeof field === 'string') ? (stamp as BuildStamp) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function writeBuildStamp(worktree: string, stamp: BuildStamp): Promise<void> {
+  const file = path.join(worktree, STAMP_FILE)
+  await mkdir(path.dirname(file), { recursive: true })
+  await writeFile(file, `${JSON.stringify(stamp, null, 2)}\n`)
+}
+
+/** Whether the tree has a finished build: a stamp, and every artifact still in place. */
+export async function hasBuild(worktree: string): Promise<boolean> {
+  return (await readBuildStamp(worktree)) !== undefined && (await hasArtifacts(worktree))
+}
+
+async function hasArtifacts(worktree: string): Promise<boolean> {
+  const present = await Promise.all(ARTIFACTS.map((name) => exists(path.join(worktree, BUILD_OUTPUT, name))))
+  return present.every(Boolean)
+}
+
+export function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  )
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+function indent(lines: string[]): string {
+  return lines.map((line) => `    ${line}`).join('\n')
+}

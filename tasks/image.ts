@@ -1,0 +1,92 @@
+// image: the article's `make -C cluster/images/hyperkube VERSION=<tag>`, which
+// tags gcr.io/google-containers/hyperkube-amd64:<tag> in the Docker engine,
+// the name kube-spawn --dev takes the cluster's image by. A stamp next to the
+// build's says which build the image was made from, so that an image already
+// made from the current build is not made again.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { StepError } from '../engine/errors.ts'
+import type { Task } from '../engine/task.ts'
+import { HYPERKUBE_REPOSITORY, variantWorktree } from '../engine/variant-state.ts'
+import { readBuildStamp, worktreeOf } from './build.ts'
+import { openStep, type Step } from './step.ts'
+
+const STAMP_FILE = path.join('_output', 'kspawn-image.json')
+
+interface ImageStamp {
+  image: string
+  /** The image's id (`sha256:...`) when it was made. */
+  id: string
+  /** builtAt of the build it was made from. */
+  build: string
+}
+
+export function hyperkubeImage(tag: string): string {
+  return `${HYPERKUBE_REPOSITORY}:${tag}`
+}
+
+export function imageArgv(tag: string): string[] {
+  return ['make', '-C', 'cluster/images/hyperkube', `VERSION=${tag}`]
+}
+
+export function imageInspectArgv(image: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', image]
+}
+
+/** The id of an image in the Docker engine, or undefined when the engine has no such image. */
+export async function localImageId(image: string, step: Step): Promise<string | undefined> {
+  const result = await step.run({ argv: imageInspectArgv(image), reads: true, capture: true, okExitCodes: [0, 1] })
+  if (result.exitCode === 0) return result.stdout?.trim()
+  if (result.tail.some((line) => /no such image/i.test(line))) return undefined
+  // Exit 1 for another reason: most likely the engine cannot be reached.
+  const where = process.env.DOCKER_HOST ? ` (DOCKER_HOST=${process.env.DOCKER_HOST})` : ''
+  throw new StepError([`cannot ask the Docker engine${where} for the image ${image}: ${result.commandLine} exited with code 1`, ...result.tail.slice(-5).map((line) => `    ${line}`)].join('\n'))
+}
+
+export const image: Task = {
+  id: 'image',
+  description: 'make -C cluster/images/hyperkube VERSION=<tag>: the hyperkube image the cluster runs',
+  title: (ctx) => `Make the image ${hyperkubeImage(ctx.variant.tag)}`,
+  async skip(ctx, services) {
+    const image = hyperkubeImage(ctx.variant.tag)
+    if (!ctx.variant.build) return `image variant: it runs ${ctx.variant.image.ref}, which cluster-up expects in the Docker engine as ${image}`
+    const worktree = ctx.state.worktree ?? variantWorktree(ctx.config, ctx.variant)
+    const [stamp, build] = await Promise.all([readImageStamp(worktree), readBuildStamp(worktree)])
+    if (!stamp || !build || stamp.image !== image || stamp.build !== build.builtAt) return false
+    if ((await localImageId(image, openStep('image', ctx, services))) !== stamp.id) return false
+    ctx.state.image = image
+    return `${image} is already the image of the current build (${stamp.id.slice(0, 19)})`
+  },
+  async run(ctx, services) {
+    const step = openStep('image', ctx, services)
+    const worktree = await worktreeOf(ctx, step)
+    const image = hyperkubeImage(ctx.variant.tag)
+    if (!step.dryRun) await rm(path.join(worktree, STAMP_FILE), { force: true })
+    const make = await step.run({ argv: imageArgv(ctx.variant.tag), cwd: worktree })
+    ctx.state.image = image
+    if (make.dryRun) return
+
+    const id = await localImageId(image, step)
+    if (id === undefined) {
+      throw new StepError(`${make.commandLine} (in ${worktree}) succeeded, but the Docker engine has no image ${image}: check the REGISTRY, ARCH and VERSION the Makefile used in ${make.logFile ?? 'its output'}`)
+    }
+    const build = await readBuildStamp(worktree)
+    if (build) await writeImageStamp(worktree, { image, id, build: build.builtAt })
+    step.info(`made ${image} (${id.slice(0, 19)})`)
+  },
+}
+
+async function readImageStamp(worktree: string): Promise<ImageStamp | undefined> {
+  try {
+    const stamp = JSON.parse(await readFile(path.join(worktree, STAMP_FILE), 'utf8')) as Partial<ImageStamp>
+    return typeof stamp.image === 'string' && typeof stamp.id === 'string' && typeof stamp.build === 'string' ? (stamp as ImageStamp) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function writeImageStamp(worktree: string, stamp: ImageStamp): Promise<void> {
+  const file = path.join(worktree, STAMP_FILE)
+  await mkdir(path.dirname(file), { recursive: true })
+  await writeFile(file, `${JSON.stringify(stamp, null, 2)}\n`)
+}

@@ -1,0 +1,12 @@
+// What kspawn knows how to run: `kspawn run <workflow>` and `kspawn task <task>`.
+import type { Task, Workflow } from '../engine/task.ts'
+import { build } from '../tasks/build.ts'
+import { clusterUp } from '../tasks/cluster-up.ts'
+import { fetchSource } from '../tasks/fetch-source.ts'
+import { image } from '../tasks/image.ts'
+import { smokeTest } from '../tasks/smoke-test.ts'
+import { devLoop } from './dev-loop.ts'
+
+export const workflows: Workflow[] = [devLoop]
+
+export const tasks: Task[] = [fetchSource, build, image, clusterUp, smokeTest]

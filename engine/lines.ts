@@ -67,7 +67,7 @@ function lastLines(text: string, count: number): string[] {
 }
 
 /** What a terminal would show of a line redrawn with carriage returns (progress bars). */
-function displayLine(line: string): string {
+export function displayLine(line: string): string {
   const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line
   return trimmed.slice(trimmed.lastIndexOf('\r') + 1)
 }

@@ -5,17 +5,18 @@
 export type Stream = 'stdout' | 'stderr'
 
 export class OutputThrottle {
-  private buffered: { stream: Stream; line: string }[] = []
+  private buffered: { stream: Stream | undefined; line: string }[] = []
   private lastFlush = -Infinity
   private timer: NodeJS.Timeout | undefined
 
   constructor(
-    private readonly send: (stream: Stream, line: string) => void,
+    private readonly send: (stream: Stream | undefined, line: string) => void,
     private readonly intervalMs: number,
     private readonly maxLines: number,
   ) {}
 
-  push(stream: Stream, lines: string[]): void {
+  /** `stream` is undefined for lines read back from a log file that has both. */
+  push(stream: Stream | undefined, lines: string[]): void {
     for (const line of lines) this.buffered.push({ stream, line })
     if (this.buffered.length > this.maxLines) this.buffered.splice(0, this.buffered.length - this.maxLines)
     const wait = this.lastFlush + this.intervalMs - performance.now()

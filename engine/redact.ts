@@ -3,7 +3,7 @@
 
 export const REDACTED = '***'
 
-/** Environment variables whose values are treated as secrets. */
+/** Environment variables whose values are treated as secrets, and which commands do not inherit. */
 export const SECRET_ENV_NAME = /TOKEN|PASSWORD|SECRET/i
 
 export interface Redactor {

@@ -9,19 +9,33 @@ import { CommandError, Interrupted } from './errors.ts'
 import { formatDuration, stepLabel, type Emit, type EventSource } from './events.ts'
 import { LineSplitter } from './lines.ts'
 import { LogFile } from './log-file.ts'
-import { OutputThrottle } from './output-throttle.ts'
+import { LogFollower } from './log-follower.ts'
+import { OutputThrottle, type Stream } from './output-throttle.ts'
 import { terminateGroup } from './process-tree.ts'
-import { createRedactor, secretsFromEnv, type Redactor } from './redact.ts'
+import { SECRET_ENV_NAME, createRedactor, secretsFromEnv, type Redactor } from './redact.ts'
 import { Tail, clipLine } from './tail.ts'
 
 // The one place where kspawn runs external commands. Every command is an argv
-// array, runs in its own process group, streams its output to the step's log
-// file and to events, and keeps only a bounded tail in memory.
+// array, runs in its own process group, has all its output in the step's log
+// file, its latest lines sent as events, and only a bounded tail in memory.
+//
+// A command's output can hold a secret only if the command can see one, so:
+// commands do not inherit secret-looking variables from kspawn's environment
+// (names with TOKEN, PASSWORD or SECRET, values holding a configured secret)
+// and get them only through Command.env. A command given a secret (in env,
+// argv or stdin, or flagged mayPrintSecrets) has its output piped through
+// kspawn and redacted, as has one whose stdout is captured. Every other one
+// writes both streams straight into the log file, in their true order, and
+// kspawn reads back only the file's newest bytes for events and the tail: a
+// build printing gigabytes then costs kspawn neither memory nor CPU.
 
 export interface Command {
   argv: string[]
   cwd?: string
-  /** Added to kspawn's environment; undefined removes a variable. */
+  /**
+   * Added to kspawn's environment; undefined removes a variable. Variables
+   * that look secret are not inherited: pass them here, and the output is redacted.
+   */
   env?: Record<string, string | undefined>
   /** Prefixed with `sudo -E` unless kspawn already runs as root. */
   needsRoot?: boolean
@@ -29,6 +43,11 @@ export interface Command {
   reads?: boolean
   /** Keep stdout in memory for the result: only for small outputs such as `git rev-parse`. */
   capture?: boolean
+  /**
+   * The command may print a configured secret that it reads by itself (from a
+   * file, a credential helper), so its output must be redacted.
+   */
+  mayPrintSecrets?: boolean
   stdin?: string
   timeoutMs?: number
   /** Exit codes that count as success; [0] unless given. */
@@ -69,7 +88,10 @@ export interface RunnerOptions {
   emit: Emit
   /** Whether kspawn runs as root; by default, whether the uid is 0. */
   isRoot?: boolean
-  /** Values replaced by *** wherever commands or their output are shown or written. */
+  /**
+   * Values replaced by *** wherever commands or their output are shown or
+   * written; a variable of kspawn's environment holding one is not passed on.
+   */
   secrets?: string[]
   /** Bounds of the output kept in memory per command: 40 lines, 64 KiB. */
   tailLines?: number
@@ -82,7 +104,11 @@ export interface RunnerOptions {
 }
 
 export interface Runner {
-  /** Runs a command for a step; rejects with CommandError when it fails, Interrupted after abort(). */
+  /**
+   * Runs a command for a step; rejects with CommandError when it fails,
+   * Interrupted after abort(). Its output is redacted when it may hold a
+   * secret, and otherwise goes straight to the log file (see above).
+   */
   run(command: Command, step: StepRef): Promise<CommandResult>
   /**
    * Stops every running command with its whole process group (SIGTERM, then
@@ -98,15 +124,22 @@ interface Prepared {
   shownArgv: string[]
   commandLine: string
   cwd: string
+  env: NodeJS.ProcessEnv
   source: EventSource
   redactor: Redactor
+  /** Output through kspawn: to be redacted or captured, so not straight into the log file. */
+  piped: boolean
 }
 
 export function createRunner(options: RunnerOptions): Runner {
   const isRoot = options.isRoot ?? process.getuid?.() === 0
   const tailLimits = { maxLines: options.tailLines ?? 40, maxBytes: options.tailBytes ?? 64 * 1024 }
   const outputLines = options.outputLines ?? 20
+  const outputIntervalMs = options.outputIntervalMs ?? 100
+  // How much of a log file is read back for the tail: at least what the tail may keep.
+  const tailWindow = Math.max(tailLimits.maxBytes, 64 * 1024)
   const killGraceMs = options.killGraceMs ?? 5000
+  const configured = createRedactor(options.secrets ?? [])
   const running = new Set<{ stop(): Promise<void> }>()
   let interruption: { reason: string | undefined } | undefined
 
@@ -126,7 +159,11 @@ export function createRunner(options: RunnerOptions): Runner {
     const redactor = createRedactor([...(options.secrets ?? []), ...secretsFromEnv(command.env)])
     const shownArgv = argv.map((arg) => redactor.redact(arg))
     const cwd = path.resolve(command.cwd ?? process.cwd())
-    return { argv, shownArgv, commandLine: formatCommandLine(shownArgv), cwd, source, redactor }
+    const given = [...argv, command.stdin ?? '', ...Object.values(command.env ?? {})]
+    const seesSecret = command.mayPrintSecrets === true || given.some((text) => text && redactor.redact(text) !== text)
+    const env = commandEnv(command, configured)
+    const piped = seesSecret || command.capture === true
+    return { argv, shownArgv, commandLine: formatCommandLine(shownArgv), cwd, env, source, redactor, piped }
   }
 
   async function run(command: Command, step: StepRef): Promise<CommandResult> {
@@ -176,7 +213,10 @@ export function createRunner(options: RunnerOptions): Runner {
 
     if (stoppedBy === 'abort') throw interrupted(prepared, true, logFile)
     const ok = !stoppedBy && !output.cause && exitCode !== null && (command.okExitCodes ?? [0]).includes(exitCode)
-    if (!ok) throw new CommandError({ ...source, commandLine, outcome, exitCode, signal, tail: tail.lines(), ...logged })
+    if (!ok) {
+      const timedOut = stoppedBy === 'timeout' ? { timedOut: true } : {}
+      throw new CommandError({ ...source, commandLine, outcome, exitCode, signal, ...timedOut, tail: tail.lines(), ...logged })
+    }
     const stdout = command.capture ? { stdout: output.stdout } : {}
     return { argv: shownArgv, commandLine, exitCode, signal, durationMs, ...stdout, tail: tail.lines(), ...logged, dryRun: false }
   }
@@ -186,16 +226,17 @@ export function createRunner(options: RunnerOptions): Runner {
     const { source, redactor } = prepared
     const tail = new Tail(tailLimits)
     const throttle = new OutputThrottle(
-      (stream, line) => options.emit({ kind: 'output', ...source, stream, line: clipLine(line) }),
-      options.outputIntervalMs ?? 100,
+      (stream, line) => options.emit({ kind: 'output', ...source, ...(stream && { stream }), line: clipLine(line) }),
+      outputIntervalMs,
       outputLines,
     )
-    const keep = Math.max(tailLimits.maxLines, outputLines)
+    const target = log && !prepared.piped ? await log.handOver() : undefined
     const started = performance.now()
-    const child = spawn(command, prepared)
-    const sinks = (['stdout', 'stderr'] as const).map((stream) =>
-      consume(child[stream], { redactor, keep, log, tail, lines: (lines) => throttle.push(stream, lines) }),
-    )
+    const child = spawn(command, prepared, target?.fd ?? 'pipe')
+    const output =
+      log && target
+        ? follow(log, target.start, tail, (lines) => throttle.push(undefined, lines))
+        : pipe(child, { redactor, keep: Math.max(tailLimits.maxLines, outputLines), log, tail, throttle })
 
     let stoppedBy: 'abort' | 'timeout' | undefined
     let stopping: Promise<void> | undefined
@@ -205,20 +246,30 @@ export function createRunner(options: RunnerOptions): Runner {
     }
     const entry = { stop: () => stop('abort') }
     running.add(entry)
+    // abort() may have come while the log file was being handed over.
+    if (interruption) void stop('abort')
     const timer = command.timeoutMs === undefined ? undefined : setTimeout(() => void stop('timeout'), command.timeoutMs)
-    let output: ProcessOutput
+    let result: ProcessOutput
     try {
-      output = await child
+      result = await child
       await stopping
-      // A stream cut short by a kill never ends on its own.
-      for (const sink of sinks) if (!sink.writableEnded) sink.end()
-      await Promise.all(sinks.map((sink) => finished(sink).catch(() => {})))
+      await output.end()
     } finally {
       clearTimeout(timer)
       running.delete(entry)
     }
     throttle.flush()
-    return { output, stoppedBy, durationMs: Math.round(performance.now() - started), tail }
+    return { output: result, stoppedBy, durationMs: Math.round(performance.now() - started), tail }
+  }
+
+  /** Events and the tail of a command writing into the log file, read back from it. */
+  function follow(log: LogFile, start: number, tail: Tail, lines: (lines: string[]) => void) {
+    const follower = new LogFollower(log, { start, tailWindow, intervalMs: outputIntervalMs, keep: outputLines, lines })
+    return {
+      async end() {
+        for (const line of await follower.end()) tail.push(line)
+      },
+    }
   }
 
   async function abort(reason?: string): Promise<void> {
@@ -247,12 +298,21 @@ function discard(): Buffer[] {
   return Object.assign([], { push: () => 0 })
 }
 
-function spawn(command: Command, { argv, cwd }: Prepared): ProcessPromise {
-  const env: NodeJS.ProcessEnv = { ...process.env }
+/** kspawn's environment without what looks secret, with the command's own variables. */
+function commandEnv(command: Command, configured: Redactor): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !SECRET_ENV_NAME.test(name) && configured.redact(value) === value) env[name] = value
+  }
   for (const [name, value] of Object.entries(command.env ?? {})) {
     if (value === undefined) delete env[name]
     else env[name] = value
   }
+  return env
+}
+
+/** `output` is 'pipe', or the descriptor of the log file for both stdout and stderr. */
+function spawn(command: Command, { argv, cwd, env }: Prepared, output: 'pipe' | number): ProcessPromise {
   // zx quotes each element of an interpolated array, so argv reaches the
   // program unchanged; detached makes the child the leader of a new process group.
   return $({
@@ -263,7 +323,7 @@ function spawn(command: Command, { argv, cwd }: Prepared): ProcessPromise {
     nothrow: true,
     detached: true,
     // Without stdin a command reads end-of-file at once instead of waiting forever.
-    stdio: [command.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [command.stdin === undefined ? 'ignore' : 'pipe', output, output],
     ...(command.stdin === undefined ? {} : { input: command.stdin }),
     store: { stdout: command.capture ? [] : discard(), stderr: discard(), stdall: discard() },
   })`${argv}`
@@ -282,17 +342,29 @@ async function stopGroup(child: ProcessPromise, graceMs: number): Promise<void> 
   clearTimeout(release)
 }
 
-interface ConsumeOptions {
+interface PipeOptions {
   redactor: Redactor
   keep: number
   log: LogFile | undefined
   tail: Tail
-  lines(lines: string[]): void
+  throttle: OutputThrottle
+}
+
+/** Events, the tail and the log of a command whose output comes through kspawn, redacted. */
+function pipe(child: ProcessPromise, options: PipeOptions) {
+  const sinks = (['stdout', 'stderr'] as const).map((stream) => consume(child[stream], stream, options))
+  return {
+    async end() {
+      // A stream cut short by a kill never ends on its own.
+      for (const sink of sinks) if (!sink.writableEnded) sink.end()
+      await Promise.all(sinks.map((sink) => finished(sink).catch(() => {})))
+    },
+  }
 }
 
 /** The sink of one output stream: redacted text to the log file, last lines to the tail and events. */
-function consume(stream: Readable | null | undefined, options: ConsumeOptions): Writable {
-  const { redactor, keep, log, tail } = options
+function consume(stream: Readable | null | undefined, name: Stream, options: PipeOptions): Writable {
+  const { redactor, keep, log, tail, throttle } = options
   const decoder = new StringDecoder('utf8')
   const splitter = new LineSplitter(
     redactor,
@@ -300,7 +372,7 @@ function consume(stream: Readable | null | undefined, options: ConsumeOptions): 
       text: (text) => log?.write(text),
       lines: (lines) => {
         for (const line of lines) tail.push(line)
-        options.lines(lines)
+        throttle.push(name, lines)
       },
     },
     keep,

@@ -4,6 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { formatCommandLine } from '../../engine/command-line.ts'
 import { CommandError, Interrupted } from '../../engine/errors.ts'
+import type { Runner } from '../../engine/runner.ts'
 import { livingMembers, processGroupOf, rejection, setup, waitForFile } from './runner-helpers.ts'
 
 const build = { id: 'build', variant: 'denyattach' }
@@ -69,6 +70,21 @@ test('after abort, a new command is not started', async () => {
     assert.is(error.message, `image was not started, the run was interrupted by SIGINT: touch ${path.join(dir, 'never')}`)
   } finally {
     await cleanup()
+  }
+})
+
+test('an abort that comes as a command is being started stops it too', async () => {
+  let runner: Runner | undefined
+  const started = await setup({ emit: (event) => void (event.kind === 'cmd' && runner?.abort('SIGTERM')) })
+  runner = started.runner
+  try {
+    const begun = performance.now()
+    const error = await rejection(runner.run({ argv: ['sleep', '30'] }, build))
+    assert.instance(error, Interrupted)
+    assert.match(error.message, /^build \(denyattach\) was interrupted by SIGTERM while running: sleep 30\n/)
+    assert.ok(performance.now() - begun < 10_000, 'the command did not run to its end')
+  } finally {
+    await started.cleanup()
   }
 })
 

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { CommandError } from '../../engine/errors.ts'
@@ -20,9 +21,9 @@ test('a command is logged with its command line, output and exit code, and its e
     const log = (await readFile(logFile, 'utf8')).split('\n')
     assert.is(log[0], `$ sh -c 'echo compiling; echo warning: unused >&2'`)
     assert.is(log[1], `# cwd: ${dir}`)
-    assert.equal(log.slice(2, 4).sort(), ['compiling', 'warning: unused'])
+    assert.equal(log.slice(2, 4), ['compiling', 'warning: unused'])
     assert.match(log[4] ?? '', /^# exited with code 0 \(\d+ms\)$/)
-    assert.equal(result.tail.sort(), ['compiling', 'warning: unused'])
+    assert.equal(result.tail, ['compiling', 'warning: unused'])
 
     assert.equal(
       events.map((event) => event.kind),
@@ -36,11 +37,11 @@ test('a command is logged with its command line, output and exit code, and its e
       cwd: dir,
       dryRun: false,
     })
-    const outputs = events.filter((event) => event.kind === 'output')
-    assert.equal(
-      outputs.map((event) => `${event.stream}: ${event.line}`).sort(),
-      ['stderr: warning: unused', 'stdout: compiling'],
-    )
+    // Both streams went straight into the log file, so the lines keep their order but not their stream.
+    assert.equal(events.slice(1, 3), [
+      { kind: 'output', step: 'build', variant: 'denyattach', line: 'compiling' },
+      { kind: 'output', step: 'build', variant: 'denyattach', line: 'warning: unused' },
+    ])
     assert.equal({ ...events[3], durationMs: 0 }, {
       kind: 'end',
       step: 'build',
@@ -214,6 +215,103 @@ test('secrets are replaced by *** in events, log files, tails and errors', async
     assert.match(log, 'split: *** done\n')
     assert.match(log, `${'x'.repeat(100000)}***${'y'.repeat(100000)}\n`)
     assert.match(error.message, /^share \(denyattach\) failed: sh -c \$'echo "login with \*\*\*"\\n.* '\*\*\*' exited with code 3\n/)
+    const stderr = events.filter((event) => event.kind === 'output' && event.stream === 'stderr')
+    assert.equal(stderr.map((event) => event.kind === 'output' && event.line), ['token is ***'], 'redacted output keeps its stream')
+  } finally {
+    await cleanup()
+  }
+})
+
+// Where a command's stdout and stderr go, as the command itself sees them.
+const outputTargets = `readlink /proc/$$/fd/1 /proc/$$/fd/2`
+
+test('a command given no secret writes both streams straight into the log, in order, and the tail and events follow it', async () => {
+  const { dir, runner, events, cleanup } = await setup({ secrets: ['hunter2-registry-pass'] })
+  try {
+    const script = `${outputTargets}; for i in $(seq 1 300); do echo "out $i"; echo "err $i" >&2; done`
+    const result = await runner.run({ argv: ['sh', '-c', script], env: { KUBECONFIG: '/etc/kubeconfig' } }, build)
+
+    const logFile = path.join(dir, 'run', 'denyattach', 'build.log')
+    const printed = Array.from({ length: 300 }, (_, i) => [`out ${i + 1}`, `err ${i + 1}`]).flat()
+    const log = (await readFile(logFile, 'utf8')).split('\n')
+    assert.equal(log.slice(2, 4), [logFile, logFile], 'stdout and stderr are the log file itself')
+    assert.equal(log.slice(4, -2), printed)
+    assert.match(log.at(-2) ?? '', /^# exited with code 0 \(\d+ms\)$/)
+    assert.equal(result.tail, printed.slice(-40))
+
+    const lines = events.flatMap((event) => (event.kind === 'output' ? [event.line] : []))
+    assert.is(lines.at(-1), 'err 300')
+    const order = lines.filter((line) => line !== logFile).map((line) => printed.indexOf(line))
+    assert.ok(!order.includes(-1), 'events carry printed lines')
+    assert.ok(
+      order.every((at, i) => i === 0 || at > (order[i - 1] as number)),
+      'events keep the order, without repeats',
+    )
+  } finally {
+    await cleanup()
+  }
+})
+
+test('a command given a secret in argv, env or stdin, or that may print one, is piped through redaction', async () => {
+  const secret = 'hunter2-registry-pass'
+  const { dir, runner, events, cleanup } = await setup({ secrets: [secret] })
+  try {
+    const credentials = path.join(dir, 'credentials')
+    await writeFile(credentials, `password: ${secret}\n`)
+    const commands = [
+      { argv: ['sh', '-c', `${outputTargets}; echo "$1"`, 'login', secret] },
+      { argv: ['sh', '-c', `${outputTargets}; echo "$REGISTRY_PASSWORD"`], env: { REGISTRY_PASSWORD: secret } },
+      { argv: ['sh', '-c', `${outputTargets}; cat`], stdin: `${secret}\n` },
+      { argv: ['sh', '-c', `${outputTargets}; cat "$1"`, 'show', credentials], mayPrintSecrets: true },
+    ]
+    for (const command of commands) await runner.run(command, { id: 'login' })
+
+    const log = await readFile(path.join(dir, 'run', 'login.log'), 'utf8')
+    for (const text of [log, JSON.stringify(events)]) assert.not.match(text, secret)
+    assert.is(log.match(/^socket:\[\d+\]$/gm)?.length, 2 * commands.length, 'output came through kspawn')
+    assert.is(log.match(/^(password: )?\*\*\*$/gm)?.length, commands.length)
+  } finally {
+    await cleanup()
+  }
+})
+
+test("secret-looking variables of kspawn's environment reach a command only when it passes them", async () => {
+  const token = 'ghp_inherited0123456789'
+  const secret = 'hunter2-registry-pass'
+  const { dir, runner, cleanup } = await setup({ secrets: [secret] })
+  const names = ['GITHUB_TOKEN', 'KSPAWN_TEST_HOLDS_SECRET', 'KSPAWN_TEST_PLAIN']
+  try {
+    Object.assign(process.env, { GITHUB_TOKEN: token, KSPAWN_TEST_HOLDS_SECRET: `user:${secret}`, KSPAWN_TEST_PLAIN: 'plain' })
+    const show = ['sh', '-c', 'echo ${GITHUB_TOKEN:-unset} ${KSPAWN_TEST_HOLDS_SECRET:-unset} ${KSPAWN_TEST_PLAIN:-unset}']
+
+    const inherited = await runner.run({ argv: show, capture: true }, build)
+    assert.is(inherited.stdout, 'unset unset plain\n')
+    const direct = await runner.run({ argv: show }, build)
+    assert.equal(direct.tail, ['unset unset plain'])
+
+    const passed = await runner.run({ argv: show, env: { GITHUB_TOKEN: process.env.GITHUB_TOKEN }, capture: true }, build)
+    assert.is(passed.stdout, `${token} unset plain\n`)
+    assert.equal(passed.tail, ['*** unset plain'])
+    assert.not.match(await readFile(path.join(dir, 'run', 'denyattach', 'build.log'), 'utf8'), token)
+  } finally {
+    for (const name of names) delete process.env[name]
+    await cleanup()
+  }
+})
+
+test('output events arrive while a command that prints slowly is still running', async () => {
+  const { runner, events, cleanup } = await setup()
+  try {
+    let ended = false
+    const running = runner
+      .run({ argv: ['sh', '-c', 'for i in 1 2 3 4 5 6; do echo "step $i"; sleep 0.3; done'] }, build)
+      .finally(() => (ended = true))
+    const seen = () => events.flatMap((event) => (event.kind === 'output' ? [event.line] : []))
+    for (let i = 0; i < 100 && seen().length < 2; i++) await sleep(20)
+    assert.equal(seen().slice(0, 2), ['step 1', 'step 2'])
+    assert.not.ok(ended, 'the command was still running')
+    await running
+    assert.equal(seen(), ['step 1', 'step 2', 'step 3', 'step 4', 'step 5', 'step 6'])
   } finally {
     await cleanup()
   }

@@ -34,6 +34,8 @@ export function run(argv: string[], options: RunOptions = {}): Promise<Result> {
     })
     child.on('error', (error) => resolve({ code: 127, stdout, stderr: stderr + `${error.message}\n` }))
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }))
+    // A command that exits without reading its stdin closes the pipe: EPIPE here is not a failure.
+    child.stdin.on('error', () => {})
     child.stdin.end(options.input ?? '')
   })
 }

@@ -1,0 +1,168 @@
+// `kspawn run dev-loop` end to end in the test world: real git, a real Docker
+// engine and kubectl, kube-spawn and the API server stood in for. What is
+// asserted is what a user sees: exit codes, the summary, files, and a
+// checkout left exactly as it was.
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
+import { repoDir } from '../world/state.ts'
+
+const test = suite('kspawn run dev-loop')
+
+let home: string
+let checkout: string
+
+/**
+ * Everything of a checkout a user could lose: files, index, HEAD, stash, local
+ * branches. (kspawn may add a remote and fetch into it: that loses nothing.)
+ */
+async function fingerprint(tree: string): Promise<string> {
+  const hash = createHash('sha256')
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) {
+        if (path === join(tree, '.git')) continue
+        await walk(path)
+      } else {
+        hash.update(relative(tree, path)).update('\0').update(await readFile(path)).update('\0')
+      }
+    }
+  }
+  await walk(tree)
+  hash.update(await readFile(join(tree, '.git', 'index')))
+  for (const argv of [['git', 'rev-parse', 'HEAD'], ['git', 'symbolic-ref', 'HEAD'], ['git', 'stash', 'list'], ['git', 'status', '--porcelain'], ['git', 'branch', '-v']]) {
+    // Without optional locks, git status does not refresh the index it is asked about.
+    hash.update((await must(argv, { cwd: tree, env: { GIT_OPTIONAL_LOCKS: '0' } })).stdout)
+  }
+  return hash.digest('hex')
+}
+
+interface VariantSpec {
+  branch?: string
+  upstreamTag?: string
+  tag: string
+  cluster: string
+  message?: string
+}
+
+async function writeConfig(name: string, variants: Record<string, VariantSpec>): Promise<string> {
+  const lines = Object.entries(variants).map(([variant, spec]) => {
+    const source = spec.branch
+      ? `{ remote: ${JSON.stringify(world().KSPAWN_WORLD_FORK)}, branch: ${JSON.stringify(spec.branch)} }`
+      : `{ remote: ${JSON.stringify(world().KSPAWN_WORLD_UPSTREAM)}, tag: ${JSON.stringify(spec.upstreamTag)} }`
+    const smoke = spec.message ? `, smoke: [admission.denies('attach', { message: ${JSON.stringify(spec.message)} })]` : ''
+    return `    ${variant}: { source: ${source}, tag: ${JSON.stringify(spec.tag)}, cluster: ${JSON.stringify(spec.cluster)}${smoke} },`
+  })
+  const file = join(home, name)
+  await writeFile(
+    file,
+    [
+      `import { defineConfig } from 'kspawn'`,
+      `import { admission } from 'kspawn/plugins/admission'`,
+      `import { kubeSpawn } from 'kspawn/plugins/kube-spawn'`,
+      `export default defineConfig({`,
+      `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`,
+      `  workdir: ${JSON.stringify(join(home, 'work'))},`,
+      `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),`,
+      `  variants: {`,
+      ...lines,
+      `  },`,
+      `  smoke: [admission.denies('attach')],`,
+      `})`,
+      '',
+    ].join('\n'),
+  )
+  return file
+}
+
+function kspawn(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  // The config's folder has no node_modules: tsx is named by its own location.
+  return sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], { cwd: home, env: { CI: 'true', NO_COLOR: '1', ...env }, timeoutMs: 600_000 })
+}
+
+async function down(...clusters: string[]): Promise<void> {
+  for (const cluster of clusters) {
+    await kubeSpawn(['stop', '-c', cluster])
+    await kubeSpawn(['destroy', '-c', cluster])
+  }
+}
+
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'kspawn-e2e-'))
+  checkout = join(home, 'go', 'src', 'k8s.io', 'kubernetes')
+  await must(['git', 'clone', '--quiet', world().KSPAWN_WORLD_UPSTREAM, checkout])
+  // Work in progress of every kind that the article's `git pull` + `git checkout` could lose.
+  const git = (args: string[]) => must(['git', '-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', ...args], { cwd: checkout })
+  await writeFile(join(checkout, 'README.md'), 'stashed change\n')
+  await git(['stash', 'push', '--quiet', '-m', 'work in progress'])
+  await writeFile(join(checkout, 'staged.txt'), 'staged\n')
+  await git(['add', 'staged.txt'])
+  await writeFile(join(checkout, 'Makefile'), (await readFile(join(checkout, 'Makefile'), 'utf8')) + '# local edit\n')
+  await writeFile(join(checkout, 'untracked.go'), 'package main\n')
+})
+
+test.after(async () => {
+  await rm(home, { recursive: true, force: true })
+})
+
+test('denyattach and denyattachfix pass side by side, each with its own message, and the checkout is untouched', async () => {
+  const before = await fingerprint(checkout)
+  const config = await writeConfig('kspawn.config.ts', {
+    denyattach: { branch: branches.denyattach, tag: 'v1.8.5-beta.0-e2e-deny', cluster: 'etwodeny', message: messages.denyattach },
+    denyattachfix: { branch: branches.denyattachfix, tag: 'v1.8.5-beta.0-e2e-fix', cluster: 'etwofix', message: messages.denyattachfix },
+  })
+  try {
+    const result = await kspawn(['run', 'dev-loop', '--config', config])
+    assert.is(result.exitCode, 0, result.output.slice(-4000))
+    assert.match(result.output, messages.denyattach)
+    assert.match(result.output, messages.denyattachfix)
+    assert.match(result.output, `export KUBECONFIG=${join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'etwodeny', 'kubeconfig')}`)
+    assert.match(result.output, `export KUBECONFIG=${join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'etwofix', 'kubeconfig')}`)
+    // Both clusters run at once, and each runs the image of its own build.
+    const machines = await must(['machinectl', 'list'])
+    for (const name of ['kubespawnetwodeny0', 'kubespawnetwodeny1', 'kubespawnetwofix0', 'kubespawnetwofix1']) assert.match(machines.stdout, name)
+    for (const [cluster, tag] of [['etwodeny', 'v1.8.5-beta.0-e2e-deny'], ['etwofix', 'v1.8.5-beta.0-e2e-fix']] as const) {
+      const image = await must(['docker', 'inspect', '--format', '{{.Config.Image}}', `kubespawn${cluster}0`])
+      assert.is(image.stdout.trim(), `${HYPERKUBE}:${tag}`)
+    }
+    assert.is(await fingerprint(checkout), before, 'the user checkout changed')
+  } finally {
+    await down('etwodeny', 'etwofix')
+  }
+})
+
+test('a variant built from the upstream tag fails its smoke test: attach was allowed', async () => {
+  const config = await writeConfig('upstream.config.ts', {
+    upstream: { upstreamTag: 'v1.8.5-beta.0', tag: 'v1.8.5-beta.0-e2e-up', cluster: 'etwoup', message: messages.denyattach },
+  })
+  try {
+    const result = await kspawn(['run', 'dev-loop', '--config', config])
+    assert.is(result.exitCode, 1, result.output.slice(-4000))
+    assert.match(result.output, /attach was allowed/)
+    assert.match(result.output, /smoke-test/)
+  } finally {
+    await down('etwoup')
+  }
+})
+
+test('a build that fails half-way stops its variant with the command, exit code, last lines and log', async () => {
+  const config = await writeConfig('failing.config.ts', {
+    broken: { branch: branches.denyattach, tag: 'v1.8.5-beta.0-e2e-broken', cluster: 'etwobroken' },
+  })
+  const result = await kspawn(['run', 'dev-loop', '--config', config], { KSPAWN_WORLD_BUILD_FAIL_AT: 'kubelet', KSPAWN_WORLD_BUILD_FAIL_CODE: '3' })
+  assert.is(result.exitCode, 1, result.output.slice(-4000))
+  assert.match(result.output, 'build/run.sh make exited with code 3')
+  const log = /full log: (\S+build\.log)/.exec(result.output)
+  assert.ok(log, `the error names the build log:\n${result.output.slice(-3000)}`)
+  assert.match(await readFile(log[1]!, 'utf8'), '$ build/run.sh make')
+  // Nothing after the build ran: no image, no cluster.
+  assert.is((await sh(['docker', 'image', 'inspect', `${HYPERKUBE}:v1.8.5-beta.0-e2e-broken`])).exitCode, 1)
+  assert.not.match((await must(['machinectl', 'list'])).stdout, 'kubespawnetwobroken')
+})
+
+test.run()

@@ -8,8 +8,8 @@
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
+import { machine, median, recordResult } from './results.ts'
 
 const runs = Number(process.argv[2] ?? 21)
 const repo = path.dirname(path.dirname(new URL(import.meta.url).pathname))
@@ -40,11 +40,20 @@ for (let run = 0; run < runs; run++) {
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
 const base = median(times.get('node -e 0') ?? [])
-console.log(`${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} x${os.cpus().length}`)
+console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}`)
 console.log(`median wall time of ${runs} runs, and the ratio to node -e 0:`)
+const rows: string[] = []
 for (const { name } of cases) {
   const value = median(times.get(name) ?? [])
-  console.log(`  ${name.padEnd(32)} ${value.toFixed(0).padStart(5)} ms  ${(value / base).toFixed(2)}x`)
+  const aim = name === 'kspawn --version' ? ` (aim <= 2x: ${value / base <= 2 ? 'PASS' : 'FAIL'})` : ''
+  console.log(`  ${name.padEnd(32)} ${value.toFixed(0).padStart(5)} ms  ${(value / base).toFixed(2)}x${aim}`)
+  rows.push(`| \`${name}\` | ${value.toFixed(0)} | ${(value / base).toFixed(2)}x${aim} |`)
 }
+await recordResult('Start-up (bench/startup.ts)', [
+  `Fresh processes of the built CLI, median wall time of ${runs} runs, cases taking turns. \`node --import tsx bench/startup.ts ${runs}\`.`,
+  '',
+  '| command | median (ms) | vs node -e 0 |',
+  '|---|---|---|',
+  ...rows,
+])

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { $ } from 'zx'
+import { BRANCHES } from './fixture/generate.ts'
 import { loadWorldEnv, type WorldEnv } from './state.ts'
 
 export type World = WorldEnv & { PATH: string }
@@ -57,11 +58,7 @@ export async function must(argv: string[], options: ShOptions = {}): Promise<Res
 
 export const HYPERKUBE = 'gcr.io/google-containers/hyperkube-amd64'
 
-export const branches = {
-  denyattach: 'alban/v1.8.5-beta.0-denyattach',
-  denyattachfix: 'alban/v1.8.5-beta.0-denyattachfix',
-  kubeadm: 'alban/v1.8.5-beta.0-kubeadm-nodename',
-} as const
+export const branches = BRANCHES
 
 export const messages = {
   denyattach: 'cannot attach to a container, rejected by admission controller',

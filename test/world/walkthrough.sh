@@ -4,8 +4,11 @@
 # attach was denied with each variant's message. It is also the baseline that
 # kspawn's own speed is compared with (bench/).
 #
-#   --keep   leave both clusters running at the end (as the article does);
-#            by default they are stopped and destroyed so the world stays clean.
+#   --keep          leave both clusters running at the end (as the article
+#                   does); by default they are stopped and destroyed.
+#   --from-source   build the fix branch here too instead of sharing it through
+#                   the registry: the same work as `kspawn run dev-loop` with
+#                   test/world/demo.config.ts, for the benchmark.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,7 +21,14 @@ fi
 source "$env_file"
 
 keep=false
-[[ "${1:-}" == "--keep" ]] && keep=true
+from_source=false
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=true ;;
+    --from-source) from_source=true ;;
+    *) echo "walkthrough: unknown option $arg (known: --keep, --from-source)" >&2; exit 2 ;;
+  esac
+done
 
 # The article runs kube-spawn with sudo -E; as root that is not needed.
 sudo=()
@@ -110,25 +120,34 @@ docker images | grep hyperkube-amd64
 spawn_and_test v1.8.5-beta.0-denyattach denyattach \
   'cannot attach to a container, rejected by admission controller'
 
-echo
-echo "## Sharing the hyperkube image (a second developer, with the fix)"
-(
-  export GOPATH="$(new_gopath colleague)"
-  cd "$GOPATH/src/k8s.io/kubernetes"
-  run git fetch --quiet "$fork_url" alban/v1.8.5-beta.0-denyattachfix
-  run git checkout --quiet FETCH_HEAD
+if $from_source; then
+  echo
+  echo "## Compiling the fix locally too"
+  run git fetch kinvolk alban/v1.8.5-beta.0-denyattachfix
+  run git checkout --quiet kinvolk/alban/v1.8.5-beta.0-denyattachfix
   run build/run.sh make
   run make -C cluster/images/hyperkube VERSION=v1.8.5-beta.0-denyattachfix
-  run docker tag gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-denyattachfix "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix"
-  run docker push "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix"
-  # Leave the engine as if the fix had been built on another machine.
-  run docker rmi "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix" gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-denyattachfix
-)
+else
+  echo
+  echo "## Sharing the hyperkube image (a second developer, with the fix)"
+  (
+    export GOPATH="$(new_gopath colleague)"
+    cd "$GOPATH/src/k8s.io/kubernetes"
+    run git fetch --quiet "$fork_url" alban/v1.8.5-beta.0-denyattachfix
+    run git checkout --quiet FETCH_HEAD
+    run build/run.sh make
+    run make -C cluster/images/hyperkube VERSION=v1.8.5-beta.0-denyattachfix
+    run docker tag gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-denyattachfix "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix"
+    run docker push "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix"
+    # Leave the engine as if the fix had been built on another machine.
+    run docker rmi "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix" gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-denyattachfix
+  )
 
-echo
-echo "## Using an external hyperkube image"
-run docker pull "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix"
-run docker tag "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix" gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-denyattachfix
+  echo
+  echo "## Using an external hyperkube image"
+  run docker pull "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix"
+  run docker tag "$registry/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix" gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-denyattachfix
+fi
 
 spawn_and_test v1.8.5-beta.0-denyattachfix denyattachfix \
   'cannot attach to a container, rejected by DenyAttach'

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ApiServerSpec, ReadyInfo } from '../apiserver/spec.ts'
 import { lookPath, run, sleep } from './run.ts'
+import { isAlive } from '../process.ts'
 
 export const worldDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const repoDir = resolve(worldDir, '..', '..')
@@ -21,20 +22,6 @@ export const logFileName = 'apiserver.log'
 /** The emulator's entry point; KSPAWN_WORLD_APISERVER_MAIN runs another build of it. */
 export function emulatorMain(): string {
   return process.env.KSPAWN_WORLD_APISERVER_MAIN || join(worldDir, 'apiserver', 'main.ts')
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return false
-  }
 }
 
 function tail(file: string, lines = 15): string {

@@ -1,5 +1,6 @@
 // The world as a whole: the article's loop on the fixture tree, through the
 // real engine, registry and kubectl and the kube-spawn stand-in.
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -77,7 +78,9 @@ test('kube-spawn create --dev fails clearly when the image was never built', asy
   const result = await kubeSpawn(['create', '--dev', '-t', 'v1.8.5-beta.0-never-built', '-c', 'wtnoimage'], { env: { GOPATH: trees.denyattach!.gopath } })
   assert.is.not(result.exitCode, 0)
   assert.match(result.output, `${HYPERKUBE}:v1.8.5-beta.0-never-built`)
-  await kubeSpawn(['destroy', '-c', 'wtnoimage'])
+  // Like the original, a create that failed half-way leaves a folder without
+  // kspawn.toml, which kube-spawn destroy cannot load: remove it by hand.
+  await rm(join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'wtnoimage'), { recursive: true, force: true })
 })
 
 test('kube-spawn create --dev fails clearly when the tree was never built', async () => {

@@ -6,12 +6,13 @@ import path from 'node:path'
 import type { Config, Variant } from './config.ts'
 import { UsageError } from './errors.ts'
 import { openEventLog, printEvents } from './event-log.ts'
-import { createEventHub } from './events.ts'
+import { createEventHub, type EventHub } from './events.ts'
 import { buildPipeline, type VariantRun } from './pipeline.ts'
 import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
 import { findRecordedVariant, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from './runner.ts'
 import { formatSummary } from './summary.ts'
+import { tearDown, type TeardownOptions } from './teardown.ts'
 import type { RunInfo, Services, Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from './terminal.ts'
 import { initialVariantState } from './variant-state.ts'
@@ -33,6 +34,8 @@ export interface RunWorkflowOptions {
   resume?: boolean
   /** Start each variant from the state its latest run recorded (for one task run alone), skipping nothing. */
   inheritState?: boolean
+  /** Remove the clusters the run brought up once it ends, also when a step failed. */
+  teardown?: boolean
   /** Shown when the run fails or is interrupted, e.g. `kspawn run dev-loop --resume`. */
   resumeCommand?: string
   stdout?: Output
@@ -126,12 +129,22 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     options.signal?.removeEventListener('abort', interrupt)
   }
 
+  // An interrupted run stops at once; `kspawn down` removes its clusters.
+  const teardown = options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, renderer, stdout }) : undefined
   const end = recorder.finish(interruptedBy, now())
+  if (teardown && [...teardown.values()].some((result) => !result.removed)) end.exitCode = Math.max(end.exitCode, 1)
   hub.emit(end)
   const logError = await log?.close()
   if (logError) stderr.write(`warning: could not write ${path.join(dir, EVENTS_FILE)}: ${logError.message}\n`)
   if (renderer !== 'json') {
-    const summary = { color, printedCommands, ...(dryRun ? {} : { dir }), ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}) }
+    const summary = {
+      color,
+      printedCommands,
+      clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
+      ...(teardown ? { teardown } : {}),
+      ...(dryRun ? {} : { dir }),
+      ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
+    }
     stdout.write(formatSummary(recorder.record, summary))
   }
   return { exitCode: end.exitCode, record: recorder.record, ...(dryRun ? {} : { dir }) }
@@ -145,7 +158,10 @@ export function selectVariants(config: Config, names: string[] = []): Variant[] 
     const which = unknown.length === 1 ? `unknown variant "${unknown[0]}"` : `unknown variants ${unknown.map((name) => `"${name}"`).join(', ')}`
     throw new UsageError(`${which}: ${config.file} has the variants ${known.join(', ')}`)
   }
-  return names.length === 0 ? config.variants : config.variants.filter((variant) => names.includes(variant.name))
+  const selected = names.length === 0 ? config.variants : config.variants.filter((variant) => names.includes(variant.name))
+  // An image variant waits for a build variant's kubelet and kubeadm; starting
+  // build variants first keeps that wait from taking every slot of --concurrency.
+  return [...selected.filter((variant) => variant.build), ...selected.filter((variant) => !variant.build)]
 }
 
 function concurrencyOf(requested: number | undefined, variants: number): number {
@@ -170,4 +186,17 @@ async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { 
   const state = { ...initial, ...recorded.variant.state }
   const done = recorded.variant.tasks.filter((task) => task.status === 'done')
   return { ctx: { config, variant, state, run }, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) }
+}
+
+/** tearDown, with its dry-run commands printed as the run printed the others (the task list has ended). */
+async function tearDownPrinting(options: Omit<TeardownOptions, 'emit'> & { hub: EventHub; renderer: RendererName; stdout: Output }) {
+  const { hub, renderer, stdout, ...rest } = options
+  const unsubscribe = hub.on((event) => {
+    if (event.kind === 'cmd' && event.dryRun && renderer !== 'json') stdout.write(`$ ${event.commandLine}\n`)
+  })
+  try {
+    return await tearDown({ ...rest, emit: hub.emit })
+  } finally {
+    unsubscribe()
+  }
 }

@@ -3,6 +3,7 @@
 // reach its cluster; then where the run's logs are.
 import { quoteArg } from './command-line.ts'
 import type { RunRecord, VariantRecord } from './run-state.ts'
+import type { TeardownResult } from './teardown.ts'
 import { createStyle, type Style } from './terminal.ts'
 
 export interface SummaryOptions {
@@ -13,12 +14,16 @@ export interface SummaryOptions {
   printedCommands?: number
   /** The command that continues an interrupted or failed run, e.g. `kspawn run dev-loop --resume`. */
   resumeCommand?: string
+  /** Each variant's cluster, by variant name: the summary says how to remove the ones left up. */
+  clusters?: Readonly<Record<string, string>>
+  /** With --teardown: what became of each cluster the run brought up, by variant name. */
+  teardown?: ReadonlyMap<string, TeardownResult>
 }
 
 export function formatSummary(record: RunRecord, options: SummaryOptions): string {
   const style = createStyle(options.color)
   const lines = ['', headline(record, options, style)]
-  for (const variant of record.variants) lines.push(...variantLines(variant, record.dryRun, style))
+  for (const variant of record.variants) lines.push(...variantLines(variant, record.dryRun, style), ...clusterLines(variant, record.dryRun, options))
   if (options.resumeCommand && record.status !== 'passed' && !record.dryRun) {
     lines.push(`To continue where it stopped: ${options.resumeCommand}`)
   }
@@ -73,6 +78,24 @@ function variantLines(variant: VariantRecord, dryRun: boolean, style: Style): st
     lines.push(`      ${mark} ${result.expectation}`)
     if (result.observed) lines.push(...indent(result.observed, 14).map((line, i) => (i === 0 ? `        seen: ${line.trimStart()}` : line)))
   }
+  // What the cluster really ran, so that nobody mistakes which build they tested.
+  const { binaries, controlPlane, kubeadmNote, shared } = variant.state
+  if (controlPlane) lines.push(`      control plane: ${controlPlane}`)
+  if (binaries) lines.push(`      kubeadm, kubelet: ${binaries.dir} (${binaries.gitVersion}, ${binaries.from})`)
+  if (kubeadmNote) lines.push(`      kubeadm check: ${kubeadmNote}`)
+  if (shared) lines.push(`      shared: ${shared}`)
   if (variant.state.kubeconfig && !dryRun) lines.push(`      export KUBECONFIG=${quoteArg(variant.state.kubeconfig)}`)
   return lines
+}
+
+/** Whether --teardown removed the variant's cluster, or how to remove the one left up. */
+function clusterLines(variant: VariantRecord, dryRun: boolean, options: SummaryOptions): string[] {
+  const cluster = options.clusters?.[variant.name]
+  const teardown = options.teardown?.get(variant.name)
+  if (teardown) {
+    if (!teardown.removed) return (teardown.message ?? '').split('\n').map((line) => `      ${line}`)
+    return [`      cluster ${teardown.cluster} ${dryRun ? 'would be removed' : 'removed'} (--teardown)`]
+  }
+  if (cluster === undefined || variant.state.kubeconfig === undefined || dryRun) return []
+  return [`      the cluster stays up; remove it with: kspawn down ${cluster}`]
 }

@@ -18,6 +18,14 @@ export interface VariantState {
   gitVersion?: string
   /** The local image the deployer takes: gcr.io/google-containers/hyperkube-amd64:<tag>. */
   image?: string
+  /** The reference share-image pushed, with its digest: `<repository>/hyperkube-amd64@sha256:...`. */
+  shared?: string
+  /** The Kubernetes build the cluster's machines take kubeadm and kubelet from (kube-spawn --dev reads them from a build, not from the image). */
+  binaries?: { dir: string; gitVersion: string; from: string }
+  /** The image the control plane runs and where it came from, e.g. `gcr.io/...:<tag>, pulled from <ref>`. */
+  controlPlane?: string
+  /** What kspawn could tell of the kubeadm an image variant's patch needs, for the summary. */
+  kubeadmNote?: string
   /** The cluster's kubeconfig, once it is up. */
   kubeconfig?: string
   /** Outcome of each smoke test, in order. */
@@ -59,7 +67,7 @@ export interface Services {
 }
 
 /** The tasks of the dev loop. */
-export type TaskId = 'fetch-source' | 'build' | 'image' | 'cluster-up' | 'smoke-test'
+export type TaskId = 'fetch-source' | 'build' | 'image' | 'use-image' | 'cluster-up' | 'smoke-test' | 'share-image'
 
 export interface Task {
   /** What `kspawn task <id>` takes: lowercase words joined by `-`, e.g. `fetch-source`. */

@@ -2,14 +2,15 @@
 // configured deployer. An existing cluster of the same name is refused unless
 // the run asks to recreate it; a cluster that does not come up is removed
 // again by the rollback, or the error says what remains and how to remove it.
+// kspawn records each cluster it makes (engine/cluster-records.ts).
 import path from 'node:path'
+import { removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/command-line.ts'
 import { StepError } from '../engine/errors.ts'
 import type { Task, TaskContext, VariantState } from '../engine/task.ts'
-import { variantGopath, variantWorktree } from '../engine/variant-state.ts'
-import { BUILD_OUTPUT, hasBuild } from './build.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
-import { openStep, type Step } from './step.ts'
+import { kubernetesBuildFor } from './kubernetes-build.ts'
+import { openStep } from './step.ts'
 
 /** The cluster a run of cluster-up started to make, by variant, until it is up: what the rollback removes. */
 const halfMade = new WeakMap<VariantState, string>()
@@ -22,8 +23,12 @@ export const clusterUp: Task = {
     const step = openStep('cluster-up', ctx, services)
     const { deployer } = ctx.config
     const cluster = ctx.variant.cluster
-    const gopath = await kubernetesBuild(ctx, step)
     const image = hyperkubeImage(ctx.variant.tag)
+    const binaries = await kubernetesBuildFor(ctx, step)
+    const gopath = binaries.gopath
+    ctx.state.binaries = { dir: binaries.dir, gitVersion: binaries.gitVersion, from: binaries.from }
+    ctx.state.controlPlane = ctx.variant.image ? `${image}, pulled from ${ctx.variant.image.ref}` : `${image}, made from the build of variant ${ctx.variant.name}`
+    if (ctx.variant.image) step.info(`variant ${ctx.variant.name} runs the image ${ctx.variant.image.ref}; its machines get kubeadm and kubelet from ${binaries.from} (${binaries.dir}, ${binaries.gitVersion})`)
     if (!step.dryRun && (await localImageId(image, step)) === undefined) throw missingImage(ctx, image)
 
     if (await deployer.exists(cluster)) {
@@ -40,7 +45,21 @@ export const clusterUp: Task = {
       await deployer.down(cluster, step)
     }
 
-    if (!step.dryRun) halfMade.set(ctx.state, cluster)
+    if (!step.dryRun) {
+      halfMade.set(ctx.state, cluster)
+      // Recorded before it starts, so that `kspawn down` knows a half-made cluster too.
+      await writeClusterRecord(ctx.config.workdir, {
+        cluster,
+        variant: ctx.variant.name,
+        tag: ctx.variant.tag,
+        image,
+        deployer: { ...deployer.options, name: deployer.name },
+        kubeconfig: deployer.kubeconfig(cluster),
+        created: new Date().toISOString(),
+        run: ctx.run.id,
+        config: ctx.config.file,
+      })
+    }
     await deployer.up({ name: cluster, tag: ctx.variant.tag, gopath }, step)
     halfMade.delete(ctx.state)
 
@@ -60,54 +79,22 @@ export const clusterUp: Task = {
       throw new StepError(
         [
           `cluster ${cluster} did not come up, and removing what was made of it failed: ${(error as Error).message.split('\n')[0]}`,
-          `  Remove what remains of it with:`,
+          `  Remove what remains of it with \`kspawn down ${cluster}\`, or by hand:`,
           ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
         ].join('\n'),
         { cause: error },
       )
     }
+    await removeClusterRecord(ctx.config.workdir, cluster)
     step.info(`removed what was made of cluster ${cluster}, so that the next attempt starts clean`)
   },
-}
-
-/**
- * The $GOPATH whose Kubernetes build the cluster's machines get (kubelet,
- * kubeadm, kubectl). A variant built from source has its own; an external
- * image has none, so it borrows the first finished build of a variant built
- * from source, and says so.
- */
-async function kubernetesBuild(ctx: TaskContext, step: Step): Promise<string> {
-  const { config, variant } = ctx
-  if (variant.build) {
-    const worktree = ctx.state.worktree ?? variantWorktree(config, variant)
-    if (!step.dryRun && !(await hasBuild(worktree))) {
-      throw new StepError(
-        `kube-spawn --dev takes kubelet, kubeadm and kubectl from ${path.join(worktree, BUILD_OUTPUT)}, which has no finished build: build it first (kspawn task build --variant ${variant.name})`,
-      )
-    }
-    return ctx.state.gopath ?? variantGopath(config, variant)
-  }
-  const built = config.variants.filter((other) => other.build !== undefined)
-  for (const other of built) {
-    if (step.dryRun || (await hasBuild(variantWorktree(config, other)))) {
-      const gopath = variantGopath(config, other)
-      step.info(`variant ${variant.name} runs the image ${variant.image.ref}; its machines get kubelet and kubeadm from the build of variant ${other.name} (GOPATH=${gopath})`)
-      return gopath
-    }
-  }
-  throw new StepError(
-    `variant ${variant.name} runs the image ${variant.image.ref}, but kube-spawn --dev also takes kubelet and kubeadm from a Kubernetes build, and ` +
-      (built.length === 0
-        ? `${config.file} has no variant built from source to take them from: add one (source and tag)`
-        : `no variant built from source has a finished build yet: build one first (kspawn task build --variant ${built[0]!.name})`),
-  )
 }
 
 function missingImage(ctx: TaskContext, image: string): StepError {
   if (ctx.variant.image) {
     const ref = ctx.variant.image.ref
     return new StepError(
-      `the Docker engine has no image ${image}, which kube-spawn --dev runs for variant ${ctx.variant.name}: pull the variant's image and tag it so (docker pull ${ref} && docker tag ${ref} ${image})`,
+      `the Docker engine has no image ${image}, which kube-spawn --dev runs for variant ${ctx.variant.name}: take it first (kspawn task use-image --variant ${ctx.variant.name}, which runs docker pull ${ref} and docker tag ${ref} ${image})`,
     )
   }
   return new StepError(`the Docker engine has no image ${image}: make it first (kspawn task image --variant ${ctx.variant.name})`)

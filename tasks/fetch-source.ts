@@ -58,6 +58,16 @@ export const fetchSource: Task = {
   },
 }
 
+/** Fetches a source into your checkout as fetch-source does, without a worktree: its commit, and a reader of the checkout to inspect it. */
+export async function fetchIntoCheckout(ctx: TaskContext, source: Source, step: Step): Promise<{ commit: string; repo: GitReader }> {
+  const checkout = ctx.config.kubernetes.checkout
+  return oneAtATime(checkout, async () => {
+    const repo = await openCheckout(checkout, ctx, step)
+    const remote = await ensureRemote(repo, checkout, source.remote, step)
+    return { commit: await fetchCommit(repo, checkout, remote, source, step), repo }
+  })
+}
+
 const queues = new Map<string, Promise<unknown>>()
 
 async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {

@@ -108,6 +108,7 @@ test.before(async () => {
 
 test.after(async () => {
   await rm(home, { recursive: true, force: true })
+  await sh(['docker', 'rmi', '--force', ...['deny', 'fix', 'up', 'broken'].map((name) => `${HYPERKUBE}:v1.8.5-beta.0-e2e-${name}`)])
 })
 
 test('denyattach and denyattachfix pass side by side, each with its own message, and the checkout is untouched', async () => {

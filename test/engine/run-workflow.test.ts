@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert'
 import { UsageError } from '../../engine/errors.ts'
 import type { KspawnEvent } from '../../engine/events.ts'
 import type { RunRecord } from '../../engine/run-state.ts'
-import { runWorkflow, type RunWorkflowOptions } from '../../engine/run-workflow.ts'
+import { runWorkflow, selectVariants, type RunWorkflowOptions } from '../../engine/run-workflow.ts'
+import type { Config, Variant } from '../../engine/config.ts'
 import type { Task, Workflow } from '../../engine/task.ts'
 import { livingMembers, processGroupOf, waitForFile } from './runner-helpers.ts'
 import { capture, fakeTask, tempProject, type TempProject } from './workflow-helpers.ts'
@@ -246,6 +247,14 @@ test('--resume skips the tasks that the latest run finished, and starts from the
     { id: 'fetch-source', status: 'done', message: 'done in run 20171126T150000Z-dev-loop', doneIn: '20171126T150000Z-dev-loop' },
     { id: 'build', status: 'done', durationMs: state.variants[0]?.tasks[1]?.durationMs },
   ])
+})
+
+test('variants built from source start before image variants, which wait for their kubelet and kubeadm', () => {
+  const build = (name: string) => ({ name, cluster: name, tag: name, smoke: [], build: { remote: '/r', ref: { branch: 'b' } } }) as Variant
+  const image = (name: string) => ({ name, cluster: name, tag: name, smoke: [], image: { ref: 'r/i:t', repository: 'r/i', tag: 't' } }) as Variant
+  const config = { file: 'kspawn.config.ts', variants: [image('fix'), build('deny'), image('other'), build('more')] } as unknown as Config
+  assert.equal(selectVariants(config).map((variant) => variant.name), ['deny', 'more', 'fix', 'other'])
+  assert.equal(selectVariants(config, ['other', 'deny']).map((variant) => variant.name), ['deny', 'other'])
 })
 
 test.run()

@@ -200,6 +200,7 @@ test('kube-spawn start says "not all machines started" and exits 0: the step fai
   assert.match(message, 'full log: ')
   assert.ok(current.messages('info').includes(`removed what was made of cluster ${clusters.half}, so that the next attempt starts clean`))
   assert.not.ok(existsSync(path.join(kubeSpawnDir(), clusters.half)), 'the cluster folder is gone')
+  assert.not.ok(existsSync(path.join(config.workdir, 'clusters', `${clusters.half}.json`)), "and so is kspawn's record of it")
   assert.equal(await machinesOf(clusters.half), [], 'no machine is left')
   assert.is(current.ctx.state.kubeconfig, undefined)
 })
@@ -212,9 +213,9 @@ test('an external image must be in the engine under the hyperkube name, and is r
   const local = `${HYPERKUBE}:${ref.split(':').at(-1)}`
   assert.is(
     (error as Error).message,
-    `the Docker engine has no image ${local}, which kube-spawn --dev runs for variant external: pull the variant's image and tag it so (docker pull ${ref} && docker tag ${ref} ${local})`,
+    `the Docker engine has no image ${local}, which kube-spawn --dev runs for variant external: take it first (kspawn task use-image --variant external, which runs docker pull ${ref} and docker tag ${ref} ${local})`,
   )
-  assert.ok(current.messages('info').some((line) => line.startsWith('variant external runs the image') && line.includes('from the build of variant denyattach')))
+  assert.ok(current.messages('info').some((line) => line.startsWith('variant external runs the image') && line.includes('kubeadm and kubelet from variant denyattach')))
   assert.not.ok(current.commands().some((line) => line.startsWith('kube-spawn')))
   assert.not.ok(existsSync(path.join(kubeSpawnDir(), clusters.external)))
 })

@@ -35,9 +35,9 @@ test.after(async () => {
 })
 
 test('the registry has the dev loop and its tasks', () => {
-  assert.equal(workflows.map((workflow) => workflow.id), ['dev-loop'])
-  assert.equal(devLoop.tasks.map((task) => task.id), ['fetch-source', 'build', 'image', 'cluster-up', 'smoke-test'])
-  assert.equal(tasks.map((task) => task.id), ['fetch-source', 'build', 'image', 'cluster-up', 'smoke-test'])
+  assert.equal(workflows.map((workflow) => workflow.id), ['dev-loop', 'share'])
+  assert.equal(devLoop.tasks.map((task) => task.id), ['fetch-source', 'build', 'image', 'use-image', 'cluster-up', 'smoke-test'])
+  assert.equal(tasks.map((task) => task.id), ['fetch-source', 'build', 'image', 'use-image', 'cluster-up', 'smoke-test', 'share-image'])
 })
 
 /** What a dry run of one variant prints, with the smoke test's pod name made constant. */

@@ -1,0 +1,109 @@
+// The article's sharing story end to end in the test world: denyattach is
+// built and pushed with `kspawn run share`, then `kspawn run dev-loop` runs it
+// built locally and, in a second cluster at the same time, as the external
+// image pulled back from the registry; a kubeadm-touching patch used through
+// an image is refused before anything runs for it.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
+import { repoDir } from '../world/state.ts'
+
+const test = suite('kspawn run share, then dev-loop with the shared image')
+
+let home: string
+let checkout: string
+const built = 'v1.8.5-beta.0-e2s-deny'
+const pulled = 'v1.8.5-beta.0-e2s-shared'
+const clusters = ['eshdeny', 'eshshared', 'eshkubeadm']
+const repository = () => `${world().KSPAWN_WORLD_REGISTRY}/kinvolk`
+const shared = () => `${repository()}/hyperkube-amd64:${built}`
+
+async function writeConfig(name: string, variants: string[]): Promise<string> {
+  const file = join(home, name)
+  await writeFile(
+    file,
+    [
+      `import { defineConfig } from 'kspawn'`,
+      `import { admission } from 'kspawn/plugins/admission'`,
+      `import { kubeSpawn } from 'kspawn/plugins/kube-spawn'`,
+      `export default defineConfig({`,
+      `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`,
+      `  workdir: ${JSON.stringify(join(home, 'work'))},`,
+      `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),`,
+      `  variants: {`,
+      ...variants.map((line) => `    ${line},`),
+      `  },`,
+      `  smoke: [admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })],`,
+      `  share: { repository: ${JSON.stringify(repository())} },`,
+      `})`,
+      '',
+    ].join('\n'),
+  )
+  return file
+}
+
+function kspawn(args: string[]): Promise<Result> {
+  return sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], { cwd: home, env: { CI: 'true', NO_COLOR: '1' }, timeoutMs: 600_000 })
+}
+
+test.before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'kspawn-e2e-share-'))
+  checkout = join(home, 'go', 'src', 'k8s.io', 'kubernetes')
+  await must(['git', 'clone', '--quiet', world().KSPAWN_WORLD_UPSTREAM, checkout])
+})
+
+test.after(async () => {
+  for (const cluster of clusters) {
+    await kubeSpawn(['stop', '-c', cluster])
+    await kubeSpawn(['destroy', '-c', cluster])
+  }
+  await sh(['docker', 'rmi', '--force', `${HYPERKUBE}:${built}`, `${HYPERKUBE}:${pulled}`, shared()])
+  await rm(home, { recursive: true, force: true })
+})
+
+test('denyattach shared, then run built and as the shared image in two clusters at once', async () => {
+  const denyattach = `denyattach: { source: { remote: ${JSON.stringify(world().KSPAWN_WORLD_FORK)}, branch: ${JSON.stringify(branches.denyattach)} }, tag: ${JSON.stringify(built)}, cluster: 'eshdeny' }`
+  const external = `denyattachshared: { image: ${JSON.stringify(shared())}, tag: ${JSON.stringify(pulled)}, cluster: 'eshshared' }`
+  const config = await writeConfig('kspawn.config.ts', [denyattach, external])
+
+  const share = await kspawn(['run', 'share', '--variant', 'denyattach', '--config', config])
+  assert.is(share.exitCode, 0, share.output.slice(-4000))
+  const digest = new RegExp(`shared: ${shared().split(':')[0]!.replace(/[.]/g, '\\.')}:\\d+/kinvolk/hyperkube-amd64@sha256:[0-9a-f]{64}`)
+  assert.match(share.output, digest)
+  // Pulled from the registry in the next run, not taken from this engine's copy.
+  await must(['docker', 'rmi', shared()])
+
+  const run = await kspawn(['run', 'dev-loop', '--config', config])
+  assert.is(run.exitCode, 0, run.output.slice(-4000))
+  assert.match(run.output, `docker pull ${shared()}`)
+  assert.match(run.output, `control plane: ${HYPERKUBE}:${pulled}, pulled from ${shared()}`)
+  assert.match(run.output, `control plane: ${HYPERKUBE}:${built}, made from the build of variant denyattach`)
+  const kubeadm = run.output.split('\n').filter((line) => line.includes('kubeadm, kubelet: '))
+  assert.is(kubeadm.length, 2, run.output.slice(-3000))
+  for (const line of kubeadm) assert.match(line, /worktrees\/denyattach\/src\/k8s\.io\/kubernetes\/_output\/dockerized\/bin\/linux\/amd64 \(v1\.8\.5-beta\.0\.1\+[0-9a-f]{14}, variant denyattach\)$/)
+  assert.match(run.output, 'kubeadm check: no source given')
+  assert.not.match(run.output, /build \(denyattachshared\): \$/)
+
+  const machines = await must(['machinectl', 'list'])
+  for (const name of ['kubespawneshdeny0', 'kubespawneshdeny1', 'kubespawneshshared0', 'kubespawneshshared1']) assert.match(machines.stdout, name)
+  const id = async (ref: string) => (await must(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim()
+  assert.is(await id(`${HYPERKUBE}:${pulled}`), await id(`${HYPERKUBE}:${built}`))
+})
+
+test('a kubeadm-touching patch used through an image is refused before anything runs', async () => {
+  const kubeadm = `kubeadmimage: { image: ${JSON.stringify(shared())}, tag: 'v1.8.5-beta.0-e2s-kubeadm', cluster: 'eshkubeadm', source: { remote: ${JSON.stringify(world().KSPAWN_WORLD_FORK)}, branch: ${JSON.stringify(branches.kubeadm)} } }`
+  const config = await writeConfig('kubeadm.config.ts', [kubeadm])
+  const result = await kspawn(['run', 'dev-loop', '--config', config])
+  assert.is(result.exitCode, 1, result.output.slice(-4000))
+  assert.match(result.output, `changes kubeadm since v1.8.5-beta.0:`)
+  assert.match(result.output, 'cmd/kubeadm/app/cmd/init.go')
+  assert.match(result.output, 'Build this variant from source instead')
+  assert.not.match(result.output, /docker pull|kube-spawn -d/)
+  assert.not.ok(existsSync(join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'eshkubeadm')))
+})
+
+test.run()

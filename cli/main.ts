@@ -52,6 +52,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, in order, on a line starting with "$ ", and run none' })
           .option('resume', { type: 'boolean', default: false, describe: 'skip the tasks that the latest run of this workflow finished' })
+          .option('teardown', { type: 'boolean', default: false, describe: "remove the run's clusters at the end, also when a smoke test failed" })
           .option('renderer', rendererOption)
           .example('$0 run dev-loop', 'fetch, build, make the hyperkube image, spawn a cluster and smoke-test it, for every variant')
           .example('$0 run dev-loop --variant denyattach', 'the denyattach variant only (repeat --variant for more)')
@@ -69,6 +70,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
               recreate: args.recreate,
               dryRun: args['dry-run'],
               resume: args.resume,
+              teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
             },
             deps,
@@ -116,6 +118,36 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
       },
     )
     .command(
+      'clusters',
+      "list the clusters kspawn made, with their state and KUBECONFIG lines, and the deployer's other clusters",
+      (command) => command.example('$0 clusters', 'name, variant, image tag, nodes, and running/stopped/partly running/gone'),
+      async (args) => {
+        const { clustersCommand } = await import('./clusters.ts')
+        setExitCode(await clustersCommand({ config: args.config }, deps))
+      },
+    )
+    .command(
+      'down [clusters..]',
+      'stop and destroy clusters kspawn made, and forget them',
+      (command) =>
+        command
+          .positional('clusters', { type: 'string', array: true, describe: 'the clusters (kspawn clusters shows them)' })
+          .option('all', { type: 'boolean', default: false, describe: 'every cluster kspawn made' })
+          .option('force', { type: 'boolean', default: false, describe: 'also remove a named cluster that kspawn did not make' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print the kube-spawn stop and destroy commands, and run none' })
+          .example('$0 down denyattach', 'kube-spawn stop -c denyattach, then destroy -c denyattach')
+          .example('$0 down --all', 'every cluster kspawn made'),
+      async (args) => {
+        const { downCommand } = await import('./down.ts')
+        setExitCode(
+          await downCommand(
+            { clusters: (args.clusters ?? []).map(String), all: args.all, force: args.force, dryRun: args['dry-run'], config: args.config },
+            deps,
+          ),
+        )
+      },
+    )
+    .command(
       'doctor',
       'check that the tools and services the configured loop needs are there, and say how to get what is missing',
       (command) => command.example('$0 doctor', 'git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root'),
@@ -124,7 +156,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
         setExitCode(await doctorCommand({ config: args.config }, deps))
       },
     )
-    .demandCommand(1, 'name a command: run, task, list or doctor')
+    .demandCommand(1, 'name a command: run, task, list, clusters, down or doctor')
     .recommendCommands()
     .strict()
     .help()
@@ -138,7 +170,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
     })
 }
 
-const commands = ['run', 'task', 'list', 'doctor']
+const commands = ['run', 'task', 'list', 'clusters', 'down', 'doctor']
 
 function usageProblem(message: string, argv: string[]): string {
   // The first word that is not an option or the value of --config.

@@ -14,6 +14,8 @@ export interface RunCommandOptions {
   recreate?: boolean
   dryRun?: boolean
   resume?: boolean
+  /** Remove the run's clusters at the end. */
+  teardown?: boolean
   renderer?: RendererName
 }
 
@@ -32,6 +34,7 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps): Pro
       recreate: options.recreate,
       dryRun: options.dryRun,
       resume: options.resume,
+      teardown: options.teardown,
       renderer: options.renderer,
       resumeCommand: resumeCommand(options),
       stdout: deps.stdout,

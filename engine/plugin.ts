@@ -34,6 +34,17 @@ export interface ClusterSpec {
   gopath: string
 }
 
+/** Whether a cluster's machines run, as the deployer's own files and the machine manager say. */
+export type ClusterState = 'running' | 'stopped' | 'partly running' | 'gone'
+
+export interface ClusterStatus {
+  state: ClusterState
+  /** The cluster's machines, running or not; none when it is gone. */
+  machines: string[]
+  /** The hyperkube image tag, when the deployer's files say. */
+  tag?: string
+}
+
 /** Creates, inspects and removes the clusters that variants run on. */
 export interface Deployer extends Plugin {
   readonly kind: 'deployer'
@@ -42,6 +53,10 @@ export interface Deployer extends Plugin {
   kubeconfig(cluster: string): string
   /** Whether a cluster of that name exists, up or not. */
   exists(cluster: string): Promise<boolean>
+  /** Every cluster the deployer has, whoever made it, by name. */
+  clusters(): Promise<string[]>
+  /** The state of each cluster named; reads only, so it runs in dry-run too. */
+  status(clusters: string[], io: StepIO): Promise<Map<string, ClusterStatus>>
   /** Creates and starts the cluster; fails with a StepError when it does not come up, leaving what it made to down(). */
   up(spec: ClusterSpec, io: StepIO): Promise<void>
   /** Stops the cluster and removes everything it made. */

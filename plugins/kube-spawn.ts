@@ -2,11 +2,11 @@
 // systemd-nspawn machines named kubespawn<cluster><index>. Config files import
 // this module, so it loads nothing heavy: commands run through the StepIO that
 // the cluster-up task hands in.
-import { access } from 'node:fs/promises'
+import { access, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { formatCommandLine } from '../engine/command-line.ts'
 import { isCommandError, StepError } from '../engine/errors.ts'
-import type { ClusterSpec, Deployer, StepIO } from '../engine/plugin.ts'
+import type { ClusterSpec, ClusterStatus, Deployer, StepIO } from '../engine/plugin.ts'
 import type { Command } from '../engine/runner.ts'
 
 export interface KubeSpawnOptions {
@@ -49,6 +49,32 @@ export function destroyArgv(options: Settings, cluster: string): string[] {
   return kubeSpawnArgv(options, ['destroy', '-c', cluster])
 }
 
+export function machinectlListArgv(): string[] {
+  return ['machinectl', 'list', '--no-legend', '--no-pager']
+}
+
+/** The machine names of `machinectl list --no-legend`: the first column. */
+export function parseMachinectlList(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[0] ?? '')
+    .filter((name) => name !== '' && name !== 'No')
+}
+
+/**
+ * What kspawn needs of a cluster's kspawn.toml: its machines (the
+ * `[[machines]]` names, kubespawn<cluster><index> for the `nodes` when none
+ * is written yet) and its hyperkube tag.
+ */
+export function parseClusterFile(toml: string, cluster: string): { machines: string[]; tag?: string } {
+  const [top = '', ...blocks] = toml.split(/^\s*\[\[machines\]\]\s*$/m)
+  const named = blocks.map((block) => /^\s*name\s*=\s*"([^"]*)"/m.exec(block)?.[1] ?? '').filter((name) => name !== '')
+  const nodes = Number(/^\s*nodes\s*=\s*(\d+)/m.exec(top)?.[1] ?? 0)
+  const machines = named.length > 0 ? named : Array.from({ length: nodes }, (_, index) => `kubespawn${cluster}${index}`)
+  const tag = /^\s*hyperkube-tag\s*=\s*"([^"]*)"/m.exec(top)?.[1]
+  return { machines, ...(tag === undefined ? {} : { tag }) }
+}
+
 /** What kube-spawn v0.2.1 prints, exiting 0, when some machines did not start (and the cluster was not initialized). */
 const NOT_ALL_STARTED = 'not all machines started'
 
@@ -70,6 +96,33 @@ class KubeSpawn implements KubeSpawnDeployer {
   /** kube-spawn writes kspawn.toml last when it creates a cluster: without it there is no cluster, at most a failed create's leftovers. */
   exists(cluster: string): Promise<boolean> {
     return pathExists(this.clusterFile(cluster))
+  }
+
+  async clusters(): Promise<string[]> {
+    const entries = await readdir(this.options.dir, { withFileTypes: true }).catch(() => [])
+    const names = entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name)
+    const found: string[] = []
+    for (const name of names.sort()) if (await this.exists(name)) found.push(name)
+    return found
+  }
+
+  async status(clusters: string[], io: StepIO): Promise<Map<string, ClusterStatus>> {
+    // machinectl lists the machines that run; kspawn.toml names each cluster's machines.
+    const listed = await io.run({ argv: machinectlListArgv(), reads: true, capture: true })
+    const running = new Set(parseMachinectlList(listed.stdout ?? ''))
+    const statuses = new Map<string, ClusterStatus>()
+    for (const cluster of clusters) {
+      const toml = await readFile(this.clusterFile(cluster), 'utf8').catch(() => undefined)
+      if (toml === undefined) {
+        statuses.set(cluster, { state: 'gone', machines: [] })
+        continue
+      }
+      const { machines, tag } = parseClusterFile(toml, cluster)
+      const up = machines.filter((machine) => running.has(machine)).length
+      const state = up === 0 ? 'stopped' : up === machines.length ? 'running' : 'partly running'
+      statuses.set(cluster, { state, machines, ...(tag === undefined ? {} : { tag }) })
+    }
+    return statuses
   }
 
   async up(spec: ClusterSpec, io: StepIO): Promise<void> {
@@ -94,7 +147,8 @@ class KubeSpawn implements KubeSpawnDeployer {
   }
 
   async down(cluster: string, io: StepIO): Promise<void> {
-    if (!(await this.exists(cluster))) {
+    // A dry run prints the commands for a cluster that an earlier step only planned to make.
+    if (!io.dryRun && !(await this.exists(cluster))) {
       // A failed create leaves <dir>/<cluster> without kspawn.toml and no machines; kube-spawn itself cannot remove it.
       if (await pathExists(path.join(this.options.dir, cluster))) await io.run(this.command(['rm', '-rf', '--', path.join(this.options.dir, cluster)]))
       return

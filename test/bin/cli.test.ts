@@ -91,7 +91,7 @@ test('an unknown option or command is a usage error: exit 2', async () => {
   assert.is(option.stderr, 'Unknown argument: varient\nSee: kspawn run --help\n')
   const command = await kspawn(['spawn'])
   assert.is(command.exitCode, 2)
-  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, list, doctor\nSee: kspawn --help\n')
+  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, list, clusters, down, doctor\nSee: kspawn --help\n')
   const renderer = await kspawn(['run', 'dev-loop', '--renderer', 'fancy'])
   assert.is(renderer.exitCode, 2)
   assert.match(renderer.stderr, /Invalid values:\n  Argument: renderer, Given: "fancy", Choices: "default", "simple", "verbose", "silent", "json"/)
@@ -181,6 +181,8 @@ test('run exits 0 when every variant passes and 1 when a step fails', async () =
 
   const failing = await kspawn(['run', 'dev-loop', '--renderer', 'simple', '--concurrency', '1'])
   assert.is(failing.exitCode, 1)
+  // The failing variant does not stop the other: each one's result is in the summary.
+  assert.match(failing.stdout, /dev-loop: 1 of 2 variants passed, 1 failed\n  ✔ denyattach passed\n/)
   assert.match(failing.stdout, /  ✖ broken failed at build\n      build \(broken\) failed: build\/run\.sh make exited with code 2\n/)
   assert.match(failing.stdout, /To continue where it stopped: kspawn run dev-loop --resume\n/)
   assert.is(failing.stderr, '')

@@ -40,7 +40,8 @@ function problems(input: unknown): string[] {
 
 const tag = 'a Docker image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})'
 const cluster = 'a cluster name (a lowercase DNS label not ending in a digit)'
-const digit = "it ends in a digit; kube-spawn names machines kubespawn<cluster><index>, so they would collide with another cluster's"
+const digit = (name: string, stem: string, suggestions: string) =>
+  `it ends in a digit; kube-spawn v0.2 names machines kubespawn<cluster><index>, so machine 0 of cluster "${name}" and machine ${name.slice(stem.length)}0 of cluster "${stem}" are both kubespawn${name}0: use a name ending in a letter, such as ${suggestions}`
 const digest = `sha256:${'0123456789abcdef'.repeat(4)}`
 
 const cases: [name: string, input: any, messages: string[]][] = [
@@ -78,14 +79,14 @@ const cases: [name: string, input: any, messages: string[]][] = [
   [
     'a cluster name ending in a digit',
     config((c) => (c.variants.denyattach.cluster = 'deny2')),
-    [`kspawn.config.ts: variants.denyattach.cluster: expected ${cluster}, found "deny2" (${digit})`],
+    [`kspawn.config.ts: variants.denyattach.cluster: expected ${cluster}, found "deny2" (${digit('deny2', 'deny', '"deny-two" or "denyb"')})`],
   ],
   [
     'a variant name that cannot name its cluster',
     config((c) => (c.variants.fix2 = { image: 'docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix' })),
     [
       'kspawn.config.ts: variants.fix2: expected a variant name that is a valid cluster name, or a cluster field (a cluster is named after its variant by default), ' +
-        `found "fix2" (${digit})`,
+        `found "fix2" (${digit('fix2', 'fix', '"fix-two" or "fixb"')})`,
     ],
   ],
   [

@@ -108,7 +108,8 @@ test('dockerTagProblem: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}', () => {
 })
 
 test('clusterNameProblem: a lowercase DNS label not ending in a digit', () => {
-  const digit = "it ends in a digit; kube-spawn names machines kubespawn<cluster><index>, so they would collide with another cluster's"
+  const digit = (collision: string, suggestions: string) =>
+    `it ends in a digit; kube-spawn v0.2 names machines kubespawn<cluster><index>, so ${collision}: use a name ending in a letter, such as ${suggestions}`
   const cases: [string, string | undefined][] = [
     ['denyattach', undefined],
     ['denyattachfix', undefined],
@@ -123,8 +124,10 @@ test('clusterNameProblem: a lowercase DNS label not ending in a digit', () => {
     ['deny.attach', 'it contains "."'],
     ['-deny', 'it starts or ends with "-"'],
     ['deny-', 'it starts or ends with "-"'],
-    ['deny2', digit],
-    ['7', digit],
+    ['deny2', digit('machine 0 of cluster "deny2" and machine 20 of cluster "deny" are both kubespawndeny20', '"deny-two" or "denyb"')],
+    ['x1', digit('machine 0 of cluster "x1" and machine 10 of cluster "x" are both kubespawnx10', '"x-one" or "xa"')],
+    ['web10', digit('machine 0 of cluster "web10" and machine 100 of cluster "web" are both kubespawnweb100', '"web-one-zero" or "webaj"')],
+    ['7', digit('machine 0 of cluster "x1" and machine 10 of cluster "x" are both kubespawnx10', '"seven" or "g"')],
   ]
   for (const [name, problem] of cases) assert.is(clusterNameProblem(name), problem, name)
 })

@@ -1,0 +1,60 @@
+// `kspawn clusters`: the clusters kspawn made (its records, engine/cluster-records.ts)
+// with their state as the deployer sees it, the KUBECONFIG line of each
+// running one, and the deployer's other clusters, marked as not kspawn's.
+import { tmpdir } from 'node:os'
+import { readClusterRecords } from '../engine/cluster-records.ts'
+import { quoteArg } from '../engine/command-line.ts'
+import { loadConfig } from '../engine/load-config.ts'
+import { commandIO } from './command-io.ts'
+import type { CliDeps } from './deps.ts'
+
+export interface ClustersCommandOptions {
+  /** --config */
+  config?: string
+}
+
+export async function clustersCommand(options: ClustersCommandOptions, deps: CliDeps): Promise<number> {
+  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const { deployer } = config
+  const records = await readClusterRecords(config.workdir)
+  const ours = new Set(records.map((record) => record.cluster))
+  const foreign = (await deployer.clusters()).filter((cluster) => !ours.has(cluster))
+  // Listing only reads: in dry-run the runner runs machinectl and writes no log.
+  const io = commandIO({ runDir: tmpdir(), dryRun: true, step: 'clusters' }, deps)('clusters')
+  const statuses = await deployer.status([...ours, ...foreign], io)
+
+  const lines: string[] = []
+  if (records.length === 0) {
+    lines.push(`kspawn has made no cluster that is still recorded (records: ${config.workdir}/clusters/).`)
+  } else {
+    const rows = records.map((record) => {
+      const status = statuses.get(record.cluster)
+      const nodes = status?.machines.length || Number(record.deployer.nodes ?? 0) || '-'
+      return [record.cluster, record.variant, record.tag, String(nodes), status?.state ?? 'gone']
+    })
+    lines.push(...table([['CLUSTER', 'VARIANT', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
+      const record = records[i]
+      return record && statuses.get(record.cluster)?.state === 'running' ? [`    export KUBECONFIG=${quoteArg(record.kubeconfig)}`] : []
+    }))
+  }
+  if (foreign.length > 0) {
+    lines.push('', `Not made by kspawn, in ${deployer.name}'s folder (kspawn down leaves them alone unless --force):`)
+    const rows = foreign.map((cluster) => {
+      const status = statuses.get(cluster)
+      return [cluster, status?.tag ?? '-', String(status?.machines.length ?? '-'), status?.state ?? 'gone']
+    })
+    lines.push(...table([['CLUSTER', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
+      const cluster = foreign[i]
+      return cluster && statuses.get(cluster)?.state === 'running' ? [`    export KUBECONFIG=${quoteArg(deployer.kubeconfig(cluster))}`] : []
+    }))
+  }
+  deps.stdout.write(`${lines.join('\n')}\n`)
+  return 0
+}
+
+/** Rows padded into columns; `after(i)` adds lines under data row i. */
+function table(rows: string[][], after: (i: number) => string[]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  const format = (row: string[]) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')}`.trimEnd()
+  return rows.flatMap((row, i) => (i === 0 ? [format(row)] : [format(row), ...after(i - 1)]))
+}

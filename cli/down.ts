@@ -1,0 +1,85 @@
+// `kspawn down <cluster...>` and `kspawn down --all`: stop and destroy the
+// clusters kspawn made, through the deployer, and forget them. A cluster that
+// kspawn did not make is left alone unless --force: membership is what
+// kspawn recorded, never what a name looks like.
+import path from 'node:path'
+import { readClusterRecords, removeClusterRecord } from '../engine/cluster-records.ts'
+import { UsageError } from '../engine/errors.ts'
+import { loadConfig } from '../engine/load-config.ts'
+import { createRunDir, plannedRunDir } from '../engine/run-dir.ts'
+import { commandIO } from './command-io.ts'
+import type { CliDeps } from './deps.ts'
+
+export interface DownCommandOptions {
+  clusters: string[]
+  all?: boolean
+  /** Also remove clusters kspawn did not make. */
+  force?: boolean
+  dryRun?: boolean
+  /** --config */
+  config?: string
+}
+
+/** Resolves to the exit status: 0 every cluster named is gone, 1 one was left or failed to go. */
+export async function downCommand(options: DownCommandOptions, deps: CliDeps): Promise<number> {
+  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const { deployer } = config
+  const records = await readClusterRecords(config.workdir)
+  const ours = records.map((record) => record.cluster)
+  const theirs = (await deployer.clusters()).filter((cluster) => !ours.includes(cluster))
+
+  if (options.all && options.clusters.length > 0) throw new UsageError('name clusters or give --all, not both\nSee: kspawn down --help')
+  if (!options.all && options.clusters.length === 0) {
+    throw new UsageError(`name the clusters to remove, or give --all: kspawn's clusters are ${list(ours)}\nSee: kspawn down --help`)
+  }
+  const unknown = options.clusters.filter((cluster) => !ours.includes(cluster) && !theirs.includes(cluster))
+  if (unknown.length > 0) {
+    const which = unknown.length === 1 ? `unknown cluster "${unknown[0]}"` : `unknown clusters ${unknown.map((name) => `"${name}"`).join(', ')}`
+    const others = theirs.length > 0 ? `; ${deployer.name} also has ${list(theirs)}, which kspawn did not make` : ''
+    throw new UsageError(`${which}: kspawn's clusters are ${list(ours)}${others} (kspawn clusters shows them)`)
+  }
+
+  const chosen = options.all ? ours : options.clusters
+  let exitCode = 0
+  const leftAlone = chosen.filter((cluster) => !ours.includes(cluster) && !options.force)
+  for (const cluster of leftAlone) {
+    deps.stderr.write(`cluster ${cluster} was not made by kspawn (no record in ${path.join(config.workdir, 'clusters')}): left alone; rerun with --force to remove it anyway\n`)
+    exitCode = 1
+  }
+  const doomed = chosen.filter((cluster) => !leftAlone.includes(cluster))
+  if (options.all && doomed.length === 0) deps.stdout.write('kspawn has no cluster to remove.\n')
+  if (options.all && theirs.length > 0) {
+    deps.stdout.write(`left alone, not made by kspawn: ${theirs.join(', ')} (kspawn down --force <cluster> removes one)\n`)
+  }
+  if (doomed.length === 0) return exitCode
+
+  const dryRun = options.dryRun ?? false
+  const now = new Date()
+  const { dir } = dryRun ? plannedRunDir(config.workdir, 'down', now) : await createRunDir(config.workdir, 'down', now)
+  const ioFor = commandIO({ runDir: dir, dryRun, step: 'down' }, deps)
+  for (const cluster of doomed) {
+    try {
+      await deployer.down(cluster, ioFor(cluster))
+    } catch (error) {
+      deps.stderr.write(
+        [
+          `could not remove cluster ${cluster}: ${(error as Error).message}`,
+          '  What remains of it can be removed by hand:',
+          ...deployer.downCommandLines(cluster, deps.isRoot).map((line) => `    ${line}`),
+          '',
+        ].join('\n'),
+      )
+      exitCode = 1
+      continue
+    }
+    if (dryRun) continue
+    await removeClusterRecord(config.workdir, cluster)
+    deps.stdout.write(`removed cluster ${cluster}${ours.includes(cluster) ? '' : " (not made by kspawn; removed with --force)"}\n`)
+  }
+  if (!dryRun) deps.stdout.write(`Logs: ${dir}\n`)
+  return exitCode
+}
+
+function list(clusters: string[]): string {
+  return clusters.length === 0 ? 'none' : clusters.join(', ')
+}

@@ -1,0 +1,61 @@
+// `kspawn run --teardown`: after the workflow, the run's clusters are removed,
+// also for a variant whose smoke test failed (kubetest2 runs down after a
+// failed test). Without it clusters stay up and the summary says how to remove them.
+import { readClusterRecords, removeClusterRecord } from './cluster-records.ts'
+import type { Config } from './config.ts'
+import type { Emit } from './events.ts'
+import type { VariantRun } from './pipeline.ts'
+import type { StepIO } from './plugin.ts'
+import type { Runner } from './runner.ts'
+
+export interface TeardownResult {
+  cluster: string
+  removed: boolean
+  /** Why it could not be removed, and how to do it by hand. */
+  message?: string
+}
+
+export interface TeardownOptions {
+  config: Config
+  runs: VariantRun[]
+  /** The run's id: a cluster recorded by this run is removed even if it never came up. */
+  runId: string
+  runner: Runner
+  emit: Emit
+  dryRun: boolean
+  isRoot: boolean
+}
+
+/** The results by variant name, for the variants whose cluster the run brought up or began to. */
+export async function tearDown(options: TeardownOptions): Promise<Map<string, TeardownResult>> {
+  const { config, runner, emit, dryRun, isRoot } = options
+  const recordedByThisRun = new Set((await readClusterRecords(config.workdir)).filter((record) => record.run === options.runId).map((record) => record.cluster))
+  const results = new Map<string, TeardownResult>()
+  for (const { ctx } of options.runs) {
+    const cluster = ctx.variant.cluster
+    if (ctx.state.kubeconfig === undefined && !recordedByThisRun.has(cluster)) continue
+    const source = { step: 'teardown', variant: ctx.variant.name }
+    const io: StepIO = {
+      dryRun,
+      isRoot,
+      run: (command) => runner.run(command, { id: 'teardown', variant: ctx.variant.name }),
+      info: (message) => emit({ kind: 'info', ...source, message }),
+      warn: (message) => emit({ kind: 'warn', ...source, message }),
+    }
+    emit({ kind: 'info', ...source, message: `removing cluster ${cluster} (--teardown)` })
+    try {
+      await config.deployer.down(cluster, io)
+      if (!dryRun) await removeClusterRecord(config.workdir, cluster)
+      results.set(ctx.variant.name, { cluster, removed: true })
+    } catch (error) {
+      const message = [
+        `removing cluster ${cluster} failed: ${(error as Error).message.split('\n')[0]}`,
+        `Remove it with \`kspawn down ${cluster}\`, or by hand:`,
+        ...config.deployer.downCommandLines(cluster, isRoot).map((line) => `  ${line}`),
+      ].join('\n')
+      emit({ kind: 'warn', ...source, message })
+      results.set(ctx.variant.name, { cluster, removed: false, message })
+    }
+  }
+  return results
+}

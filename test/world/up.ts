@@ -43,7 +43,7 @@ async function ensurePackages(): Promise<void> {
   log(`installing Debian packages: ${names.join(' ')}`)
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   await $({ env, quiet: true })`apt-get update -qq`
-  await $({ env, quiet: true })`apt-get install -y -qq --no-install-recommends ${names}`
+  await $({ env, quiet: true })`apt-get install -y -qq ${names}`
 }
 
 function log(message: string): void {

@@ -1,0 +1,254 @@
+// The GitHub API emulator, through the client kspawn uses: @octokit/rest
+// pointed at it, over copies of the world's bare repositories.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Octokit } from '@octokit/rest'
+import { RequestError } from '@octokit/request-error'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startGitHub, type GitHub } from './github/server.ts'
+import { branches, must, world } from './harness.ts'
+
+const test = suite('github emulator')
+
+const TOKEN = 'ghp_emulatorTestToken0123456789abcdefABCD'
+const READ_ONLY_TOKEN = 'ghp_readOnlyToken0123456789abcdefABCDEF'
+const WRONG_TOKEN = 'ghp_wrongToken0123456789abcdefABCDEFGHIJ'
+const silent = { debug() {}, info() {}, warn() {}, error() {} }
+
+let dir = ''
+let upstream = ''
+let fork = ''
+let github: GitHub
+const logLines: string[] = []
+
+const client = (auth?: string) => new Octokit({ baseUrl: github.url, log: silent, ...(auth !== undefined ? { auth } : {}) })
+const sha = async (repo: string, ref: string) => (await must(['git', '-C', repo, 'rev-parse', ref])).stdout.trim()
+
+/** The RequestError a call fails with. */
+async function failure(call: () => Promise<unknown>): Promise<RequestError> {
+  try {
+    await call()
+  } catch (error) {
+    assert.instance(error, RequestError)
+    return error as RequestError
+  }
+  throw new Error('the call succeeded')
+}
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kspawn-github-'))
+  // Copies, since the emulator writes refs/pull/N/head into the base repository as GitHub does.
+  upstream = join(dir, 'kubernetes.git')
+  fork = join(dir, 'kinvolk-kubernetes.git')
+  await must(['git', 'clone', '--quiet', '--mirror', world().KSPAWN_WORLD_UPSTREAM, upstream])
+  await must(['git', 'clone', '--quiet', '--mirror', world().KSPAWN_WORLD_FORK, fork])
+  const gone = join(dir, 'gone-kubernetes.git')
+  await must(['git', 'clone', '--quiet', '--mirror', world().KSPAWN_WORLD_FORK, gone])
+  github = await startGitHub({
+    repos: [
+      { owner: 'kubernetes', name: 'kubernetes', path: upstream },
+      { owner: 'kinvolk', name: 'kubernetes', path: fork, parent: 'kubernetes/kubernetes' },
+      { owner: 'gone', name: 'kubernetes', path: gone, parent: 'kubernetes/kubernetes', deleted: true },
+      { owner: 'kinvolk', name: 'secret', path: fork, private: true },
+    ],
+    pulls: [
+      { number: 101, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'kinvolk/kubernetes', ref: branches.denyattach }, title: 'Add DenyAttach' },
+      { number: 102, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'gone/kubernetes', ref: branches.denyattachfix } },
+      { number: 103, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'kinvolk/kubernetes', ref: branches.kubeadm }, state: 'closed', merged: true },
+    ],
+    tokens: { [TOKEN]: { login: 'alban' }, [READ_ONLY_TOKEN]: { login: 'reader', write: false } },
+    log: (line) => logLines.push(line),
+  })
+})
+
+test.after(async () => {
+  await github?.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+test('repos.get: the clone URL is the bare repository, and rate-limit headers come with it', async () => {
+  const { data, headers } = await client().repos.get({ owner: 'kinvolk', repo: 'kubernetes' })
+  assert.is(data.full_name, 'kinvolk/kubernetes')
+  assert.is(data.clone_url, fork)
+  assert.is(data.default_branch, 'master')
+  assert.is(data.fork, true)
+  assert.is(data.html_url, 'https://github.com/kinvolk/kubernetes')
+  assert.is(headers['x-ratelimit-limit'], '60')
+  assert.ok(Number(headers['x-ratelimit-remaining']) < 60)
+  assert.ok(Number(headers['x-ratelimit-reset']) > Date.now() / 1000)
+})
+
+test('pulls.get: head and base come from the real repositories', async () => {
+  const { data } = await client(TOKEN).pulls.get({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 101 })
+  assert.is(data.number, 101)
+  assert.is(data.state, 'open')
+  assert.is(data.merged, false)
+  assert.is(data.title, 'Add DenyAttach')
+  assert.is(data.head.ref, branches.denyattach)
+  assert.is(data.head.sha, await sha(fork, branches.denyattach))
+  assert.is(data.head.repo?.clone_url, fork)
+  assert.is(data.head.label, `kinvolk:${branches.denyattach}`)
+  assert.is(data.base.ref, 'master')
+  assert.is(data.base.sha, await sha(upstream, 'master'))
+  assert.is(data.base.repo.clone_url, upstream)
+  const listed = await must(['git', 'ls-remote', data.head.repo!.clone_url, `refs/heads/${data.head.ref}`])
+  assert.ok(listed.stdout.startsWith(data.head.sha))
+})
+
+test('pulls.get: a PR whose fork was deleted has head.repo null and its head in the base repository', async () => {
+  const { data } = await client(TOKEN).pulls.get({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 102 })
+  assert.is(data.head.repo, null)
+  assert.is(data.head.ref, branches.denyattachfix)
+  const head = await sha(fork, branches.denyattachfix)
+  assert.is(data.head.sha, head)
+  const listed = await must(['git', 'ls-remote', data.base.repo.clone_url, 'refs/pull/102/head'])
+  assert.is(listed.stdout, `${head}\trefs/pull/102/head\n`)
+  const error = await failure(() => client(TOKEN).repos.get({ owner: 'gone', repo: 'kubernetes' }))
+  assert.is(error.status, 404)
+})
+
+test('pulls.get: a merged PR is closed and merged; an unknown one is 404', async () => {
+  const { data } = await client().pulls.get({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 103 })
+  assert.is(data.state, 'closed')
+  assert.is(data.merged, true)
+  assert.type(data.merged_at, 'string')
+  const error = await failure(() => client().pulls.get({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 999 }))
+  assert.is(error.status, 404)
+  assert.equal(error.response?.data, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/pulls/pulls#get-a-pull-request', status: '404' })
+})
+
+test('repos.getCommit: an abbreviated SHA resolves to the real commit; an unknown one is 422', async () => {
+  const full = await sha(fork, branches.denyattach)
+  const { data } = await client().repos.getCommit({ owner: 'kinvolk', repo: 'kubernetes', ref: full.slice(0, 7) })
+  assert.is(data.sha, full)
+  assert.equal(
+    data.parents.map((parent) => parent.sha),
+    [await sha(fork, `${full}^`)],
+  )
+  assert.ok(data.commit.message.length > 0)
+  assert.ok((data.files ?? []).length > 0)
+  assert.is(data.html_url, `https://github.com/kinvolk/kubernetes/commit/${full}`)
+  const error = await failure(() => client().repos.getCommit({ owner: 'kinvolk', repo: 'kubernetes', ref: 'deadbeef' }))
+  assert.is(error.status, 422)
+  assert.is((error.response?.data as { message: string }).message, 'No commit found for SHA: deadbeef')
+})
+
+test('repos.getBranch: a branch with slashes in its name', async () => {
+  const { data } = await client().repos.getBranch({ owner: 'kinvolk', repo: 'kubernetes', branch: branches.denyattach })
+  assert.is(data.name, branches.denyattach)
+  assert.is(data.commit.sha, await sha(fork, branches.denyattach))
+  assert.is(data._links.html, `https://github.com/kinvolk/kubernetes/tree/${branches.denyattach}`)
+  const error = await failure(() => client().repos.getBranch({ owner: 'kinvolk', repo: 'kubernetes', branch: 'alban/nope' }))
+  assert.is(error.status, 404)
+  assert.is((error.response?.data as { message: string }).message, 'Branch not found')
+})
+
+test('a private repository is 404 without a token and visible with one', async () => {
+  assert.is((await failure(() => client().repos.get({ owner: 'kinvolk', repo: 'secret' }))).status, 404)
+  assert.is((await client(TOKEN).repos.get({ owner: 'kinvolk', repo: 'secret' })).data.private, true)
+})
+
+test('a wrong token is 401 Bad credentials', async () => {
+  const error = await failure(() => client(WRONG_TOKEN).repos.get({ owner: 'kinvolk', repo: 'kubernetes' }))
+  assert.is(error.status, 401)
+  assert.equal(error.response?.data, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' })
+})
+
+const faults: { status: number; secondary?: boolean; message: RegExp; headers: (headers: Record<string, unknown>) => void }[] = [
+  { status: 404, message: /^Not Found$/, headers: (headers) => assert.is(headers['x-ratelimit-resource'], 'core') },
+  { status: 401, message: /^Bad credentials$/, headers: () => {} },
+  {
+    status: 403,
+    message: /^API rate limit exceeded for user ID \d+\.$/,
+    headers: (headers) => {
+      assert.is(headers['x-ratelimit-remaining'], '0')
+      assert.ok(Number(headers['x-ratelimit-reset']) > Date.now() / 1000)
+    },
+  },
+  { status: 403, secondary: true, message: /^You have exceeded a secondary rate limit\./, headers: (headers) => assert.is(headers['retry-after'], '60') },
+  { status: 429, message: /^You have exceeded a secondary rate limit\./, headers: (headers) => assert.is(headers['retry-after'], '60') },
+  { status: 500, message: /^Server Error$/, headers: () => {} },
+  { status: 502, message: /^Server Error$/, headers: () => {} },
+  { status: 503, message: /^Service Unavailable$/, headers: () => {} },
+]
+
+for (const fault of faults) {
+  test(`an injected ${fault.status}${fault.secondary ? ' (secondary rate limit)' : ''} reaches Octokit as a RequestError, once`, async () => {
+    const path = `/repos/kinvolk/kubernetes/branches/${branches.denyattach}`
+    github.state.fail({ path, status: fault.status, ...(fault.secondary ? { secondary: true } : {}) })
+    const call = () => client(TOKEN).repos.getBranch({ owner: 'kinvolk', repo: 'kubernetes', branch: branches.denyattach })
+    const error = await failure(call)
+    assert.is(error.status, fault.status)
+    assert.match((error.response?.data as { message: string }).message, fault.message)
+    const headers = error.response?.headers as Record<string, unknown>
+    assert.type(headers['x-ratelimit-limit'], 'string')
+    fault.headers(headers)
+    assert.is((await call()).status, 200)
+  })
+}
+
+test('faults can last for several requests and target one method', async () => {
+  const path = '/repos/kubernetes/kubernetes/issues/101/comments'
+  github.state.fail({ path, method: 'POST', status: 502, times: 2 })
+  await client(TOKEN).issues.listComments({ owner: 'kubernetes', repo: 'kubernetes', issue_number: 101 })
+  const post = () => client(TOKEN).issues.createComment({ owner: 'kubernetes', repo: 'kubernetes', issue_number: 101, body: 'x' })
+  assert.is((await failure(post)).status, 502)
+  assert.is((await failure(post)).status, 502)
+  const { data } = await post()
+  github.state.comments.splice(github.state.comments.findIndex((comment) => comment.id === data.id), 1)
+  assert.equal(github.state.faults, [])
+})
+
+test('the primary rate limit runs out: 403 with x-ratelimit-remaining 0', async () => {
+  const limited = await startGitHub({ repos: [{ owner: 'kinvolk', name: 'kubernetes', path: fork }], rateLimit: { anonymous: 2 } })
+  try {
+    const octokit = new Octokit({ baseUrl: limited.url, log: silent })
+    assert.is((await octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes' })).headers['x-ratelimit-remaining'], '1')
+    assert.is((await octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes' })).headers['x-ratelimit-remaining'], '0')
+    const error = await failure(() => octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes' }))
+    assert.is(error.status, 403)
+    assert.is(error.response?.headers['x-ratelimit-remaining'], '0')
+    assert.match((error.response?.data as { message: string }).message, /^API rate limit exceeded for 127\.0\.0\.1\./)
+  } finally {
+    await limited.close()
+  }
+})
+
+test('a comment is created, then updated in place', async () => {
+  const octokit = client(TOKEN)
+  const created = await octokit.issues.createComment({ owner: 'kubernetes', repo: 'kubernetes', issue_number: 101, body: 'smoke test: running' })
+  assert.is(created.status, 201)
+  assert.is(created.data.user?.login, 'alban')
+  assert.is(created.data.html_url, `https://github.com/kubernetes/kubernetes/pull/101#issuecomment-${created.data.id}`)
+  const updated = await octokit.issues.updateComment({ owner: 'kubernetes', repo: 'kubernetes', comment_id: created.data.id, body: 'smoke test: passed' })
+  assert.is(updated.data.id, created.data.id)
+  assert.is(updated.data.body, 'smoke test: passed')
+  const listed = await octokit.paginate(octokit.issues.listComments, { owner: 'kubernetes', repo: 'kubernetes', issue_number: 101, per_page: 1 })
+  assert.equal(
+    listed.map((comment) => comment.body),
+    ['smoke test: passed'],
+  )
+})
+
+test('comments need a token, one that may write', async () => {
+  const create = (auth?: string) => () => client(auth).issues.createComment({ owner: 'kubernetes', repo: 'kubernetes', issue_number: 101, body: 'x' })
+  const anonymous = await failure(create())
+  assert.is(anonymous.status, 401)
+  assert.is((anonymous.response?.data as { message: string }).message, 'Requires authentication')
+  const readOnly = await failure(create(READ_ONLY_TOKEN))
+  assert.is(readOnly.status, 403)
+  assert.is((readOnly.response?.data as { message: string }).message, 'Resource not accessible by personal access token')
+  assert.is((await failure(() => client(TOKEN).issues.createComment({ owner: 'kubernetes', repo: 'kubernetes', issue_number: 999, body: 'x' }))).status, 404)
+})
+
+test('tokens never appear in the log, which names who asked', async () => {
+  assert.ok(logLines.length > 20)
+  for (const line of logLines) for (const token of [TOKEN, READ_ONLY_TOKEN, WRONG_TOKEN]) assert.not.ok(line.includes(token), line)
+  assert.ok(logLines.includes('GET /repos/kubernetes/kubernetes/pulls/101 200 alban'))
+  assert.ok(logLines.includes('GET /repos/kinvolk/kubernetes 401 (bad credentials)'))
+  assert.ok(logLines.includes(`GET /repos/kinvolk/kubernetes/branches/${branches.denyattach} 200 (anonymous)`))
+})
+
+test.run()

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
-import { repoDir } from '../world/state.ts'
+import { kspawn as runKspawn, writeConfig as writeE2eConfig } from './project.ts'
 
 const test = suite('kspawn run dev-loop')
 
@@ -56,33 +56,13 @@ async function writeConfig(name: string, variants: Record<string, VariantSpec>):
       ? `{ remote: ${JSON.stringify(world().KSPAWN_WORLD_FORK)}, branch: ${JSON.stringify(spec.branch)} }`
       : `{ remote: ${JSON.stringify(world().KSPAWN_WORLD_UPSTREAM)}, tag: ${JSON.stringify(spec.upstreamTag)} }`
     const smoke = spec.message ? `, smoke: [admission.denies('attach', { message: ${JSON.stringify(spec.message)} })]` : ''
-    return `    ${variant}: { source: ${source}, tag: ${JSON.stringify(spec.tag)}, cluster: ${JSON.stringify(spec.cluster)}${smoke} },`
+    return `${variant}: { source: ${source}, tag: ${JSON.stringify(spec.tag)}, cluster: ${JSON.stringify(spec.cluster)}${smoke} }`
   })
-  const file = join(home, name)
-  await writeFile(
-    file,
-    [
-      `import { defineConfig } from 'kspawn'`,
-      `import { admission } from 'kspawn/plugins/admission'`,
-      `import { kubeSpawn } from 'kspawn/plugins/kube-spawn'`,
-      `export default defineConfig({`,
-      `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`,
-      `  workdir: ${JSON.stringify(join(home, 'work'))},`,
-      `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),`,
-      `  variants: {`,
-      ...lines,
-      `  },`,
-      `  smoke: [admission.denies('attach')],`,
-      `})`,
-      '',
-    ].join('\n'),
-  )
-  return file
+  return writeE2eConfig(join(home, name), { checkout, workdir: join(home, 'work'), variants: lines, smoke: `[admission.denies('attach')]` })
 }
 
 function kspawn(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  // The config's folder has no node_modules: tsx is named by its own location.
-  return sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], { cwd: home, env: { CI: 'true', NO_COLOR: '1', ...env }, timeoutMs: 600_000 })
+  return runKspawn(home, args, env)
 }
 
 async function down(...clusters: string[]): Promise<void> {

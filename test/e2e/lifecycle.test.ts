@@ -3,14 +3,14 @@
 // did not make), `run --teardown` after a failing smoke test, and a cluster
 // name that kube-spawn would make collide, refused before anything runs.
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { branches, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
 import { isAlive as alive } from '../world/process.ts'
-import { repoDir } from '../world/state.ts'
+import { kspawn as runKspawn, writeConfig as writeE2eConfig } from './project.ts'
 
 const test = suite('cluster lifecycle')
 
@@ -19,36 +19,16 @@ let checkout: string
 const dir = () => world().KSPAWN_WORLD_KUBE_SPAWN_DIR
 const tag = 'v1.8.5-beta.0-lc-alpha'
 
-async function writeConfig(name: string, variants: Record<string, string>): Promise<string> {
-  const file = join(home, name)
-  await writeFile(
-    file,
-    [
-      `import { defineConfig } from 'kspawn'`,
-      `import { admission } from 'kspawn/plugins/admission'`,
-      `import { kubeSpawn } from 'kspawn/plugins/kube-spawn'`,
-      `export default defineConfig({`,
-      `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`,
-      `  workdir: ${JSON.stringify(join(home, 'work'))},`,
-      `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(dir())} }),`,
-      `  variants: {`,
-      ...Object.values(variants),
-      `  },`,
-      `  smoke: [admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })],`,
-      `})`,
-      '',
-    ].join('\n'),
-  )
-  return file
+function writeConfig(name: string, variants: Record<string, string>): Promise<string> {
+  const smoke = `[admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })]`
+  return writeE2eConfig(join(home, name), { checkout, workdir: join(home, 'work'), variants: Object.values(variants), smoke })
 }
 
 const alpha = `    alpha: { source: { remote: ${JSON.stringify(world().KSPAWN_WORLD_FORK)}, branch: ${JSON.stringify(branches.denyattach)} }, tag: '${tag}', cluster: 'lcalpha' },`
 const upstream = `    upstream: { source: { remote: ${JSON.stringify(world().KSPAWN_WORLD_UPSTREAM)}, tag: 'v1.8.5-beta.0' }, tag: 'v1.8.5-beta.0-lc-up', cluster: 'lcup' },`
 
-async function kspawn(args: string[]): Promise<Result> {
-  const result = await sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], { cwd: home, env: { CI: 'true', NO_COLOR: '1' }, timeoutMs: 600_000 })
-  // Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
-  return { ...result, stderr: result.stderr.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '') }
+function kspawn(args: string[]): Promise<Result> {
+  return runKspawn(home, args)
 }
 
 async function machines(): Promise<string> {

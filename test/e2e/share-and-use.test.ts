@@ -3,14 +3,14 @@
 // built locally and, in a second cluster at the same time, as the external
 // image pulled back from the registry; a kubeadm-touching patch used through
 // an image is refused before anything runs for it.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
-import { repoDir } from '../world/state.ts'
+import { kspawn as runKspawn, writeConfig as writeE2eConfig } from './project.ts'
 
 const test = suite('kspawn run share, then dev-loop with the shared image')
 
@@ -22,32 +22,13 @@ const clusters = ['eshdeny', 'eshshared', 'eshkubeadm']
 const repository = () => `${world().KSPAWN_WORLD_REGISTRY}/kinvolk`
 const shared = () => `${repository()}/hyperkube-amd64:${built}`
 
-async function writeConfig(name: string, variants: string[]): Promise<string> {
-  const file = join(home, name)
-  await writeFile(
-    file,
-    [
-      `import { defineConfig } from 'kspawn'`,
-      `import { admission } from 'kspawn/plugins/admission'`,
-      `import { kubeSpawn } from 'kspawn/plugins/kube-spawn'`,
-      `export default defineConfig({`,
-      `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`,
-      `  workdir: ${JSON.stringify(join(home, 'work'))},`,
-      `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),`,
-      `  variants: {`,
-      ...variants.map((line) => `    ${line},`),
-      `  },`,
-      `  smoke: [admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })],`,
-      `  share: { repository: ${JSON.stringify(repository())} },`,
-      `})`,
-      '',
-    ].join('\n'),
-  )
-  return file
+function writeConfig(name: string, variants: string[]): Promise<string> {
+  const smoke = `[admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })]`
+  return writeE2eConfig(join(home, name), { checkout, workdir: join(home, 'work'), variants, smoke, share: repository() })
 }
 
 function kspawn(args: string[]): Promise<Result> {
-  return sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], { cwd: home, env: { CI: 'true', NO_COLOR: '1' }, timeoutMs: 600_000 })
+  return runKspawn(home, args)
 }
 
 test.before(async () => {

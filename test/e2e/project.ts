@@ -1,0 +1,51 @@
+// What the end-to-end suites share: a kspawn.config.ts for the test world,
+// and the real CLI run from sources in a user's folder.
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { sh, world, type Result } from '../world/harness.ts'
+import { repoDir } from '../world/state.ts'
+
+export interface ConfigOptions {
+  checkout: string
+  workdir: string
+  /** One `name: { ... }` entry of `variants` per line. */
+  variants: string[]
+  /** The top-level smoke list, as TypeScript. */
+  smoke: string
+  /** The share repository, when the config has one. */
+  share?: string
+}
+
+/** Writes a config that builds in `workdir` and spawns 2-node clusters in the world's kube-spawn folder. */
+export async function writeConfig(file: string, options: ConfigOptions): Promise<string> {
+  const lines = [
+    `import { defineConfig } from 'kspawn'`,
+    `import { admission } from 'kspawn/plugins/admission'`,
+    `import { kubeSpawn } from 'kspawn/plugins/kube-spawn'`,
+    `export default defineConfig({`,
+    `  kubernetes: { checkout: ${JSON.stringify(options.checkout)} },`,
+    `  workdir: ${JSON.stringify(options.workdir)},`,
+    `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),`,
+    `  variants: {`,
+    ...options.variants.map((line) => `    ${line.trim().replace(/,$/, '')},`),
+    `  },`,
+    `  smoke: ${options.smoke},`,
+    ...(options.share ? [`  share: { repository: ${JSON.stringify(options.share)} },`] : []),
+    `})`,
+    '',
+  ]
+  await writeFile(file, lines.join('\n'))
+  return file
+}
+
+/** The CLI from sources, as a user runs it in `cwd`: plain output, no colour. */
+export async function kspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  // The config's folder has no node_modules: tsx is named by its own location.
+  const result = await sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], {
+    cwd,
+    env: { CI: 'true', NO_COLOR: '1', ...env },
+    timeoutMs: 600_000,
+  })
+  // Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
+  return { ...result, stderr: result.stderr.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '') }
+}

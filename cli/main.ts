@@ -109,6 +109,57 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
       },
     )
     .command(
+      'pr <url>',
+      'fetch a GitHub pull request, commit or branch, build it, spawn a cluster on it and run the smoke tests from the config',
+      (command) =>
+        command
+          .positional('url', {
+            type: 'string',
+            demandOption: true,
+            describe: 'https://github.com/OWNER/REPO/pull/N (also /files, /commits, /commits/SHA), OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH',
+          })
+          .option('cluster', { type: 'string', describe: 'the cluster (and variant) name; default pr<N>-<head owner>, or <branch>-<owner>, <sha>-<owner>' })
+          .option('tag', { type: 'string', describe: 'the hyperkube image tag; default <base version>-pr<N>-<short sha>' })
+          .option('remote', { type: 'string', describe: 'the remote to fetch through, added to your checkout unless one has the URL; default the head owner' })
+          .option('smoke', { type: 'string', describe: "run this config variant's smoke tests instead of the top-level ones" })
+          .option('comment', { type: 'boolean', default: false, describe: 'post the result as a comment on the pull request, updated in place on reruns (needs a token that may comment)' })
+          .option('github-api', { type: 'string', describe: 'the GitHub API to ask, e.g. https://github.example.com/api/v3 (default: github.api in the config for its host, else https://api.github.com)' })
+          .option('github-timeout', { type: 'number', describe: 'seconds to wait for each GitHub API answer (default 30)' })
+          .option('recreate', { type: 'boolean', default: false, describe: 'replace the cluster if it exists (from an earlier run on the same pull request)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'ask GitHub, show the plan and print the commands that would change something, and run none' })
+          .option('teardown', { type: 'boolean', default: false, describe: 'remove the cluster at the end, also when a smoke test failed' })
+          .option('renderer', rendererOption)
+          .epilog(
+            'The token is read from GITHUB_TOKEN, GH_TOKEN or `gh auth token`, and is never printed or stored; without one kspawn asks anonymously (public repositories, 60 requests an hour).',
+          )
+          .example('$0 pr https://github.com/kubernetes/kubernetes/pull/123', 'build the pull request, spawn cluster pr123-<author> and smoke-test it')
+          .example('$0 pr kinvolk/kubernetes#7 --smoke denyattachfix --comment', "with a config variant's smoke tests, and the result commented on the PR")
+          .example('$0 pr https://github.com/kinvolk/kubernetes/commit/eb0c026 --dry-run', 'show the plan and the commands, run nothing'),
+      async (args) => {
+        const { prCommand } = await import('./pr.ts')
+        setExitCode(
+          await prCommand(
+            {
+              url: args.url,
+              config: args.config,
+              githubApi: args['github-api'],
+              githubTimeout: args['github-timeout'],
+              cluster: args.cluster,
+              tag: args.tag,
+              remote: args.remote,
+              smoke: args.smoke,
+              comment: args.comment,
+              recreate: args.recreate,
+              dryRun: args['dry-run'],
+              teardown: args.teardown,
+              renderer: args.renderer as RendererName | undefined,
+            },
+            deps,
+          ),
+        )
+      },
+    )
+    .command(
       'list',
       'list the workflows and their tasks, the tasks, and the variants of the config',
       (command) => command.example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts'),
@@ -156,7 +207,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
         setExitCode(await doctorCommand({ config: args.config }, deps))
       },
     )
-    .demandCommand(1, 'name a command: run, task, list, clusters, down or doctor')
+    .demandCommand(1, 'name a command: run, task, pr, list, clusters, down or doctor')
     .recommendCommands()
     .strict()
     .help()
@@ -170,7 +221,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
     })
 }
 
-const commands = ['run', 'task', 'list', 'clusters', 'down', 'doctor']
+const commands = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor']
 
 function usageProblem(message: string, argv: string[]): string {
   // The first word that is not an option or the value of --config.

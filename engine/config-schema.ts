@@ -9,6 +9,7 @@ import type { Config, GitRef, Source, UserConfig, UserSource, UserVariant, Varia
 import { ConfigError, type ConfigProblem } from './errors.ts'
 import { admission, type AdmissionTester } from '../plugins/admission.ts'
 import { kubeSpawn, type KubeSpawnOptions } from '../plugins/kube-spawn.ts'
+import { apiUrlProblem, hasCredentials, normalApiUrl } from './github-url.ts'
 import type { Deployer, Plugin, Tester } from './plugin.ts'
 import {
   branchNameProblem,
@@ -48,6 +49,8 @@ const whenObject = { when: (payload: { value: unknown }) => isObject(payload.val
 
 const tagWhat = 'a Docker image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})'
 const clusterWhat = 'a cluster name (a lowercase DNS label not ending in a digit)'
+
+const apiWhat = 'a GitHub API URL, such as https://github.example.com/api/v3'
 
 const nonEmpty = (value: string) => (value === '' ? 'it is empty' : undefined)
 
@@ -140,6 +143,17 @@ const userConfigSchema = object('a config object (export default defineConfig({ 
   share: object('{ repository: <where to push images> }', {
     repository: text('a repository to push images to, such as docker.io/kinvolk', repositoryPrefixProblem),
   }).optional(),
+  github: object('{ api: <the API URL of your GitHub Enterprise server> }', {
+    api: z.string({ error: (issue) => expected(apiWhat, issue.input) }).check(
+      z.superRefine((value, ctx) => {
+        const why = apiUrlProblem(value)
+        // A URL with credentials in it is not repeated in the message.
+        if (why === undefined) return
+        const message = hasCredentials(value) ? `expected ${apiWhat}, found a URL with credentials (${why})` : expected(apiWhat, value, why)
+        ctx.addIssue({ code: 'custom', message })
+      }),
+    ),
+  }).optional(),
 }).check(
   z.superRefine((value, ctx) => {
     if (!isObject(value.variants)) return
@@ -195,6 +209,8 @@ function normalize(config: UserConfig, file: string, home: string): Config {
     deployer: withBehaviour(config.deployer),
     variants: Object.entries(config.variants).map(([name, input]) => toVariant(name, input)),
     share: config.share === undefined ? undefined : { repository: config.share.repository },
+    ...(config.github === undefined ? {} : { github: { api: normalApiUrl(config.github.api) } }),
+    smoke,
   }
 }
 

@@ -53,6 +53,13 @@ export interface UserConfig {
     /** Where `share` pushes images, e.g. `docker.io/kinvolk`: the image becomes `<repository>/hyperkube-amd64:<tag>`. */
     repository: string
   }
+  github?: {
+    /**
+     * The API of your GitHub Enterprise server, e.g. `https://github.example.com/api/v3`, for `kspawn pr`:
+     * URLs on its web host are asked there. github.com URLs always go to https://api.github.com.
+     */
+    api: string
+  }
 }
 
 /** Gives a config file type checking and completion; returns the config unchanged. */
@@ -60,12 +67,18 @@ export function defineConfig(config: UserConfig): UserConfig {
   return config
 }
 
-export type GitRef = { branch: string } | { commit: string } | { tag: string }
+export type GitRef =
+  | { branch: string }
+  /** `via`: a ref of the remote that leads to the commit (refs/heads/<branch>, refs/pull/<N>/head), fetched to get it; kspawn pr sets it. */
+  | { commit: string; via?: string }
+  | { tag: string }
 
 export interface Source {
   /** A URL (`https://`, `ssh://`, `file://`), an scp-like `user@host:path`, or an absolute path. */
   remote: string
   ref: GitRef
+  /** The name of the remote to add to the checkout when none has this URL; by default the URL's owner. */
+  remoteName?: string
 }
 
 /** A parsed container image reference, `[registry/]repository[:tag][@digest]`. */
@@ -115,4 +128,7 @@ export interface Config {
   /** In the order the config lists them. */
   variants: Variant[]
   share?: { repository: string }
+  github?: { api: string }
+  /** The top-level smoke tests, for a variant that is not in the config (kspawn pr). */
+  smoke?: Tester[]
 }

@@ -140,3 +140,41 @@ function decode(text: string, fail: (reason: string) => never): string {
     return fail(`"${text}" is not valid percent-encoding`)
   }
 }
+
+/** The API of github.com; `--github-api` or `github.api` in the config name a GitHub Enterprise server's. */
+export const DEFAULT_API = 'https://api.github.com'
+
+/** Where the web pages of the GitHub behind an API URL are: api.github.com → github.com, https://ghe.example.com/api/v3 → ghe.example.com. */
+export function webHostOf(api: string): string {
+  const host = new URL(api).host.toLowerCase()
+  return host.startsWith('api.') ? host.slice('api.'.length) : host
+}
+
+/** Why a string is not a GitHub API base URL, or undefined. */
+export function apiUrlProblem(url: string): string | undefined {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return 'it is not a URL'
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return `the scheme "${parsed.protocol.slice(0, -1)}" is not http or https`
+  if (parsed.search !== '' || parsed.hash !== '') return 'it has a query or a fragment'
+  if (parsed.username !== '' || parsed.password !== '') return 'it holds credentials; give the token in GITHUB_TOKEN instead'
+  return undefined
+}
+
+/** Whether a URL carries a user name or password, which messages must not repeat. */
+export function hasCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url)
+    return parsed.username !== '' || parsed.password !== ''
+  } catch {
+    return /\/\/[^/]*@/.test(url)
+  }
+}
+
+/** The API URL without a trailing slash, as Octokit's baseUrl wants it. */
+export function normalApiUrl(url: string): string {
+  return url.replace(/\/+$/, '')
+}

@@ -30,7 +30,13 @@ interface WorktreeRecord {
 export function describeRef(ref: GitRef): string {
   if ('branch' in ref) return `branch ${ref.branch}`
   if ('tag' in ref) return `tag ${ref.tag}`
+  if (ref.via !== undefined) return `commit ${ref.commit.slice(0, 12)} (${shortRefName(ref.via)})`
   return `commit ${ref.commit.slice(0, 12)}`
+}
+
+/** refs/heads/x → x, refs/pull/7/head → pull/7/head. */
+function shortRefName(ref: string): string {
+  return ref.replace(/^refs\/(?:heads\/)?/, '')
 }
 
 export const fetchSource: Task = {
@@ -47,7 +53,7 @@ export const fetchSource: Task = {
     // Variants run side by side on one checkout: two `git remote add` of one remote, or two fetches, must not race.
     const commit = await oneAtATime(checkout, async () => {
       const repo = await openCheckout(checkout, ctx, step)
-      const remote = await ensureRemote(repo, checkout, source.remote, step)
+      const remote = await ensureRemote(repo, checkout, source, step)
       const fetched = await fetchCommit(repo, checkout, remote, source, step)
       await placeWorktree(repo, checkout, place, fetched, source, step)
       return fetched
@@ -63,7 +69,7 @@ export async function fetchIntoCheckout(ctx: TaskContext, source: Source, step: 
   const checkout = ctx.config.kubernetes.checkout
   return oneAtATime(checkout, async () => {
     const repo = await openCheckout(checkout, ctx, step)
-    const remote = await ensureRemote(repo, checkout, source.remote, step)
+    const remote = await ensureRemote(repo, checkout, source, step)
     return { commit: await fetchCommit(repo, checkout, remote, source, step), repo }
   })
 }
@@ -97,8 +103,9 @@ async function openCheckout(checkout: string, ctx: TaskContext, step: Step): Pro
   return repo
 }
 
-/** The name of the checkout's remote for url: one that already has that URL, else one added under the URL's owner. */
-async function ensureRemote(repo: GitReader, checkout: string, url: string, step: Step): Promise<string> {
+/** The name of the checkout's remote for the source's URL: one that already has that URL, else one added under the source's remoteName or the URL's owner. */
+async function ensureRemote(repo: GitReader, checkout: string, source: Source, step: Step): Promise<string> {
+  const url = source.remote
   // The URLs as configured: `git remote -v` would show them rewritten by url.<base>.insteadOf.
   const listed = (await repo.tryRead(['config', '--get-regexp', '^remote\\..*\\.url$'])) ?? ''
   const remotes = listed
@@ -111,7 +118,7 @@ async function ensureRemote(repo: GitReader, checkout: string, url: string, step
   const existing = remotes.find((remote) => sameRemote(remote.url, url))
   if (existing) return existing.name
 
-  const name = remoteNameFor(url)
+  const name = source.remoteName ?? remoteNameFor(url)
   const clash = remotes.find((remote) => remote.name === name)
   if (clash) {
     throw new StepError(
@@ -150,6 +157,7 @@ async function fetchCommit(repo: GitReader, checkout: string, remote: string, so
 
   const local = await resolveCommit(repo, ref.commit)
   if (local) return local
+  if (ref.via !== undefined) return fetchCommitVia(repo, checkout, remote, source, ref.commit, ref.via, step)
   // A full id can be fetched by itself; an abbreviated one can only be found among the remote's branches.
   const full = /^[0-9a-f]{40}$/.test(ref.commit)
   await fetch(full ? [ref.commit] : [])
@@ -157,6 +165,31 @@ async function fetchCommit(repo: GitReader, checkout: string, remote: string, so
   const fetched = await resolveCommit(repo, ref.commit)
   if (fetched) return fetched
   throw new StepError(`commit ${ref.commit} is not in ${source.remote}${full ? '' : "'s branches (an abbreviated id is looked for there only: give all 40 digits to fetch it by itself)"}`)
+}
+
+/**
+ * Fetches the ref that leads to an exact commit (a branch, or a pull
+ * request's head), and the commit by itself when the ref has moved on without
+ * it (a force-push): the commit is the one kspawn was asked for, whatever the
+ * ref points at now.
+ */
+async function fetchCommitVia(repo: GitReader, checkout: string, remote: string, source: Source, commit: string, via: string, step: Step): Promise<string> {
+  const fetch = (refspecs: string[]) => step.run(gitCommand(fetchArgv(checkout, remote, refspecs), checkout))
+  // A branch lands on its remote-tracking branch as the article's does; other refs (pull/N/head) in no ref, as only their objects are needed.
+  const branch = via.startsWith('refs/heads/') ? via.slice('refs/heads/'.length) : undefined
+  await fetch([branch === undefined ? via : `+${via}:refs/remotes/${remote}/${branch}`])
+  if (step.dryRun) return commit
+  if (await hasCommit(repo, commit)) {
+    const tip = branch === undefined ? undefined : await repo.tryRead(['rev-parse', '--verify', '--quiet', `refs/remotes/${remote}/${branch}^{commit}`])
+    if (tip !== undefined && tip !== commit) {
+      step.warn(`${shortRefName(via)} of ${source.remote} has moved on to ${tip.slice(0, 12)}: the worktree is put at ${commit.slice(0, 12)}, the commit asked for`)
+    }
+    return commit
+  }
+  step.warn(`${shortRefName(via)} of ${source.remote} no longer leads to ${commit.slice(0, 12)} (force-pushed?): fetching that commit by itself`)
+  await fetch([commit])
+  if (await hasCommit(repo, commit)) return commit
+  throw new StepError(`${source.remote} no longer has commit ${commit.slice(0, 12)}: ${shortRefName(via)} was force-pushed and the commit is gone. Rerun to take the new head.`)
 }
 
 async function remoteCommit(repo: GitReader, url: string, refName: string, what: string): Promise<string> {

@@ -55,10 +55,21 @@ export function remoteNameFor(url: string): string {
   return name === '' ? 'kspawn' : name
 }
 
-/** Two spellings of one repository: a trailing `/` or `.git` makes no difference. */
+/**
+ * Two spellings of one repository: a trailing `/` or `.git` makes no
+ * difference, nor does reaching a host over https or ssh
+ * (https://github.com/o/r, git@github.com:o/r.git and ssh://git@github.com/o/r
+ * are one repository).
+ */
 export function sameRemote(a: string, b: string): boolean {
-  const normal = (url: string) => url.replace(/\/+$/, '').replace(/\.git$/, '')
-  return normal(a) === normal(b)
+  return remoteIdentity(a) === remoteIdentity(b)
+}
+
+function remoteIdentity(url: string): string {
+  const trimmed = url.replace(/\/+$/, '').replace(/\.git$/, '')
+  const hosted = /^(?:https?|ssh|git):\/\/(?:[^@/]+@)?([^/:]+)(?::\d+)?\/(.+)$/i.exec(trimmed) ?? /^(?:[^/@:]+@)?([^/:]+):(?!\/)(.+)$/.exec(trimmed)
+  if (!hosted || trimmed.startsWith('/') || /^file:/i.test(trimmed)) return trimmed
+  return `${hosted[1]!.toLowerCase()}/${hosted[2]!.replace(/^\/+/, '')}`
 }
 
 export interface GitReader {

@@ -91,7 +91,7 @@ test('an unknown option or command is a usage error: exit 2', async () => {
   assert.is(option.stderr, 'Unknown argument: varient\nSee: kspawn run --help\n')
   const command = await kspawn(['spawn'])
   assert.is(command.exitCode, 2)
-  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, list, clusters, down, doctor\nSee: kspawn --help\n')
+  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, list, clusters, down, doctor\nSee: kspawn --help\n')
   const renderer = await kspawn(['run', 'dev-loop', '--renderer', 'fancy'])
   assert.is(renderer.exitCode, 2)
   assert.match(renderer.stderr, /Invalid values:\n  Argument: renderer, Given: "fancy", Choices: "default", "simple", "verbose", "silent", "json"/)

@@ -43,7 +43,7 @@ test('the built file runs by its shebang, as npm links it', () => {
 test('an unknown command exits 2', () => {
   const { exitCode, stderr } = kspawn(['up'])
   assert.is(exitCode, 2)
-  assert.is(stderr, 'unknown command "up": the commands are run, task, list, clusters, down, doctor\nSee: kspawn --help\n')
+  assert.is(stderr, 'unknown command "up": the commands are run, task, pr, list, clusters, down, doctor\nSee: kspawn --help\n')
 })
 
 test('a bad config exits 2 with the config error', async () => {

@@ -46,6 +46,16 @@ const digest = `sha256:${'0123456789abcdef'.repeat(4)}`
 
 const cases: [name: string, input: any, messages: string[]][] = [
   [
+    'a GitHub API that is not an http(s) URL',
+    config((c) => (c.github = { api: 'ghe.example.com/api/v3' })),
+    ['kspawn.config.ts: github.api: expected a GitHub API URL, such as https://github.example.com/api/v3, found "ghe.example.com/api/v3" (it is not a URL)'],
+  ],
+  [
+    'a GitHub API URL with credentials, which the message does not repeat',
+    config((c) => (c.github = { api: 'https://alban:ghp_s3cret@ghe.example.com/api/v3' })),
+    ['kspawn.config.ts: github.api: expected a GitHub API URL, such as https://github.example.com/api/v3, found a URL with credentials (it holds credentials; give the token in GITHUB_TOKEN instead)'],
+  ],
+  [
     'an invalid image tag',
     config((c) => (c.variants.denyattach.tag = 'v1.8:bad')),
     [`kspawn.config.ts: variants.denyattach.tag: expected ${tag}, found "v1.8:bad" (it contains ":")`],
@@ -64,7 +74,7 @@ const cases: [name: string, input: any, messages: string[]][] = [
   [
     'an unknown top-level field',
     config((c) => (c.clusters = {})),
-    ['kspawn.config.ts: expected only the fields kubernetes, workdir, deployer, variants, smoke and share, found unknown field "clusters"'],
+    ['kspawn.config.ts: expected only the fields kubernetes, workdir, deployer, variants, smoke, share and github, found unknown field "clusters"'],
   ],
   [
     'a missing checkout',
@@ -286,6 +296,7 @@ test('normalizes: absolute paths, defaults, one Variant per entry in order', () 
       },
     ],
     share: { repository: 'docker.io/kinvolk' },
+    smoke: [everywhere],
   })
   // Plugin values are kept as their factories made them, ready to carry behaviour.
   assert.is(loaded.deployer, deployer)
@@ -303,6 +314,11 @@ test('resolves workdir and file:// remotes as written', () => {
   assert.is(loaded.workdir, '/home/dev')
   assert.is(loaded.kubernetes.checkout, '/work/project/kubernetes')
   assert.equal(loaded.variants[0]!.build, { remote: 'file:///srv/kubernetes.git', ref: { tag: 'v1.8.5' } })
+})
+
+test('keeps the GitHub Enterprise API URL, without a trailing slash', () => {
+  assert.equal(parse(config((c) => (c.github = { api: 'https://ghe.example.com/api/v3/' }))).github, { api: 'https://ghe.example.com/api/v3' })
+  assert.is(parse(config()).github, undefined)
 })
 
 test.run()

@@ -17,6 +17,14 @@ test('a trailing slash or .git names the same repository', () => {
   assert.ok(sameRemote('https://github.com/kinvolk/kubernetes', 'https://github.com/kinvolk/kubernetes.git'))
   assert.ok(sameRemote('https://github.com/kinvolk/kubernetes/', 'https://github.com/kinvolk/kubernetes'))
   assert.not.ok(sameRemote('https://github.com/kinvolk/kubernetes', 'https://github.com/kubernetes/kubernetes'))
+  // One repository over https and ssh: a remote added as git@github.com:... is reused for the https clone URL the API gives.
+  assert.ok(sameRemote('git@github.com:kinvolk/kubernetes.git', 'https://github.com/kinvolk/kubernetes.git'))
+  assert.ok(sameRemote('ssh://git@github.com/kinvolk/kubernetes', 'https://GitHub.com/kinvolk/kubernetes'))
+  assert.ok(sameRemote('https://alban@github.com/kinvolk/kubernetes.git', 'git@github.com:kinvolk/kubernetes'))
+  assert.not.ok(sameRemote('git@github.com:kinvolk/kubernetes.git', 'https://github.com/alban/kubernetes.git'))
+  assert.not.ok(sameRemote('git@github.com:kinvolk/kubernetes.git', 'https://gitlab.com/kinvolk/kubernetes.git'))
+  assert.ok(sameRemote('/srv/git/kubernetes.git', '/srv/git/kubernetes'))
+  assert.not.ok(sameRemote('/srv/git/kubernetes.git', '/srv/other/kubernetes'))
 })
 
 test('the commands that change the checkout name it with -C, and fetch nothing but the refspecs', () => {

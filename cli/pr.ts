@@ -1,0 +1,190 @@
+// `kspawn pr <url>`: a pull request, commit or branch on GitHub, resolved
+// through the API to an exact commit, then the dev loop's tasks for it as one
+// variant (fetch-source, build, image, cluster-up, smoke-test), with the
+// config's smoke tests, and optionally the result as a comment on the PR.
+import type { Config } from '../engine/config.ts'
+import { UsageError } from '../engine/errors.ts'
+import { createGitHubClient, explainFailure, findToken, type GitHubToken } from '../engine/github.ts'
+import { resolveTarget, type Target } from '../engine/github-target.ts'
+import { apiUrlProblem, DEFAULT_API, hasCredentials, normalApiUrl, parseGitHubRef, webHostOf } from '../engine/github-url.ts'
+import { loadConfig } from '../engine/load-config.ts'
+import type { Tester } from '../engine/plugin.ts'
+import { commentBody, upsertComment } from '../engine/pr-comment.ts'
+import { checkChoices, derivePrVariant, type PrVariant } from '../engine/pr-variant.ts'
+import type { RendererName } from '../engine/terminal.ts'
+import { HYPERKUBE_REPOSITORY } from '../engine/variant-state.ts'
+import { sameRemote } from '../tasks/git.ts'
+import type { CliDeps } from './deps.ts'
+import { findWorkflow } from './registry.ts'
+import { readVersion } from './version.ts'
+
+export interface PrCommandOptions {
+  url: string
+  config?: string
+  /** --github-api */
+  githubApi?: string
+  /** --github-timeout, in seconds. */
+  githubTimeout?: number
+  cluster?: string
+  tag?: string
+  remote?: string
+  /** --smoke: the config variant whose smoke tests to run. */
+  smoke?: string
+  comment?: boolean
+  recreate?: boolean
+  dryRun?: boolean
+  teardown?: boolean
+  renderer?: RendererName
+}
+
+/** Resolves to the exit status: 0 passed, 1 a step (or the comment) failed, 2 bad input, 130 interrupted. */
+export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promise<number> {
+  // Everything the command line says is checked before the config is read or GitHub asked.
+  checkChoices(options)
+  const flagApi = options.githubApi === undefined ? undefined : checkApiFlag(options.githubApi)
+  const timeoutMs = checkTimeout(options.githubTimeout)
+  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const configApi = config.github?.api
+  const webHosts = [...new Set([flagApi, configApi].filter((api) => api !== undefined).map(webHostOf))]
+  const ref = parseGitHubRef(options.url, { webHosts, argument: '<url>' })
+  const api = apiFor(options.url, flagApi, configApi)
+  const smoke = smokeTests(config, options.smoke)
+  if (options.comment && ref.kind !== 'pull') {
+    throw new UsageError(`--comment: expected a pull request URL to comment on, found a ${ref.kind} (${options.url})`)
+  }
+  const workflow = { ...findWorkflow(await deps.loadRegistry(), 'dev-loop'), id: 'pr' }
+
+  const token = await findToken({ env: deps.env, host: webHostOf(api) })
+  if (options.comment && token === undefined) {
+    throw new UsageError('--comment: expected a GitHub token that may comment on the pull request, found none: set GITHUB_TOKEN or GH_TOKEN, or log in with gh auth login')
+  }
+  const plain = options.renderer === 'json' ? deps.stderr : deps.stdout
+  const warn = (message: string) => deps.stderr.write(`warning: ${message}\n`)
+  if (token === undefined) {
+    warn(`no GitHub token (GITHUB_TOKEN, GH_TOKEN or gh auth login): asking ${api} anonymously, which GitHub limits to 60 requests an hour and which cannot see private repositories`)
+  }
+
+  const interrupts = deps.interrupts()
+  try {
+    const octokit = createGitHubClient({ api, ...(token ? { token } : {}), timeoutMs, signal: interrupts.signal, onRetry: warn })
+    const target = await resolveTarget(ref, { octokit, api, ...(token ? { token } : {}) })
+    const derived = await derivePrVariant({ target, checkout: config.kubernetes.checkout, choices: options, smoke, sameRemote })
+    for (const message of target.warnings) warn(message)
+    for (const message of derived.notes) warn(message)
+    plain.write(formatPlan({ target, derived, config, api, token, smokeFrom: options.smoke }))
+
+    const { runWorkflow } = await import('../engine/run-workflow.ts')
+    const outcome = await runWorkflow({
+      config: { ...config, variants: [derived.variant] },
+      workflow,
+      recreate: options.recreate,
+      dryRun: options.dryRun,
+      teardown: options.teardown,
+      renderer: options.renderer,
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+      env: deps.env,
+      isRoot: deps.isRoot,
+      signal: interrupts.signal,
+    })
+    if (!options.comment || target.pull === undefined || outcome.exitCode === 130) return outcome.exitCode
+    if (options.dryRun) {
+      plain.write(`Would comment on ${target.htmlUrl} with the result (or update kspawn's comment there).\n`)
+      return outcome.exitCode
+    }
+    const variant = outcome.record.variants[0]!
+    const body = commentBody({
+      record: outcome.record,
+      variant,
+      from: target.from,
+      sha: target.sha,
+      image: `${HYPERKUBE_REPOSITORY}:${derived.variant.tag}`,
+      cluster: derived.variant.cluster,
+      deployer: config.deployer.name,
+      version: readVersion(),
+      ...(deps.home ? { home: deps.home } : process.env.HOME ? { home: process.env.HOME } : {}),
+    })
+    const { owner, repo, number } = target.pull
+    try {
+      const posted = await upsertComment({ octokit, owner, repo, number, body })
+      plain.write(`${posted.action === 'created' ? 'Commented' : 'Updated the comment'} on pull request #${number}: ${posted.url}\n`)
+      return outcome.exitCode
+    } catch (error) {
+      const failure = explainFailure(error, {
+        what: `comment on pull request #${number} of ${owner}/${repo}`,
+        missing: `no pull request #${number} in ${owner}/${repo}`,
+        api,
+        ...(token ? { token } : {}),
+        permission: 'Commenting needs a classic token with the public_repo (or repo) scope, or a fine-grained one with write access to pull requests.',
+      })
+      deps.stderr.write(`${failure.message}\n`)
+      return Math.max(outcome.exitCode, 1)
+    }
+  } finally {
+    interrupts.dispose()
+  }
+}
+
+function checkApiFlag(value: string): string {
+  const why = apiUrlProblem(value)
+  if (why !== undefined) {
+    const found = hasCredentials(value) ? 'a URL with credentials' : `"${value}"`
+    throw new UsageError(`--github-api: expected a GitHub API URL, such as https://github.example.com/api/v3, found ${found} (${why})`)
+  }
+  return normalApiUrl(value)
+}
+
+function checkTimeout(seconds: number | undefined): number {
+  if (seconds === undefined) return 30_000
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--github-timeout: expected a number of seconds above 0, found ${seconds}`)
+  return seconds * 1000
+}
+
+/**
+ * The API to ask: --github-api for every URL; else github.com URLs go to
+ * api.github.com, and URLs on the configured server's host (and OWNER/REPO#N)
+ * to github.api from the config.
+ */
+function apiFor(url: string, flagApi: string | undefined, configApi: string | undefined): string {
+  if (flagApi !== undefined) return flagApi
+  if (configApi === undefined) return DEFAULT_API
+  // parseGitHubRef has accepted it: OWNER/REPO#N, or a URL.
+  const host = url.includes('://') ? new URL(url.trim()).host.toLowerCase() : undefined
+  return host === 'github.com' || host === 'www.github.com' ? DEFAULT_API : configApi
+}
+
+/** The config's top-level smoke tests, or with --smoke those of one of its variants. */
+function smokeTests(config: Config, from: string | undefined): Tester[] {
+  if (from === undefined) return config.smoke ?? []
+  const variant = config.variants.find((candidate) => candidate.name === from)
+  if (variant === undefined) {
+    throw new UsageError(`--smoke: expected a variant of ${config.file} whose smoke tests to run (${config.variants.map((candidate) => candidate.name).join(', ')}), found "${from}"`)
+  }
+  return variant.smoke
+}
+
+interface PlanFacts {
+  target: Target
+  derived: PrVariant
+  config: Config
+  api: string
+  token: GitHubToken | undefined
+  smokeFrom: string | undefined
+}
+
+/** What will be run, shown before any work starts. */
+function formatPlan({ target, derived, config, api, token, smokeFrom }: PlanFacts): string {
+  const { variant, remote } = derived
+  const rows: [string, string][] = [
+    ['code', target.from],
+    ...(target.pull ? [['base', `${target.pull.base.fullName} ${target.pull.base.ref} at ${target.pull.base.sha.slice(0, 12)}${derived.baseVersion ? ` (${derived.baseVersion})` : ''}`] as [string, string]] : []),
+    ['remote', `${remote.name} ${remote.url}${remote.existing ? ' (already in your checkout)' : ' (added to your checkout)'}`],
+    ['variant', variant.name],
+    ['image', `${HYPERKUBE_REPOSITORY}:${variant.tag}`],
+    ['cluster', `${variant.cluster} (${config.deployer.name})`],
+    ['smoke', variant.smoke.length === 0 ? 'none (the config has no top-level smoke tests; pick a variant\'s with --smoke <variant>)' : `${variant.smoke.map((tester) => tester.describe()).join('; ')}${smokeFrom ? ` (from variant ${smokeFrom})` : ' (from the config)'}`],
+    ['github', `${api}${token ? `, with the token from ${token.source}` : ', anonymously'}`],
+  ]
+  const width = Math.max(...rows.map(([label]) => label.length))
+  return [`kspawn pr: ${target.title}`, `  ${target.htmlUrl}`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`), ''].join('\n')
+}

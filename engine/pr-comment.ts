@@ -1,0 +1,96 @@
+// `kspawn pr --comment`: the run's result as one comment on the pull request,
+// found again by a marker and updated in place on every rerun.
+import type { Octokit } from '@octokit/rest'
+import type { RunRecord, VariantRecord } from './run-state.ts'
+
+/** Hidden in the comment's Markdown; the comment kspawn updates is the one that has it. */
+export const COMMENT_MARKER = '<!-- kspawn pr result -->'
+
+export interface CommentFacts {
+  record: RunRecord
+  variant: VariantRecord
+  /** e.g. `kinvolk/kubernetes alban/v1.8.5-beta.0-denyattach at 0123456789ab`. */
+  from: string
+  sha: string
+  image: string
+  cluster: string
+  deployer: string
+  version: string
+  /** Folders whose paths are not shown on GitHub (the user's home), replaced by `~`. */
+  home?: string
+  now?: () => Date
+}
+
+/** The comment's Markdown: what was built, where it ran, and each smoke test's result. */
+export function commentBody(facts: CommentFacts): string {
+  const { variant } = facts
+  const tidy = (text: string) => oneLine(facts.home ? text.split(facts.home).join('~') : text)
+  const headline =
+    variant.status === 'passed'
+      ? (variant.state.smoke?.length ?? 0) > 0
+        ? 'passed: the smoke tests pass'
+        : 'passed (there were no smoke tests)'
+      : variant.status === 'interrupted'
+        ? `was interrupted at ${variant.stoppedAt ?? 'a step'}`
+        : variant.stoppedAt === 'smoke-test'
+          ? 'failed: a smoke test failed'
+          : `failed at ${variant.stoppedAt ?? 'a step'}`
+  const mark = variant.status === 'passed' ? '✅' : variant.status === 'interrupted' ? '⚠️' : '❌'
+  const lines = [
+    COMMENT_MARKER,
+    `### ${mark} kspawn ${headline}`,
+    '',
+    `Commit \`${facts.sha.slice(0, 12)}\` (${facts.from}), built as \`${facts.image}\` and run on the ${facts.deployer} cluster \`${facts.cluster}\`.`,
+  ]
+  if (variant.state.gitVersion) lines.push(`The build's version: \`${variant.state.gitVersion}\`.`)
+  const failed = variant.tasks.find((task) => task.status === 'failed' || task.status === 'interrupted')
+  if (failed && failed.id !== 'smoke-test' && failed.message) lines.push('', `${failed.id}: ${tidy(failed.message)}`)
+  const smoke = variant.state.smoke ?? []
+  if (smoke.length > 0) {
+    lines.push('', '| Smoke test | Result | Seen |', '| --- | --- | --- |')
+    for (const result of smoke) {
+      const seen = result.passed ? result.observed : (result.message ?? result.observed)
+      lines.push(`| ${cell(result.expectation)} | ${result.passed ? '✅ passed' : '❌ failed'} | ${cell(tidy(seen))} |`)
+    }
+  }
+  const when = (facts.now ?? (() => new Date()))().toISOString().slice(0, 16).replace('T', ' ')
+  lines.push('', `<sub>kspawn ${facts.version}, ${when} UTC. Rerunning kspawn pr with --comment updates this comment.</sub>`, '')
+  return lines.join('\n')
+}
+
+export interface UpsertOptions {
+  octokit: Octokit
+  owner: string
+  repo: string
+  number: number
+  body: string
+}
+
+export interface UpsertResult {
+  action: 'created' | 'updated'
+  url: string
+}
+
+/** Updates the comment with the marker that the token's user wrote, or creates one. */
+export async function upsertComment({ octokit, owner, repo, number, body }: UpsertOptions): Promise<UpsertResult> {
+  const login = (await octokit.rest.users.getAuthenticated()).data.login
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: number, per_page: 100 })
+  const mine = comments.filter((comment) => comment.user?.login === login && comment.body?.includes(COMMENT_MARKER))
+  const existing = mine.at(-1)
+  if (existing !== undefined) {
+    const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: existing.id, body })
+    return { action: 'updated', url: data.html_url }
+  }
+  const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: number, body })
+  return { action: 'created', url: data.html_url }
+}
+
+function oneLine(text: string): string {
+  const first = text.trim().split('\n')[0] ?? ''
+  return first.length > 300 ? `${first.slice(0, 297)}...` : first
+}
+
+/** Text in a Markdown table cell: one line, pipes escaped. */
+function cell(text: string): string {
+  return oneLine(text).replace(/\|/g, '\\|')
+}

@@ -6,7 +6,7 @@ import type { Config } from '../engine/config.ts'
 import { UsageError } from '../engine/errors.ts'
 import { createGitHubClient, explainFailure, findToken, type GitHubToken } from '../engine/github.ts'
 import { resolveTarget, type Target } from '../engine/github-target.ts'
-import { apiUrlProblem, DEFAULT_API, hasCredentials, normalApiUrl, parseGitHubRef, webHostOf } from '../engine/github-url.ts'
+import { apiForUrl, apiUrlProblem, hasCredentials, normalApiUrl, parseGitHubRef, webHostOf } from '../engine/github-url.ts'
 import { loadConfig } from '../engine/load-config.ts'
 import type { Tester } from '../engine/plugin.ts'
 import { commentBody, upsertComment } from '../engine/pr-comment.ts'
@@ -47,7 +47,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
   const configApi = config.github?.api
   const webHosts = [...new Set([flagApi, configApi].filter((api) => api !== undefined).map(webHostOf))]
   const ref = parseGitHubRef(options.url, { webHosts, argument: '<url>' })
-  const api = apiFor(options.url, flagApi, configApi)
+  const api = apiForUrl(options.url, flagApi, configApi)
   const smoke = smokeTests(config, options.smoke)
   if (options.comment && ref.kind !== 'pull') {
     throw new UsageError(`--comment: expected a pull request URL to comment on, found a ${ref.kind} (${options.url})`)
@@ -138,19 +138,6 @@ function checkTimeout(seconds: number | undefined): number {
   if (seconds === undefined) return 30_000
   if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--github-timeout: expected a number of seconds above 0, found ${seconds}`)
   return seconds * 1000
-}
-
-/**
- * The API to ask: --github-api for every URL; else github.com URLs go to
- * api.github.com, and URLs on the configured server's host (and OWNER/REPO#N)
- * to github.api from the config.
- */
-function apiFor(url: string, flagApi: string | undefined, configApi: string | undefined): string {
-  if (flagApi !== undefined) return flagApi
-  if (configApi === undefined) return DEFAULT_API
-  // parseGitHubRef has accepted it: OWNER/REPO#N, or a URL.
-  const host = url.includes('://') ? new URL(url.trim()).host.toLowerCase() : undefined
-  return host === 'github.com' || host === 'www.github.com' ? DEFAULT_API : configApi
 }
 
 /** The config's top-level smoke tests, or with --smoke those of one of its variants. */

@@ -4,7 +4,7 @@
 // worktree is put at this commit.
 import type { Octokit } from '@octokit/rest'
 import { UsageError } from './errors.ts'
-import { explainFailure, type GitHubToken } from './github.ts'
+import { explainFailure, githubMessage, type GitHubToken } from './github.ts'
 import type { GitHubRef } from './github-url.ts'
 
 export interface Target {
@@ -124,7 +124,7 @@ async function resolveCommit(ref: Extract<GitHubRef, { kind: 'commit' }>, option
   } catch (error) {
     // GitHub answers 422 "No commit found for SHA" for a commit the repository does not have.
     if ((error as { status?: number }).status === 422) {
-      throw new UsageError(`${owner}/${repo} has no commit ${wanted} (GitHub: ${(error as Error).message}): check the URL`, { cause: error })
+      throw new UsageError(`${owner}/${repo} has no commit ${wanted} (GitHub: ${githubMessage(error as Error)}): check the URL`, { cause: error })
     }
     throw explainFailure(error, { what: `read commit ${wanted} of ${owner}/${repo}`, missing: `no commit ${wanted} in ${owner}/${repo}`, api: options.api, ...(options.token ? { token: options.token } : {}) })
   }

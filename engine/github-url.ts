@@ -178,3 +178,16 @@ export function hasCredentials(url: string): boolean {
 export function normalApiUrl(url: string): string {
   return url.replace(/\/+$/, '')
 }
+
+/**
+ * The API to ask: --github-api for every URL; else github.com URLs go to
+ * api.github.com, and URLs on the configured server's host (and OWNER/REPO#N)
+ * to github.api from the config.
+ */
+export function apiForUrl(url: string, flagApi: string | undefined, configApi: string | undefined): string {
+  if (flagApi !== undefined) return flagApi
+  if (configApi === undefined) return DEFAULT_API
+  // parseGitHubRef has accepted it: OWNER/REPO#N, or a URL.
+  const host = url.includes('://') ? new URL(url.trim()).host.toLowerCase() : undefined
+  return host === 'github.com' || host === 'www.github.com' ? DEFAULT_API : configApi
+}

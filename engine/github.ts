@@ -150,7 +150,14 @@ function retryAfterMs(error: RequestFailure): number | undefined {
 }
 
 function statusText(error: RequestFailure): string {
-  return `${error.status} ${error.message}`.trim()
+  return `${error.status} ${githubMessage(error)}`.trim()
+}
+
+/** GitHub's own message (`Not Found`), without the documentation link Octokit appends to it. */
+export function githubMessage(error: RequestFailure | Error): string {
+  const data = (error as RequestFailure).response?.data
+  const message = typeof data === 'object' && data !== null ? (data as { message?: unknown }).message : undefined
+  return typeof message === 'string' ? message : error.message
 }
 
 function pathOf(url: string, api: string): string {
@@ -206,7 +213,7 @@ export function explainFailure(error: unknown, context: FailureContext): KspawnE
   }
   const headers = response.headers
   const status = error.status
-  const said = `${status} ${error.message}`.trim()
+  const said = statusText(error)
   const attempts = (error as { attempts?: number }).attempts ?? 1
   if (status === 401) {
     const fix =
@@ -228,7 +235,7 @@ export function explainFailure(error: unknown, context: FailureContext): KspawnE
     const more = token === undefined ? ` With a token the limit is 5000 an hour: ${tokenHelp}.` : ''
     return new GitHubError(`GitHub's API rate limit is used up (${limit ?? 'all'} requests an hour ${whose}): kspawn could not ${what}.${when}${more} Rerun after that.`, { cause: error })
   }
-  if ((status === 403 || status === 429) && (headers['retry-after'] !== undefined || /secondary rate limit/i.test(error.message))) {
+  if ((status === 403 || status === 429) && (headers['retry-after'] !== undefined || /secondary rate limit/i.test(githubMessage(error)))) {
     const after = retryAfterMs(error)
     const wait = after === undefined ? 'a few minutes' : formatDuration(after)
     const retried = attempts > 1 ? ` (asked ${attempts} times)` : ''

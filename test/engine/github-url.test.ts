@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../../engine/errors.ts'
-import { parseGitHubRef, type GitHubRef } from '../../engine/github-url.ts'
+import { apiForUrl, apiUrlProblem, DEFAULT_API, hasCredentials, parseGitHubRef, webHostOf, type GitHubRef } from '../../engine/github-url.ts'
 
 const SHA = 'eb0c0262c5e4e1a1d0e1d8f4f3b8c2a1d9e7f6a5'
 const ENTERPRISE = { webHosts: ['github.example.com'] }
@@ -100,6 +100,34 @@ for (const [input, reason, options] of rejected) {
 
 test('the argument is named as the caller names it', () => {
   assert.throws(() => parseGitHubRef('nope', { argument: '--from' }), (error: Error) => error.message.startsWith('--from: expected a GitHub pull request'))
+})
+
+test('the web host of an API: github.com, an Enterprise server, GHE.com', () => {
+  assert.is(webHostOf(DEFAULT_API), 'github.com')
+  assert.is(webHostOf('https://github.example.com/api/v3'), 'github.example.com')
+  assert.is(webHostOf('https://api.acme.ghe.com'), 'acme.ghe.com')
+  assert.is(webHostOf('http://127.0.0.1:8080'), '127.0.0.1:8080')
+})
+
+test('an API URL must be http(s) without query or credentials, and credentials are never repeated', () => {
+  assert.is(apiUrlProblem('https://github.example.com/api/v3'), undefined)
+  assert.is(apiUrlProblem('github.example.com'), 'it is not a URL')
+  assert.is(apiUrlProblem('ftp://github.example.com'), 'the scheme "ftp" is not http or https')
+  assert.is(apiUrlProblem('https://github.example.com/api/v3?x=1'), 'it has a query or a fragment')
+  assert.is(apiUrlProblem('https://me:ghp_x@github.example.com/api/v3'), 'it holds credentials; give the token in GITHUB_TOKEN instead')
+  assert.ok(hasCredentials('https://me:ghp_x@github.example.com'))
+  assert.not.ok(hasCredentials('https://github.example.com'))
+})
+
+test('which API a URL is asked of: --github-api for all; else github.com URLs go to github.com, the rest to github.api', () => {
+  const ghe = 'https://ghe.example.com/api/v3'
+  assert.is(apiForUrl('https://github.com/a/b/pull/1', undefined, undefined), DEFAULT_API)
+  assert.is(apiForUrl('a/b#1', undefined, undefined), DEFAULT_API)
+  assert.is(apiForUrl('https://github.com/a/b/pull/1', undefined, ghe), DEFAULT_API)
+  assert.is(apiForUrl('https://www.github.com/a/b/pull/1', undefined, ghe), DEFAULT_API)
+  assert.is(apiForUrl('https://ghe.example.com/a/b/pull/1', undefined, ghe), ghe)
+  assert.is(apiForUrl('a/b#1', undefined, ghe), ghe)
+  assert.is(apiForUrl('https://github.com/a/b/pull/1', 'http://127.0.0.1:9', ghe), 'http://127.0.0.1:9')
 })
 
 test.run()

@@ -27,6 +27,7 @@ const requirements: Requirement[] = [
   // The base image needs a statically linked busybox: an imported root has no libc.
   { pkg: 'busybox-static', present: async () => (await quiet`dpkg-query -W -f=${'${Status}'} busybox-static`).stdout.includes('install ok installed'), why: 'the base image (imported, since nothing can be pulled)' },
   { pkg: 'kubernetes-client', present: () => onPath('kubectl'), why: 'kubectl' },
+  { pkg: 'gh', present: () => onPath('gh'), why: 'the GitHub CLI, whose `gh auth token` kspawn pr reads a token from' },
   { pkg: 'git', present: () => onPath('git'), why: 'the fixture repositories' },
   { pkg: 'make', present: () => onPath('make'), why: 'make -C cluster/images/hyperkube' },
 ]

@@ -132,9 +132,10 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .epilog(
             'The token is read from GITHUB_TOKEN, GH_TOKEN or `gh auth token`, and is never printed or stored; without one kspawn asks anonymously (public repositories, 60 requests an hour).',
           )
-          .example('$0 pr https://github.com/kubernetes/kubernetes/pull/123', 'build the pull request, spawn cluster pr123-<author> and smoke-test it')
-          .example('$0 pr kinvolk/kubernetes#7 --smoke denyattachfix --comment', "with a config variant's smoke tests, and the result commented on the PR")
-          .example('$0 pr https://github.com/kinvolk/kubernetes/commit/eb0c026 --dry-run', 'show the plan and the commands, run nothing'),
+          .example('$0 pr kubernetes/kubernetes#123', 'build pull request 123, spawn cluster pr123-<author>, smoke-test it')
+          .example('$0 pr kinvolk/kubernetes#7 --comment', 'the same, and the result as a comment on the pull request')
+          .example('$0 pr <url> --smoke denyattachfix', "with the smoke tests of the config's variant denyattachfix")
+          .example('$0 pr <url> --dry-run', 'ask GitHub, show the plan and the commands, run nothing'),
       async (args) => {
         const { prCommand } = await import('./pr.ts')
         setExitCode(

@@ -19,8 +19,10 @@ export interface Target {
   remote: { url: string; owner: string }
   /** The ref of that repository that leads to the commit: refs/heads/<branch> or refs/pull/<N>/head; none for a commit URL. */
   fetchRef?: string
-  /** Where the code came from, for the plan: `kinvolk/kubernetes alban/v1.8.5-beta.0-denyattach`. */
+  /** Where the code came from, for the plan: `kinvolk/kubernetes alban/v1.8.5-beta.0-denyattach at 0123456789ab`. */
   from: string
+  /** Whose code it is, for names: the head owner of a pull request (also when its fork is gone), else the repository's owner. */
+  author: string
   /** Commits whose nearest version tag is the version the code is based on, most telling first. */
   versionHints: string[]
   /** For a pull request. */
@@ -98,6 +100,7 @@ async function resolvePull(ref: Extract<GitHubRef, { kind: 'pull' }>, options: R
     remote: fromFork ? { url: headRepo.clone_url, owner: headOwner } : { url: pull.base.repo.clone_url, owner: pull.base.repo.owner.login },
     fetchRef: fromFork ? `refs/heads/${head.ref}` : `refs/pull/${number}/head`,
     from: fromFork ? `${headRepo.full_name} ${head.ref} ${headSha}` : `${pull.base.repo.full_name} pull/${number}/head ${headSha}`,
+    author: headOwner,
     versionHints: [pull.base.sha, sha],
     pull: {
       number,
@@ -135,7 +138,8 @@ async function resolveCommit(ref: Extract<GitHubRef, { kind: 'commit' }>, option
     htmlUrl: commit.html_url,
     sha: commit.sha,
     remote: { url: repository.clone_url, owner: repository.owner.login },
-    from: `${repository.full_name} ${commit.sha.slice(0, 12)}`,
+    from: `${repository.full_name} at ${commit.sha.slice(0, 12)}`,
+    author: repository.owner.login,
     versionHints: [commit.sha, ...commit.parents.map((parent) => parent.sha)],
     warnings: [],
   }
@@ -158,6 +162,7 @@ async function resolveBranch(ref: Extract<GitHubRef, { kind: 'branch' }>, option
     remote: { url: repository.clone_url, owner: repository.owner.login },
     fetchRef: `refs/heads/${branch}`,
     from: `${repository.full_name} ${branch} at ${commit.sha.slice(0, 12)}`,
+    author: repository.owner.login,
     versionHints: [commit.sha, ...commit.parents.map((parent) => parent.sha)],
     warnings: [],
   }

@@ -108,8 +108,10 @@ export function createGitHubClient(options: ClientOptions): Octokit {
           if (isRequestFailure(failure)) Object.assign(failure, { attempts: attempt })
           throw failure
         }
-        const method = String(requestOptions.method ?? 'GET')
-        const path = pathOf(String(requestOptions.url ?? ''), api)
+        // The options hold the route (/repos/{owner}/{repo}) and its parameters apart.
+        const endpoint = octokit.request.endpoint.parse(requestOptions)
+        const method = endpoint.method
+        const path = pathOf(endpoint.url, api)
         options.onRetry?.(`GitHub answered ${statusText(failure as RequestFailure)} to ${method} ${path}: retrying in ${formatDuration(wait)} (retry ${attempt} of ${retries})`)
         await sleep(wait, options.signal)
       }

@@ -112,7 +112,7 @@ export async function derivePrVariant({ target, checkout, choices, smoke, sameRe
   const short = target.sha.slice(0, 7)
   const notes: string[] = []
   const baseVersion = choices.tag === undefined ? await baseVersionOf(checkout, target.versionHints) : undefined
-  const owner = target.remote.owner
+  const owner = target.author
   const pull = target.pull?.number
   const ref = target.ref
 
@@ -134,7 +134,7 @@ export async function derivePrVariant({ target, checkout, choices, smoke, sameRe
 
   const remotes = await checkoutRemotes(checkout)
   const same = remotes.find((remote) => sameRemote(remote.url, target.remote.url))
-  const name = choices.remote ?? same?.name ?? remoteNameOf(owner)
+  const name = choices.remote ?? same?.name ?? remoteNameOf(target.remote.owner)
   const clash = remotes.find((remote) => remote.name === name && !sameRemote(remote.url, target.remote.url))
   if (clash) {
     throw new UsageError(

@@ -24,6 +24,7 @@ function pullTarget(change: Partial<Target> = {}): Target {
     remote: { url: 'https://github.com/kinvolk/kubernetes.git', owner: 'kinvolk' },
     fetchRef: 'refs/heads/alban/v1.8.5-beta.0-denyattach',
     from: 'kinvolk/kubernetes alban/v1.8.5-beta.0-denyattach at c117bd7a6f09',
+    author: 'kinvolk',
     versionHints: [],
     pull: { number: 55123, owner: 'kubernetes', repo: 'kubernetes', state: 'open', merged: false, base: { fullName: 'kubernetes/kubernetes', ref: 'master', sha: 'f'.repeat(40) } },
     warnings: [],
@@ -76,9 +77,11 @@ test('without the base commit in the checkout, the tag has no version and a note
 })
 
 test('a remote of the checkout with the same repository (over ssh) is reused, under its own name', async () => {
-  const derived = await derive(pullTarget({ remote: { url: 'https://github.com/kubernetes/kubernetes.git', owner: 'kubernetes' } }))
+  // A pull request whose fork is gone is fetched from its base repository; its names still say whose it is.
+  const derived = await derive(pullTarget({ remote: { url: 'https://github.com/kubernetes/kubernetes.git', owner: 'kubernetes' }, author: 'gone' }))
   assert.equal(derived.remote, { name: 'origin', url: 'https://github.com/kubernetes/kubernetes.git', existing: true })
   assert.is(derived.variant.build.remoteName, 'origin')
+  assert.is(derived.variant.cluster, 'pr55123-gone')
 })
 
 test('a remote name taken by another repository is refused, naming --remote', async () => {

@@ -7,6 +7,8 @@ export const DOCS = {
   repo: 'https://docs.github.com/rest/repos/repos#get-a-repository',
   pull: 'https://docs.github.com/rest/pulls/pulls#get-a-pull-request',
   commit: 'https://docs.github.com/rest/commits/commits#get-a-commit',
+  listPullCommits: 'https://docs.github.com/rest/pulls/pulls#list-commits-on-a-pull-request',
+  user: 'https://docs.github.com/rest/users/users#get-the-authenticated-user',
   branch: 'https://docs.github.com/rest/branches/branches#get-a-branch',
   listComments: 'https://docs.github.com/rest/issues/comments#list-issue-comments',
   createComment: 'https://docs.github.com/rest/issues/comments#create-an-issue-comment',

@@ -69,6 +69,11 @@ export async function readCommit(repo: string, sha: string): Promise<CommitInfo>
   }
 }
 
+/** The commits reachable from `head` and not from `base`, oldest first. */
+export async function listCommits(repo: string, base: string, head: string): Promise<string[]> {
+  return (await git(repo, ['rev-list', '--reverse', `${base}..${head}`])).split('\n').filter(Boolean)
+}
+
 /** Makes `refs/pull/N/head` of the base repository point at the PR's head, as GitHub keeps it even after the fork is gone. */
 export async function syncPullRef(base: string, head: string, headRef: string, number: number): Promise<void> {
   await git(base, ['fetch', '--quiet', '--no-tags', '--force', head, `refs/heads/${headRef}:refs/pull/${number}/head`])

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { DOCS, badCredentials, githubError, notFound, rateLimited, requiresAuthentication, secondaryRateLimited, serverError, type ErrorReply } from './errors.ts'
-import { readCommit, resolveBranch, resolveCommit, syncPullRef } from './git.ts'
+import { listCommits, readCommit, resolveBranch, resolveCommit, syncPullRef } from './git.ts'
 import * as shapes from './shapes.ts'
 import type { CommentRecord, RepoRecord, Urls } from './shapes.ts'
 
@@ -44,10 +44,25 @@ export interface TokenSpec {
   write?: boolean
 }
 
-/** The next `times` requests to `path` (decoded, without query) fail with `status`. */
-export interface Fault {
+/**
+ * The next `times` requests to `path` (decoded, without query) fail: with
+ * `status` and GitHub's answer for it, or on the network (`kind`).
+ */
+export type Fault = StatusFault | NetworkFault
+
+export interface NetworkFault {
   path: string
   method?: string
+  /** reset: the connection is dropped without an answer; hang: the request is never answered (until close()). */
+  kind: 'reset' | 'hang'
+  /** Defaults to 1. */
+  times?: number
+}
+
+export interface StatusFault {
+  path: string
+  method?: string
+  kind?: undefined
   status: number
   /** Defaults to 1. */
   times?: number
@@ -64,7 +79,7 @@ export interface GitHubOptions {
   tokens?: Record<string, TokenSpec>
   /** Requests per hour, like GitHub's 60 anonymous and 5000 authenticated. */
   rateLimit?: { anonymous?: number; authenticated?: number }
-  /** The web base for html_url fields; defaults to https://github.com. */
+  /** The web base for html_url fields; defaults to https://github.com. 'self' is the emulator's own base URL, as an Enterprise server's web host. */
   webUrl?: string
   /** Receives one line per request: method, path, status and who asked; never a token. */
   log?: (line: string) => void
@@ -73,6 +88,7 @@ export interface GitHubOptions {
 export interface RequestRecord {
   method: string
   path: string
+  /** 0 for a request answered by a network fault. */
   status: number
   /** The token's login; undefined for anonymous requests and bad credentials. */
   login?: string
@@ -91,6 +107,8 @@ export interface GitHubState {
 export interface GitHub {
   /** The API base URL, like https://api.github.com. */
   url: string
+  /** The web base URL of html_url fields, like https://github.com. */
+  web: string
   state: GitHubState
   close(): Promise<void>
 }
@@ -127,6 +145,8 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
   const tokens = new Map(Object.entries(options.tokens ?? {}))
   const limits = new Map<string, Limit>()
   const urls: Urls = { api: '', web: (options.webUrl ?? 'https://github.com').replace(/\/$/, '') }
+  /** Responses a hang fault holds, ended by close(). */
+  const hung = new Set<ServerResponse>()
   let requestCount = 0
   let nextCommentId = 1_000_000_001
 
@@ -141,6 +161,7 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   urls.api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  if (options.webUrl === 'self') urls.web = urls.api
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? 'GET'
@@ -150,6 +171,15 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     const requestId = `C0DE:${(++requestCount).toString(16).toUpperCase()}:${process.pid.toString(16).toUpperCase()}`
 
     const caller = authenticate(request.headers.authorization)
+    const login = caller === 'bad' ? undefined : caller.login
+    const network = takeNetworkFault(method, path)
+    if (network !== undefined) {
+      state.requests.push({ method, path, status: 0, ...(login !== undefined ? { login } : {}) })
+      options.log?.(`${method} ${path} (${network}) ${caller === 'bad' ? '(bad credentials)' : (login ?? '(anonymous)')}`)
+      if (network === 'reset') request.socket.destroy()
+      else hung.add(response)
+      return
+    }
     const limit = limitOf(caller === 'bad' ? undefined : caller)
     let reply: Reply
     if (caller === 'bad') reply = badCredentials()
@@ -157,7 +187,6 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     else reply = takeFault(method, path, caller, requestId) ?? (await route(method, segments, url, caller, request))
     limit.used = Math.min(limit.limit, limit.used + 1)
 
-    const login = caller === 'bad' ? undefined : caller.login
     state.requests.push({ method, path, status: reply.status, ...(login !== undefined ? { login } : {}) })
     options.log?.(`${method} ${path} ${reply.status} ${caller === 'bad' ? '(bad credentials)' : (login ?? '(anonymous)')}`)
     send(response, { ...reply, headers: { 'x-github-request-id': requestId, ...reply.headers } }, limit)
@@ -181,11 +210,22 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     return limit
   }
 
-  function takeFault(method: string, path: string, caller: Caller, requestId: string): ErrorReply | undefined {
+  /** The first fault for this request, taken (counted down) if `wanted` accepts it. */
+  function takeMatching<F extends Fault>(method: string, path: string, wanted: (fault: Fault) => fault is F): F | undefined {
     const fault = state.faults.find((candidate) => candidate.path === path && (candidate.method === undefined || candidate.method.toUpperCase() === method))
-    if (fault === undefined) return undefined
+    if (fault === undefined || !wanted(fault)) return undefined
     fault.times = (fault.times ?? 1) - 1
     if (fault.times <= 0) state.faults.splice(state.faults.indexOf(fault), 1)
+    return fault
+  }
+
+  function takeNetworkFault(method: string, path: string): NetworkFault['kind'] | undefined {
+    return takeMatching(method, path, (fault): fault is NetworkFault => fault.kind !== undefined)?.kind
+  }
+
+  function takeFault(method: string, path: string, caller: Caller, requestId: string): ErrorReply | undefined {
+    const fault = takeMatching(method, path, (candidate): candidate is StatusFault => candidate.kind === undefined)
+    if (fault === undefined) return undefined
     const retryAfter = fault.retryAfter ?? 60
     if (fault.status === 401) return badCredentials()
     if (fault.status === 403) return fault.secondary ? secondaryRateLimited(403, retryAfter, requestId) : rateLimited(caller.login === undefined ? undefined : String(shapes.idOf('user', caller.login)))
@@ -197,10 +237,15 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
 
   async function route(method: string, segments: string[], url: URL, caller: Caller, request: IncomingMessage): Promise<Reply> {
     const [root, owner = '', name = '', collection, ...rest] = segments
+    if (root === 'user' && segments.length === 1 && method === 'GET') {
+      if (caller.login === undefined) return requiresAuthentication(DOCS.user)
+      return ok(shapes.user(urls, caller.login))
+    }
     if (root !== 'repos') return notFound()
     const repo = findRepo(`${owner}/${name}`, caller)
     if (collection === undefined) return method === 'GET' && repo ? ok(shapes.repository(urls, repo)) : notFound(DOCS.repo)
     if (collection === 'pulls' && rest.length === 1 && method === 'GET') return getPull(repo, rest[0]!)
+    if (collection === 'pulls' && rest.length === 2 && rest[1] === 'commits' && method === 'GET') return listPullCommits(repo, rest[0]!, url)
     if (collection === 'commits' && rest.length > 0 && method === 'GET') return getCommit(repo, rest.join('/'))
     if (collection === 'branches' && rest.length > 0 && method === 'GET') return getBranch(repo, rest.join('/'))
     if (collection === 'issues' && rest.length === 2 && rest[1] === 'comments') {
@@ -256,6 +301,23 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     )
   }
 
+  /** The PR's commits, oldest first, as GitHub lists them: those on its head that its base branch does not have. */
+  async function listPullCommits(repo: RepoRecord | undefined, numberText: string, url: URL): Promise<Reply> {
+    const spec = repo && state.pulls.find((pull) => pull.number === Number(numberText) && pull.base.repo.toLowerCase() === `${repo.owner}/${repo.name}`.toLowerCase())
+    if (repo === undefined || spec === undefined) return notFound(DOCS.listPullCommits)
+    if (!specOf(spec.head.repo).deleted) await syncPull(spec)
+    const shas = await listCommits(repo.path, `refs/heads/${spec.base.ref}`, `refs/pull/${spec.number}/head`)
+    const infos = await Promise.all(shas.map((sha) => readCommit(repo.path, sha)))
+    return paginated(
+      url,
+      infos.map((info) => {
+        // The list leaves out what only a single commit's answer has.
+        const { stats: _stats, files: _files, ...listed } = shapes.commit(urls, repo, info)
+        return listed
+      }),
+    )
+  }
+
   async function getCommit(repo: RepoRecord | undefined, ref: string): Promise<Reply> {
     if (repo === undefined) return notFound(DOCS.commit)
     const sha = ref.startsWith('-') ? undefined : await resolveCommit(repo.path, ref)
@@ -277,6 +339,14 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
   function listComments(repo: RepoRecord | undefined, numberText: string, url: URL): Reply {
     if (repo === undefined || !pullExists(repo, numberText)) return notFound(DOCS.listComments)
     const all = state.comments.filter((comment) => comment.owner === repo.owner && comment.repo === repo.name && String(comment.issue) === numberText)
+    return paginated(
+      url,
+      all.map((comment) => shapes.comment(urls, comment)),
+    )
+  }
+
+  /** One page of a list, as per_page and page ask, with GitHub's link header. */
+  function paginated(url: URL, all: unknown[]): Reply {
     const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page')) || 30))
     const page = Math.max(1, Number(url.searchParams.get('page')) || 1)
     const last = Math.max(1, Math.ceil(all.length / perPage))
@@ -284,7 +354,7 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     const links = [...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []), ...(page > 1 ? [link(1, 'first'), link(page - 1, 'prev')] : [])]
     return {
       status: 200,
-      body: all.slice((page - 1) * perPage, page * perPage).map((comment) => shapes.comment(urls, comment)),
+      body: all.slice((page - 1) * perPage, page * perPage),
       ...(links.length > 0 ? { headers: { link: links.join(', ') } } : {}),
     }
   }
@@ -315,9 +385,12 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
 
   return {
     url: urls.api,
+    web: urls.web,
     state,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const response of hung) response.destroy()
+        hung.clear()
         server.close((error) => (error ? reject(error) : resolve()))
         server.closeAllConnections()
       }),

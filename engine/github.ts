@@ -99,10 +99,12 @@ export function createGitHubClient(options: ClientOptions): Octokit {
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
       try {
-        return await request({ ...requestOptions, request: { ...requestOptions.request, signal } })
+        // In place: the hooks inside this one (Octokit's request log) were given this very options object, and ignore another.
+        requestOptions.request = { ...requestOptions.request, signal }
+        return await request(requestOptions)
       } catch (error) {
         if (options.signal?.aborted) throw error
-        const failure = timeout.aborted ? new TimeoutFailure(timeoutMs, error) : error
+        const failure = timeout.aborted && isAbort(error) ? new TimeoutFailure(timeoutMs, error) : error
         const wait = attempt <= retries ? retryWait(failure, attempt, retryDelayMs, maxRetryAfterMs) : undefined
         if (wait === undefined) {
           if (isRequestFailure(failure)) Object.assign(failure, { attempts: attempt })
@@ -118,6 +120,13 @@ export function createGitHubClient(options: ClientOptions): Octokit {
     }
   })
   return octokit
+}
+
+/** Whether fetch failed because its signal was aborted (Octokit passes that error on, or wraps it). */
+function isAbort(error: unknown): boolean {
+  const names = ['AbortError', 'TimeoutError']
+  const cause = (error as { cause?: unknown } | undefined)?.cause
+  return (error instanceof Error && names.includes(error.name)) || (cause instanceof Error && names.includes(cause.name))
 }
 
 /** A request that got no answer in time. */

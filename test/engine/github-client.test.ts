@@ -77,6 +77,28 @@ test('429 waits as long as retry-after says, unless that is longer than a minute
   }
 })
 
+test('a request that gets no answer fails after the timeout, and so does one that Ctrl-C stops', async () => {
+  const silent = createServer(() => {})
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const base = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+  try {
+    const error = await createGitHubClient({ api: base, timeoutMs: 200 }).rest.pulls.get({ owner: 'a', repo: 'b', pull_number: 1 }).catch((caught: unknown) => caught)
+    assert.is(
+      explainFailure(error, { what: 'read pull request #1 of a/b', api: base }).message,
+      `the GitHub API at ${base} did not answer within 200ms when kspawn asked to read pull request #1 of a/b: try again, or wait longer with --github-timeout <seconds>`,
+    )
+    const interrupt = new AbortController()
+    const pending = createGitHubClient({ api: base, signal: interrupt.signal }).rest.pulls.get({ owner: 'a', repo: 'b', pull_number: 1 })
+    setTimeout(() => interrupt.abort('SIGINT'), 100)
+    const stopped = await pending.catch((caught: unknown) => caught)
+    assert.instance(stopped, Error)
+    assert.ok(interrupt.signal.aborted)
+  } finally {
+    silent.closeAllConnections()
+    await new Promise<void>((resolve) => silent.close(() => resolve()))
+  }
+})
+
 test('the token comes from GITHUB_TOKEN, then GH_TOKEN, then gh auth token for that host', async () => {
   const asked: string[] = []
   const gh = async (host: string) => {

@@ -201,6 +201,76 @@ test('faults can last for several requests and target one method', async () => {
   assert.equal(github.state.faults, [])
 })
 
+test('network faults: a dropped connection, and a request never answered until close()', async () => {
+  const path = '/repos/kinvolk/kubernetes'
+  github.state.fail({ path, kind: 'reset' })
+  const reset = await failure(() => client(TOKEN).repos.get({ owner: 'kinvolk', repo: 'kubernetes' }))
+  // How @octokit/request reports a fetch that failed: status 500 and no response.
+  assert.is(reset.status, 500)
+  assert.is(reset.response, undefined)
+  assert.equal(github.state.requests.at(-1), { method: 'GET', path, status: 0, login: 'alban' })
+  assert.match(logLines.at(-1)!, `GET ${path} (reset) alban`)
+
+  const hanging = await startGitHub({ repos: [{ owner: 'kinvolk', name: 'kubernetes', path: fork }] })
+  hanging.state.fail({ path, kind: 'hang' })
+  const octokit = new Octokit({ baseUrl: hanging.url, log: silent })
+  const error = await failure(() => octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes', request: { signal: AbortSignal.timeout(300) } })).catch((caught: unknown) => caught as RequestError)
+  assert.is(error.response, undefined)
+  assert.match(String((error as Error).message), /abort/i)
+  // The emulator still answers others, and close() ends the hung request.
+  assert.is((await octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes' })).status, 200)
+  await hanging.close()
+})
+
+test("users.getAuthenticated: the token's user; anonymous is 401", async () => {
+  const { data } = await client(TOKEN).users.getAuthenticated()
+  assert.is(data.login, 'alban')
+  assert.is(data.type, 'User')
+  const anonymous = await failure(() => client().users.getAuthenticated())
+  assert.is(anonymous.status, 401)
+  assert.is((anonymous.response?.data as { message: string }).message, 'Requires authentication')
+})
+
+test("pulls.listCommits: the PR's commits that its base does not have, oldest first, paginated", async () => {
+  const octokit = client(TOKEN)
+  const { data } = await octokit.pulls.listCommits({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 101 })
+  assert.equal(
+    data.map((commit) => commit.sha),
+    [await sha(fork, branches.denyattach)],
+  )
+  assert.is(data[0]!.parents[0]!.sha, await sha(upstream, 'master'))
+  assert.match(data[0]!.commit.message, /DenyAttach/)
+
+  // Two commits: one more on top of the head branch, in the fork.
+  const head = await sha(fork, branches.denyattachfix)
+  const tree = await sha(fork, `${head}^{tree}`)
+  const more = (await must(['git', '-C', fork, 'commit-tree', tree, '-p', head, '-m', 'One more'], { env: { GIT_AUTHOR_NAME: 'A', GIT_AUTHOR_EMAIL: 'a@example.com', GIT_COMMITTER_NAME: 'A', GIT_COMMITTER_EMAIL: 'a@example.com' } })).stdout.trim()
+  github.state.pulls.push({ number: 105, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'kinvolk/kubernetes', ref: 'alban/two' } })
+  await must(['git', '-C', fork, 'update-ref', 'refs/heads/alban/two', more])
+  try {
+    const first = await octokit.pulls.listCommits({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 105, per_page: 1 })
+    assert.equal(first.data.map((commit) => commit.sha), [head])
+    assert.match(first.headers.link ?? '', 'page=2>; rel="next"')
+    const all = await octokit.paginate(octokit.pulls.listCommits, { owner: 'kubernetes', repo: 'kubernetes', pull_number: 105, per_page: 1 })
+    assert.equal(all.map((commit) => commit.sha), [head, more])
+  } finally {
+    github.state.pulls.pop()
+  }
+  assert.is((await failure(() => octokit.pulls.listCommits({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 999 }))).status, 404)
+})
+
+test("webUrl 'self': html_url fields are on the emulator's own host", async () => {
+  const own = await startGitHub({ repos: [{ owner: 'kinvolk', name: 'kubernetes', path: fork }], webUrl: 'self' })
+  try {
+    assert.is(own.web, own.url)
+    const { data } = await new Octokit({ baseUrl: own.url, log: silent }).repos.get({ owner: 'kinvolk', repo: 'kubernetes' })
+    assert.is(data.html_url, `${own.url}/kinvolk/kubernetes`)
+  } finally {
+    await own.close()
+  }
+  assert.is(github.web, 'https://github.com')
+})
+
 test('the primary rate limit runs out: 403 with x-ratelimit-remaining 0', async () => {
   const limited = await startGitHub({ repos: [{ owner: 'kinvolk', name: 'kubernetes', path: fork }], rateLimit: { anonymous: 2 } })
   try {

@@ -384,7 +384,13 @@ test('a restarted emulator takes back the pods of the same machines; SIGTERM the
   const k2 = new Kubectl(second.ready.url, `${ALLOW_CLUSTER}2`)
   await k2.ok(['wait', '--for=condition=Ready', 'pod/survivor', '--timeout=30s'], 40_000)
   assert.is(await docker('inspect', '-f', '{{.Id}}', container), id)
-  assert.match(await k2.ok(['logs', 'survivor', '--tail=1']), DATE_LINE)
+  // The pod prints its first date a second after it starts, which can be after the restart: wait for one.
+  let survivorLog = ''
+  for (let attempt = 0; attempt < 40 && !DATE_LINE.test(survivorLog); attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250))
+    survivorLog = await k2.ok(['logs', 'survivor', '--tail=1'])
+  }
+  assert.match(survivorLog, DATE_LINE)
   second.proc.kill('SIGTERM')
   assert.is(await exitOf(second.proc, 10_000), 0, second.stderr())
   assert.is((await run('docker', ['inspect', container])).code, 1)

@@ -5,7 +5,7 @@
 // messages name where it came from, never its value.
 import { Octokit } from '@octokit/rest'
 import { $ } from 'zx'
-import { KspawnError, UsageError } from './errors.ts'
+import { Interrupted, KspawnError, UsageError } from './errors.ts'
 import { formatDuration } from './events.ts'
 import { DEFAULT_API, normalApiUrl } from './github-url.ts'
 
@@ -103,22 +103,26 @@ export function createGitHubClient(options: ClientOptions): Octokit {
         requestOptions.request = { ...requestOptions.request, signal }
         return await request(requestOptions)
       } catch (error) {
-        if (options.signal?.aborted) throw error
+        if (options.signal?.aborted) {
+          const reason: unknown = options.signal.reason
+          throw new Interrupted(`interrupted by ${typeof reason === 'string' ? reason : 'an abort'} while asking GitHub (${describeRequest(requestOptions)})`, { cause: error })
+        }
         const failure = timeout.aborted && isAbort(error) ? new TimeoutFailure(timeoutMs, error) : error
         const wait = attempt <= retries ? retryWait(failure, attempt, retryDelayMs, maxRetryAfterMs) : undefined
         if (wait === undefined) {
           if (isRequestFailure(failure)) Object.assign(failure, { attempts: attempt })
           throw failure
         }
-        // The options hold the route (/repos/{owner}/{repo}) and its parameters apart.
-        const endpoint = octokit.request.endpoint.parse(requestOptions)
-        const method = endpoint.method
-        const path = pathOf(endpoint.url, api)
-        options.onRetry?.(`GitHub answered ${statusText(failure as RequestFailure)} to ${method} ${path}: retrying in ${formatDuration(wait)} (retry ${attempt} of ${retries})`)
+        options.onRetry?.(`GitHub answered ${statusText(failure as RequestFailure)} to ${describeRequest(requestOptions)}: retrying in ${formatDuration(wait)} (retry ${attempt} of ${retries})`)
         await sleep(wait, options.signal)
       }
     }
   })
+  /** `GET /repos/kinvolk/kubernetes`: the options hold the route (/repos/{owner}/{repo}) and its parameters apart. */
+  function describeRequest(requestOptions: Parameters<typeof octokit.request.endpoint.parse>[0]): string {
+    const endpoint = octokit.request.endpoint.parse(requestOptions)
+    return `${endpoint.method} ${pathOf(endpoint.url, api)}`
+  }
   return octokit
 }
 

@@ -71,11 +71,19 @@ export interface UpsertResult {
   url: string
 }
 
-/** Updates the comment with the marker that the token's user wrote, or creates one. */
+/** Updates the comment with the marker that the token's user wrote (the latest, if several), or creates one. */
 export async function upsertComment({ octokit, owner, repo, number, body }: UpsertOptions): Promise<UpsertResult> {
-  const login = (await octokit.rest.users.getAuthenticated()).data.login
+  // A GitHub App's token may not read /user (403): its comments are then known by the marker alone.
+  const login = await octokit.rest.users.getAuthenticated().then(
+    ({ data }) => data.login,
+    (error: unknown) => {
+      if ((error as { status?: number }).status === 403) return undefined
+      throw error
+    },
+  )
   const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: number, per_page: 100 })
-  const mine = comments.filter((comment) => comment.user?.login === login && comment.body?.includes(COMMENT_MARKER))
+  // The marker opens kspawn's comments; someone quoting one has "> " first.
+  const mine = comments.filter((comment) => (login === undefined || comment.user?.login === login) && comment.body?.startsWith(COMMENT_MARKER))
   const existing = mine.at(-1)
   if (existing !== undefined) {
     const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: existing.id, body })

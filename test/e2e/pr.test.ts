@@ -350,7 +350,9 @@ test('a pull request built, spawned and smoke-tested, its result commented once 
 
     // Someone else quoting kspawn's comment: that comment is not kspawn's to update.
     await new Octokit({ baseUrl: github.url, auth: OTHER_TOKEN }).rest.issues.createComment({ owner: 'kubernetes', repo: 'kubernetes', issue_number: 101, body: `> ${comment.body}\nNice!` })
-    // A rerun with other smoke tests, which this patch fails: the same comment now says so.
+    // A rerun with other smoke tests, which this patch fails: the same comment now says so. This time the
+    // token may not read /user (as a GitHub App's): kspawn's comment is then the one its marker opens.
+    github.state.fail({ path: '/user', status: 403 })
     const second = await pr([url, '--comment', '--recreate', '--smoke', 'denyattachfix'], { GITHUB_TOKEN: TOKEN })
     assert.is(second.exitCode, 1, second.output)
     assert.match(second.stdout, 'pr: 0 of 1 variant passed')

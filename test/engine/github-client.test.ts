@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../../engine/errors.ts'
+import { Interrupted, UsageError } from '../../engine/errors.ts'
 import { createGitHubClient, explainFailure, findToken, GitHubError } from '../../engine/github.ts'
 
 const TOKEN = 'ghp_clientTestToken0123456789abcdefABCDEF'
@@ -91,8 +91,10 @@ test('a request that gets no answer fails after the timeout, and so does one tha
     const pending = createGitHubClient({ api: base, signal: interrupt.signal }).rest.pulls.get({ owner: 'a', repo: 'b', pull_number: 1 })
     setTimeout(() => interrupt.abort('SIGINT'), 100)
     const stopped = await pending.catch((caught: unknown) => caught)
-    assert.instance(stopped, Error)
-    assert.ok(interrupt.signal.aborted)
+    assert.instance(stopped, Interrupted)
+    assert.is((stopped as Interrupted).exitCode, 130)
+    assert.is((stopped as Interrupted).message, 'interrupted by SIGINT while asking GitHub (GET /repos/a/b/pulls/1)')
+    assert.is(explainFailure(stopped, { what: 'read pull request #1 of a/b', api: base }), stopped)
   } finally {
     silent.closeAllConnections()
     await new Promise<void>((resolve) => silent.close(() => resolve()))

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { Octokit } from '@octokit/rest'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { worldRepos } from '../world/github/repos.ts'
 import { startGitHub, type GitHub } from '../world/github/server.ts'
 import { branches, checkout as makeCheckout, messages, must, world, type Checkout, type Result } from '../world/harness.ts'
 import { kspawn, writeConfig } from './project.ts'
@@ -31,7 +32,6 @@ let user: Checkout
 let config = ''
 let upstream = ''
 let fork = ''
-let gone = ''
 let github: GitHub
 let noGh = ''
 /** Everything kspawn printed, and every line the emulator logged: checked for tokens at the end. */
@@ -74,26 +74,12 @@ test.before(async () => {
   home = await mkdtemp(join(tmpdir(), 'kspawn-pr-'))
   noGh = join(home, 'gh-none')
   await mkdir(noGh)
-  // Copies: the emulator writes refs/pull/N/head into base repositories, and tests move branches.
-  upstream = join(home, 'remotes', 'kubernetes.git')
-  fork = join(home, 'remotes', 'kinvolk-kubernetes.git')
-  gone = join(home, 'remotes', 'gone-kubernetes.git')
-  for (const [from, to] of [
-    [world().KSPAWN_WORLD_UPSTREAM, upstream],
-    [world().KSPAWN_WORLD_FORK, fork],
-    [world().KSPAWN_WORLD_FORK, gone],
-  ] as const) {
-    await must(['git', 'clone', '--quiet', '--mirror', from, to])
-  }
+  const repos = await worldRepos(join(home, 'remotes'))
+  ;({ upstream, fork } = repos)
   // A branch whose commits no checkout has yet: one commit on top of denyattach.
   await must(['git', '-C', fork, 'branch', 'alban/moving', await commitOnTop(fork, branches.denyattach, 'Moving on')])
   github = await startGitHub({
-    repos: [
-      { owner: 'kubernetes', name: 'kubernetes', path: upstream },
-      { owner: 'kinvolk', name: 'kubernetes', path: fork, parent: 'kubernetes/kubernetes' },
-      { owner: 'gone', name: 'kubernetes', path: gone, parent: 'kubernetes/kubernetes', deleted: true },
-      { owner: 'kinvolk', name: 'secret', path: fork, private: true },
-    ],
+    repos: repos.repos,
     pulls: [
       { number: 101, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'kinvolk/kubernetes', ref: branches.denyattach }, title: 'Add DenyAttach' },
       { number: 102, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'gone/kubernetes', ref: branches.denyattachfix }, title: 'Fix DenyAttach' },

@@ -7,8 +7,9 @@ import { Octokit } from '@octokit/rest'
 import { RequestError } from '@octokit/request-error'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { worldRepos } from './github/repos.ts'
 import { startGitHub, type GitHub } from './github/server.ts'
-import { branches, must, world } from './harness.ts'
+import { branches, must } from './harness.ts'
 
 const test = suite('github emulator')
 
@@ -39,20 +40,11 @@ async function failure(call: () => Promise<unknown>): Promise<RequestError> {
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kspawn-github-'))
-  // Copies, since the emulator writes refs/pull/N/head into the base repository as GitHub does.
-  upstream = join(dir, 'kubernetes.git')
-  fork = join(dir, 'kinvolk-kubernetes.git')
-  await must(['git', 'clone', '--quiet', '--mirror', world().KSPAWN_WORLD_UPSTREAM, upstream])
-  await must(['git', 'clone', '--quiet', '--mirror', world().KSPAWN_WORLD_FORK, fork])
-  const gone = join(dir, 'gone-kubernetes.git')
-  await must(['git', 'clone', '--quiet', '--mirror', world().KSPAWN_WORLD_FORK, gone])
+  const mirrored = await worldRepos(dir)
+  upstream = mirrored.upstream
+  fork = mirrored.fork
   github = await startGitHub({
-    repos: [
-      { owner: 'kubernetes', name: 'kubernetes', path: upstream },
-      { owner: 'kinvolk', name: 'kubernetes', path: fork, parent: 'kubernetes/kubernetes' },
-      { owner: 'gone', name: 'kubernetes', path: gone, parent: 'kubernetes/kubernetes', deleted: true },
-      { owner: 'kinvolk', name: 'secret', path: fork, private: true },
-    ],
+    repos: mirrored.repos,
     pulls: [
       { number: 101, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'kinvolk/kubernetes', ref: branches.denyattach }, title: 'Add DenyAttach' },
       { number: 102, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'gone/kubernetes', ref: branches.denyattachfix } },

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Octokit } from '@octokit/rest'
 import { RequestError } from '@octokit/request-error'
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { worldRepos } from './github/repos.ts'
-import { startGitHub, type GitHub } from './github/server.ts'
+import { startGitHub, type GitHub, type RepoSpec } from './github/server.ts'
 import { branches, must } from './harness.ts'
 
 const test = suite('github emulator')
@@ -21,6 +21,7 @@ const silent = { debug() {}, info() {}, warn() {}, error() {} }
 let dir = ''
 let upstream = ''
 let fork = ''
+let gone = ''
 let github: GitHub
 const logLines: string[] = []
 
@@ -43,6 +44,7 @@ test.before(async () => {
   const mirrored = await worldRepos(dir)
   upstream = mirrored.upstream
   fork = mirrored.fork
+  gone = mirrored.gone
   github = await startGitHub({
     repos: mirrored.repos,
     pulls: [
@@ -85,6 +87,7 @@ test('pulls.get: head and base come from the real repositories', async () => {
   assert.is(data.base.ref, 'master')
   assert.is(data.base.sha, await sha(upstream, 'master'))
   assert.is(data.base.repo.clone_url, upstream)
+  assert.is(data.commits, 1)
   const listed = await must(['git', 'ls-remote', data.head.repo!.clone_url, `refs/heads/${data.head.ref}`])
   assert.ok(listed.stdout.startsWith(data.head.sha))
 })
@@ -193,34 +196,63 @@ test('faults can last for several requests and target one method', async () => {
   assert.equal(github.state.faults, [])
 })
 
-test('network faults: a dropped connection, and a request never answered until close()', async () => {
+test('network faults: a dropped connection is a RequestError without a response', async () => {
   const path = '/repos/kinvolk/kubernetes'
   github.state.fail({ path, kind: 'reset' })
   const reset = await failure(() => client(TOKEN).repos.get({ owner: 'kinvolk', repo: 'kubernetes' }))
   // How @octokit/request reports a fetch that failed: status 500 and no response.
   assert.is(reset.status, 500)
   assert.is(reset.response, undefined)
+  assert.match(reset.message, /other side closed|ECONNRESET|socket|fetch failed/i)
   assert.equal(github.state.requests.at(-1), { method: 'GET', path, status: 0, login: 'alban' })
-  assert.match(logLines.at(-1)!, `GET ${path} (reset) alban`)
+  assert.is(logLines.at(-1), `GET ${path} (reset) alban`)
+  assert.is((await client(TOKEN).repos.get({ owner: 'kinvolk', repo: 'kubernetes' })).status, 200)
+})
 
+test('network faults: a request never answered runs into the client timeout, and close() ends those still waiting', async () => {
+  const path = '/repos/kinvolk/kubernetes'
   const hanging = await startGitHub({ repos: [{ owner: 'kinvolk', name: 'kubernetes', path: fork }] })
-  hanging.state.fail({ path, kind: 'hang' })
   const octokit = new Octokit({ baseUrl: hanging.url, log: silent })
-  const error = await failure(() => octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes', request: { signal: AbortSignal.timeout(300) } })).catch((caught: unknown) => caught as RequestError)
-  assert.is(error.response, undefined)
-  assert.match(String((error as Error).message), /abort/i)
-  // The emulator still answers others, and close() ends the hung request.
-  assert.is((await octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes' })).status, 200)
+  hanging.state.fail({ path, kind: 'hang', times: 2 })
+  const started = Date.now()
+  const timedOut = await octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes', request: { signal: AbortSignal.timeout(300) } }).then(
+    (): never => {
+      throw new Error('the hung request was answered')
+    },
+    (error: unknown) => error as Error & { response?: unknown },
+  )
+  assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`)
+  assert.match(timedOut.message, /abort|timeout/i)
+  assert.is(timedOut.response, undefined)
+  // The emulator still answers others.
+  assert.is((await octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes', request: { signal: AbortSignal.timeout(2000) } })).status, 200)
+
+  // One without a timeout of its own waits until close(), which does not wait for it.
+  hanging.state.fail({ path, kind: 'hang' })
+  const waiting = failure(() => octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes' }))
+  while (hanging.state.faults.length > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  const closing = Date.now()
   await hanging.close()
+  assert.ok(Date.now() - closing < 1000, `${Date.now() - closing} ms`)
+  const dropped = await waiting
+  assert.is(dropped.status, 500)
+  assert.is(dropped.response, undefined)
+  assert.equal(
+    hanging.state.requests.map((request) => request.status),
+    [0, 200, 0],
+  )
 })
 
 test("users.getAuthenticated: the token's user; anonymous is 401", async () => {
   const { data } = await client(TOKEN).users.getAuthenticated()
   assert.is(data.login, 'alban')
   assert.is(data.type, 'User')
+  assert.type(data.id, 'number')
+  assert.is(data.html_url, 'https://github.com/alban')
+  assert.is((await client(READ_ONLY_TOKEN).users.getAuthenticated()).data.login, 'reader')
   const anonymous = await failure(() => client().users.getAuthenticated())
   assert.is(anonymous.status, 401)
-  assert.is((anonymous.response?.data as { message: string }).message, 'Requires authentication')
+  assert.equal(anonymous.response?.data, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest/users/users#get-the-authenticated-user', status: '401' })
 })
 
 test("pulls.listCommits: the PR's commits that its base does not have, oldest first, paginated", async () => {
@@ -245,10 +277,51 @@ test("pulls.listCommits: the PR's commits that its base does not have, oldest fi
     assert.match(first.headers.link ?? '', 'page=2>; rel="next"')
     const all = await octokit.paginate(octokit.pulls.listCommits, { owner: 'kubernetes', repo: 'kubernetes', pull_number: 105, per_page: 1 })
     assert.equal(all.map((commit) => commit.sha), [head, more])
+    const second = await octokit.pulls.listCommits({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 105, per_page: 1, page: 2 })
+    assert.equal(second.data[0]!.parents.map((parent) => parent.sha), [head])
+    assert.is(second.data[0]!.commit.message, 'One more')
+    assert.is(second.data[0]!.html_url, `https://github.com/kubernetes/kubernetes/commit/${more}`)
+    assert.not.ok('files' in second.data[0]!)
+    assert.match(second.headers.link ?? '', 'page=1>; rel="prev"')
+    assert.is((await octokit.pulls.get({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 105 })).data.commits, 2)
   } finally {
     github.state.pulls.pop()
   }
   assert.is((await failure(() => octokit.pulls.listCommits({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 999 }))).status, 404)
+})
+
+test('a PR follows its head branch, and keeps the last head seen once its fork is deleted', async () => {
+  const octokit = client(TOKEN)
+  const [first, second, third] = await Promise.all([branches.denyattach, branches.denyattachfix, branches.kubeadm].map((branch) => sha(fork, branch)))
+  const moving: RepoSpec = { owner: 'moving', name: 'kubernetes', path: gone, parent: 'kubernetes/kubernetes' }
+  const branch = 'alban/moving'
+  const move = (to: string) => must(['git', '-C', gone, 'update-ref', `refs/heads/${branch}`, to])
+  const get = async () => (await octokit.pulls.get({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 106 })).data
+  await move(first!)
+  github.state.repos.push(moving)
+  github.state.pulls.push({ number: 106, base: { repo: 'kubernetes/kubernetes', ref: 'master' }, head: { repo: 'moving/kubernetes', ref: branch } })
+  try {
+    assert.is((await get()).head.sha, first)
+    await move(second!)
+    const moved = await get()
+    assert.is(moved.head.sha, second)
+    assert.is(moved.head.repo?.full_name, 'moving/kubernetes')
+    await move(third!)
+    assert.equal(
+      (await octokit.pulls.listCommits({ owner: 'kubernetes', repo: 'kubernetes', pull_number: 106 })).data.map((commit) => commit.sha),
+      [third],
+    )
+    moving.deleted = true
+    await move(first!)
+    const kept = await get()
+    assert.is(kept.head.repo, null)
+    assert.is(kept.head.sha, third)
+    assert.is((await must(['git', 'ls-remote', upstream, 'refs/pull/106/head'])).stdout, `${third}\trefs/pull/106/head\n`)
+  } finally {
+    github.state.pulls.splice(github.state.pulls.findIndex((pull) => pull.number === 106), 1)
+    github.state.repos.splice(github.state.repos.indexOf(moving), 1)
+    await must(['git', '-C', gone, 'update-ref', '-d', `refs/heads/${branch}`])
+  }
 })
 
 test("webUrl 'self': html_url fields are on the emulator's own host", async () => {

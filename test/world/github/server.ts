@@ -147,6 +147,8 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
   const urls: Urls = { api: '', web: (options.webUrl ?? 'https://github.com').replace(/\/$/, '') }
   /** Responses a hang fault holds, ended by close(). */
   const hung = new Set<ServerResponse>()
+  /** The last refresh of each refs/pull/N/head, so that concurrent requests for one PR update it one at a time. */
+  const refreshes = new Map<string, Promise<unknown>>()
   let requestCount = 0
   let nextCommentId = 1_000_000_001
 
@@ -177,7 +179,10 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
       state.requests.push({ method, path, status: 0, ...(login !== undefined ? { login } : {}) })
       options.log?.(`${method} ${path} (${network}) ${caller === 'bad' ? '(bad credentials)' : (login ?? '(anonymous)')}`)
       if (network === 'reset') request.socket.destroy()
-      else hung.add(response)
+      else {
+        hung.add(response)
+        response.on('close', () => hung.delete(response))
+      }
       return
     }
     const limit = limitOf(caller === 'bad' ? undefined : caller)
@@ -239,7 +244,7 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     const [root, owner = '', name = '', collection, ...rest] = segments
     if (root === 'user' && segments.length === 1 && method === 'GET') {
       if (caller.login === undefined) return requiresAuthentication(DOCS.user)
-      return ok(shapes.user(urls, caller.login))
+      return ok(shapes.authenticatedUser(urls, caller.login))
     }
     if (root !== 'repos') return notFound()
     const repo = findRepo(`${owner}/${name}`, caller)
@@ -277,12 +282,44 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     await syncPullRef(specOf(pull.base.repo).path, specOf(pull.head.repo).path, pull.head.ref, pull.number)
   }
 
+  /**
+   * The PR's head: refs/pull/N/head, first moved to where its head branch now
+   * is. Once the head repository is deleted or the branch is gone, it stays at
+   * the last head seen, as on GitHub.
+   */
+  async function refreshPull(pull: PullSpec): Promise<string | undefined> {
+    const base = specOf(pull.base.repo).path
+    const head = specOf(pull.head.repo)
+    const ref = `refs/pull/${pull.number}/head`
+    const key = `${base}\0${ref}`
+    const refresh = (refreshes.get(key) ?? Promise.resolve())
+      .catch(() => {})
+      .then(async () => {
+        const seen = await resolveCommit(base, ref)
+        if (seen !== undefined && head.deleted) return seen
+        const branch = await resolveBranch(head.path, pull.head.ref)
+        if (branch === undefined || branch === seen) return seen
+        await syncPull(pull)
+        return resolveCommit(base, ref)
+      })
+    refreshes.set(key, refresh)
+    return refresh
+  }
+
+  function findPull(repo: RepoRecord | undefined, numberText: string): PullSpec | undefined {
+    return repo && state.pulls.find((pull) => String(pull.number) === numberText && pull.base.repo.toLowerCase() === `${repo.owner}/${repo.name}`.toLowerCase())
+  }
+
+  /** The PR's commits, oldest first: those on its head that its base branch does not have. */
+  function pullCommits(repo: RepoRecord, spec: PullSpec): Promise<string[]> {
+    return listCommits(repo.path, `refs/heads/${spec.base.ref}`, `refs/pull/${spec.number}/head`)
+  }
+
   async function getPull(repo: RepoRecord | undefined, numberText: string): Promise<Reply> {
-    const spec = repo && state.pulls.find((pull) => pull.number === Number(numberText) && pull.base.repo.toLowerCase() === `${repo.owner}/${repo.name}`.toLowerCase())
+    const spec = findPull(repo, numberText)
     if (repo === undefined || spec === undefined) return notFound(DOCS.pull)
     const headSpec = specOf(spec.head.repo)
-    if (!headSpec.deleted) await syncPull(spec)
-    const headSha = await resolveCommit(repo.path, `refs/pull/${spec.number}/head`)
+    const headSha = await refreshPull(spec)
     const baseSha = await resolveBranch(repo.path, spec.base.ref)
     if (headSha === undefined || baseSha === undefined) throw new Error(`pull ${spec.number}: head or base branch is missing from the repositories`)
     const headRecord = record(headSpec)
@@ -297,16 +334,17 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
         draft: spec.draft ?? false,
         head: { repo: headRecord, shown: headSpec.deleted ? null : headRecord, ref: spec.head.ref, sha: headSha },
         base: { repo, shown: repo, ref: spec.base.ref, sha: baseSha },
+        commits: (await pullCommits(repo, spec)).length,
       }),
     )
   }
 
   /** The PR's commits, oldest first, as GitHub lists them: those on its head that its base branch does not have. */
   async function listPullCommits(repo: RepoRecord | undefined, numberText: string, url: URL): Promise<Reply> {
-    const spec = repo && state.pulls.find((pull) => pull.number === Number(numberText) && pull.base.repo.toLowerCase() === `${repo.owner}/${repo.name}`.toLowerCase())
+    const spec = findPull(repo, numberText)
     if (repo === undefined || spec === undefined) return notFound(DOCS.listPullCommits)
-    if (!specOf(spec.head.repo).deleted) await syncPull(spec)
-    const shas = await listCommits(repo.path, `refs/heads/${spec.base.ref}`, `refs/pull/${spec.number}/head`)
+    if ((await refreshPull(spec)) === undefined) throw new Error(`pull ${spec.number}: its head branch is missing from the repositories`)
+    const shas = await pullCommits(repo, spec)
     const infos = await Promise.all(shas.map((sha) => readCommit(repo.path, sha)))
     return paginated(
       url,
@@ -332,12 +370,8 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
     return ok(shapes.branch(urls, repo, name, await readCommit(repo.path, sha)))
   }
 
-  function pullExists(repo: RepoRecord, numberText: string): boolean {
-    return state.pulls.some((pull) => String(pull.number) === numberText && pull.base.repo.toLowerCase() === `${repo.owner}/${repo.name}`.toLowerCase())
-  }
-
   function listComments(repo: RepoRecord | undefined, numberText: string, url: URL): Reply {
-    if (repo === undefined || !pullExists(repo, numberText)) return notFound(DOCS.listComments)
+    if (repo === undefined || findPull(repo, numberText) === undefined) return notFound(DOCS.listComments)
     const all = state.comments.filter((comment) => comment.owner === repo.owner && comment.repo === repo.name && String(comment.issue) === numberText)
     return paginated(
       url,
@@ -361,7 +395,7 @@ export async function startGitHub(options: GitHubOptions): Promise<GitHub> {
 
   function createComment(repo: RepoRecord | undefined, numberText: string, caller: Caller, input: unknown): Reply {
     if (caller.login === undefined) return requiresAuthentication(DOCS.createComment)
-    if (repo === undefined || !pullExists(repo, numberText)) return notFound(DOCS.createComment)
+    if (repo === undefined || findPull(repo, numberText) === undefined) return notFound(DOCS.createComment)
     if (!caller.write) return githubError(403, 'Resource not accessible by personal access token', DOCS.createComment)
     const body = commentBody(input)
     if (typeof body !== 'string') return body

@@ -58,6 +58,33 @@ export function user(urls: Urls, login: string): Shape<Schemas['simple-user']> {
   }
 }
 
+/** GET /user: the token's own account, with the profile and counts GitHub adds for its owner. */
+export function authenticatedUser(urls: Urls, login: string): Shape<Schemas['private-user']> {
+  return {
+    ...user(urls, login),
+    name: null,
+    company: null,
+    blog: '',
+    location: null,
+    email: null,
+    hireable: null,
+    bio: null,
+    twitter_username: null,
+    public_repos: 1,
+    public_gists: 0,
+    followers: 0,
+    following: 0,
+    created_at: '2014-06-06T22:56:04Z',
+    updated_at: '2017-12-01T10:00:00Z',
+    private_gists: 0,
+    total_private_repos: 0,
+    owned_private_repos: 0,
+    disk_usage: 0,
+    collaborators: 0,
+    two_factor_authentication: true,
+  }
+}
+
 export function repository(urls: Urls, repo: RepoRecord): Shape<Schemas['repository']> {
   const fullName = `${repo.owner}/${repo.name}`
   const id = idOf('repo', fullName)
@@ -155,6 +182,8 @@ export interface PullView {
   draft: boolean
   head: PullSide
   base: PullSide
+  /** How many commits the PR has: those on its head that its base branch lacks. */
+  commits: number
 }
 
 type PullRequest = Schemas['pull-request']
@@ -205,7 +234,7 @@ export function pull(urls: Urls, view: PullView): Shape<Omit<PullRequest, 'head'
     mergeable_state: view.state === 'open' ? 'clean' : 'unknown',
     comments: 0,
     review_comments: 0,
-    commits: 1,
+    commits: view.commits,
     maintainer_can_modify: false,
   }
 }

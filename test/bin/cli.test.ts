@@ -4,7 +4,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { CliDeps } from '../../cli/deps.ts'
 import { findExecutable } from '../../cli/doctor.ts'

@@ -1,6 +1,6 @@
 // Validation and normalization of a config's default export: the exact
 // messages a user sees, and the Config the rest of kspawn reads.
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { parseConfig } from '../../engine/config-schema.ts'
 import { ConfigError } from '../../engine/errors.ts'

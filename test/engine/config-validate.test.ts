@@ -2,7 +2,7 @@
 // also checked against the real `git check-ref-format`.
 import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import {
   branchNameProblem,

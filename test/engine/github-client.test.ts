@@ -4,7 +4,7 @@
 // never the token.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { Interrupted, UsageError } from '../../engine/errors.ts'
 import { createGitHubClient, explainFailure, findToken, GitHubError } from '../../engine/github.ts'

@@ -1,5 +1,5 @@
 // Every form `kspawn pr` accepts, and the exact message for what it does not.
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../../engine/errors.ts'
 import { apiForUrl, apiUrlProblem, DEFAULT_API, hasCredentials, parseGitHubRef, webHostOf, type GitHubRef } from '../../engine/github-url.ts'

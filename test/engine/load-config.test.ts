@@ -3,7 +3,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { ConfigError, UsageError } from '../../engine/errors.ts'
 import { configFileNames, findConfigFile, loadConfig, packageModules } from '../../engine/load-config.ts'

@@ -2,7 +2,7 @@
 // by side, a failure that stops its own variant only, skip reasons, rollback,
 // and what the plain renderer prints.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { StepError } from '../../engine/errors.ts'
 import { createEventHub, type KspawnEvent } from '../../engine/events.ts'

@@ -1,6 +1,6 @@
 // The comment kspawn pr --comment posts: what was built and where it ran,
 // each smoke test's result, a failure's step, and no local paths.
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { COMMENT_MARKER, commentBody, type CommentFacts } from '../../engine/pr-comment.ts'
 import type { VariantRecord } from '../../engine/run-state.ts'

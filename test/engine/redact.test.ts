@@ -1,4 +1,4 @@
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { LineSplitter } from '../../engine/lines.ts'
 import { createRedactor, secretsFromEnv } from '../../engine/redact.ts'

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../../engine/errors.ts'
 import type { KspawnEvent } from '../../engine/events.ts'

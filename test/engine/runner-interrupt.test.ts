@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { formatCommandLine } from '../../engine/command-line.ts'
 import { CommandError, Interrupted } from '../../engine/errors.ts'

@@ -1,5 +1,5 @@
 // The summary printed at the end of a run, from the record of the run.
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { RunRecord, VariantRecord } from '../../engine/run-state.ts'
 import { formatSummary } from '../../engine/summary.ts'

@@ -1,5 +1,5 @@
 // Which renderer and whether colour, from the output and the environment.
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { chooseRenderer, stripColor, useColor, withoutColor } from '../../engine/terminal.ts'
 

@@ -1,7 +1,7 @@
 // The admission tester without a cluster: its command lines, how it reads
 // what kubectl attach printed, and the sentences a user gets when an
 // expectation is missed.
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { formatCommandLine } from '../../engine/command-line.ts'
 import { parseConfig } from '../../engine/config-schema.ts'

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../engine/config.ts'
 import { CommandError, StepError } from '../../engine/errors.ts'

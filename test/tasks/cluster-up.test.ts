@@ -5,7 +5,7 @@
 // needs a cluster that cluster-up made.
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../engine/config.ts'
 import { StepError } from '../../engine/errors.ts'

@@ -1,5 +1,5 @@
 // The git command lines kspawn builds, and how it names remotes, without running git.
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { describeRef } from '../../tasks/fetch-source.ts'
 import { detachArgv, fetchArgv, gitCommand, remoteAddArgv, remoteNameFor, sameRemote, worktreeAddArgv } from '../../tasks/git.ts'

@@ -1,6 +1,6 @@
 // image on the world's Docker engine: the fixture's hyperkube Makefile runs a
 // real docker build of the tree that was built.
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../engine/config.ts'
 import { build } from '../../tasks/build.ts'

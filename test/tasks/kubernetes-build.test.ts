@@ -3,7 +3,7 @@
 // while the same run is building it.
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { StepError } from '../../engine/errors.ts'
 import { STATE_FILE } from '../../engine/run-dir.ts'

@@ -1,7 +1,7 @@
 // share-image on the world's real Docker engine and registry: the pushed
 // reference comes back with its digest, and pulling that digest gives the
 // same image.
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { StepError } from '../../engine/errors.ts'
 import { parsePushDigest, pickRepoDigest, pushArgv, repoDigestsArgv, shareImage, sharedImage, tagArgv } from '../../tasks/share-image.ts'

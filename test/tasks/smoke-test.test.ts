@@ -1,6 +1,6 @@
 // smoke-test's own commands and parsing, without a cluster (the world tests
 // of smoke-test are in cluster-up.test.ts, which brings the clusters up).
-import { test } from 'uvu'
+import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { getNodesArgv, NODES_READY_SECONDS, parseServerGitVersion, versionArgv, waitNodesReadyArgv } from '../../tasks/smoke-test.ts'
 

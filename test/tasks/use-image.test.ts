@@ -1,7 +1,7 @@
 // use-image on the world's real Docker engine, registry and git: an image
 // variant pulls and retags its image and builds nothing; a patch that changes
 // kubeadm is refused before anything runs for it.
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { UserVariant } from '../../engine/config.ts'
 import { StepError } from '../../engine/errors.ts'

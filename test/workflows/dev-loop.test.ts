@@ -3,7 +3,7 @@
 // build, image or cluster.
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../engine/config.ts'
 import { runWorkflow } from '../../engine/run-workflow.ts'

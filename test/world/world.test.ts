@@ -2,7 +2,7 @@
 // real engine, registry and kubectl and the kube-spawn stand-in.
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { suite } from 'uvu'
+import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { articleTest, branches, buildImage, buildInfo, checkout, HYPERKUBE, kubeSpawn, messages, must, sh, spawnCluster, world, type Checkout } from './harness.ts'
 import { worldDir } from './state.ts'

@@ -47,13 +47,24 @@ export function deletePodArgv(pod: string): string[] {
 export const POD_READY_SECONDS = 120
 /** How long the pod gets to print its first date line once it is Ready. */
 export const POD_LOGS_SECONDS = 15
-/** An allowed attach streams until stopped; a denied one returns at once. Still attached after this long counts as allowed. */
-export const ATTACH_SECONDS = 8
+/**
+ * An allowed attach streams until stopped; a denied one returns as soon as the
+ * server answers. After this long, kubectl still attached counts as allowed
+ * only if the pod's output came through; with nothing from the server, it is
+ * "no answer".
+ */
+export const ATTACH_SECONDS = 15
 
 /** A line of busybox `date`, e.g. `Sun Nov 26 15:17:32 UTC 2017`. */
 const DATE_LINE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} [A-Z]+ \d{4}$/
 
 const FORBIDDEN = 'Error from server (Forbidden)'
+
+/**
+ * Lines kubectl prints by itself, before or without hearing from the server:
+ * they say nothing about what the server decided.
+ */
+const KUBECTL_OWN = [/^If you don't see a command prompt, try pressing enter\.$/, /^Defaulted container "/, /^Unable to use a TTY/]
 
 /** What kubectl attach did: how it ended and the lines it printed. */
 export interface AttachOutcome {
@@ -65,16 +76,21 @@ export interface AttachOutcome {
 
 /** What the API server did with the operation, read from kubectl's output. */
 export type AttachVerdict =
-  | { seen: 'allowed' }
+  /** The server let it through: the container's output streamed (line: the first), or the stream ended cleanly. */
+  | { seen: 'allowed'; line?: string }
   | { seen: 'denied'; line: string }
-  /** Neither: kubectl failed for another reason (no such pod, no server, ...), or hung without a word. */
+  /** kubectl was still waiting when stopped, and nothing but its own lines came: the server neither allowed nor denied in time. */
+  | { seen: 'no answer' }
+  /** kubectl failed for another reason (no such pod, no server, ...). */
   | { seen: 'unclear'; line?: string }
 
 export function readAttach(outcome: AttachOutcome): AttachVerdict {
   const lines = outcome.lines.map((line) => line.trim()).filter(Boolean)
   const forbidden = lines.find((line) => line.startsWith(FORBIDDEN))
-  if (forbidden !== undefined && !outcome.stillAttached) return { seen: 'denied', line: forbidden }
-  if (outcome.exitCode === 0 || (outcome.stillAttached && lines.length > 0)) return { seen: 'allowed' }
+  if (forbidden !== undefined) return { seen: 'denied', line: forbidden }
+  const fromServer = lines.filter((line) => !KUBECTL_OWN.some((own) => own.test(line)))
+  if (outcome.stillAttached) return fromServer.length > 0 ? { seen: 'allowed', line: fromServer[0]! } : { seen: 'no answer' }
+  if (outcome.exitCode === 0) return fromServer.length > 0 ? { seen: 'allowed', line: fromServer[0]! } : { seen: 'allowed' }
   const last = lines.at(-1)
   return last === undefined ? { seen: 'unclear' } : { seen: 'unclear', line: last }
 }
@@ -84,12 +100,14 @@ export function judgeAttach(tester: Pick<AdmissionTester, 'expect' | 'message'>,
   const expected = tester.expect === 'allow' ? 'expected it to be allowed' : `expected it to be denied${withMessage(tester.message)}`
   switch (verdict.seen) {
     case 'allowed':
-      return tester.expect === 'allow' ? undefined : `attach was allowed: ${expected}`
+      return tester.expect === 'allow' ? undefined : `attach was allowed${verdict.line ? ` (the pod's output came through: "${verdict.line}")` : ''}: ${expected}`
     case 'denied':
       if (tester.expect === 'allow') return `attach was denied with "${verdict.line}": ${expected}`
       return messageMatches(tester.message, verdict.line) ? undefined : `attach was denied with "${verdict.line}": ${expected}`
+    case 'no answer':
+      return `attach got no answer from the API server within ${ATTACH_SECONDS}s (kubectl printed nothing from the server): neither allowed nor denied; ${expected}`
     case 'unclear':
-      return `attach neither went through nor was forbidden${verdict.line ? ` ("${verdict.line}")` : ` (no output in ${ATTACH_SECONDS}s)`}: ${expected}`
+      return `attach neither went through nor was forbidden${verdict.line ? ` ("${verdict.line}")` : ' (kubectl failed without a word)'}: ${expected}`
   }
 }
 

@@ -7,7 +7,7 @@ import { formatCommandLine } from '../../engine/command-line.ts'
 import { parseConfig } from '../../engine/config-schema.ts'
 import type { StepIO } from '../../engine/plugin.ts'
 import type { CommandResult } from '../../engine/runner.ts'
-import { admission, attachArgv, deletePodArgv, judgeAttach, podLogsArgv, readAttach, runPodArgv, waitPodReadyArgv } from '../../plugins/admission.ts'
+import { admission, ATTACH_SECONDS, attachArgv, deletePodArgv, judgeAttach, podLogsArgv, readAttach, runPodArgv, waitPodReadyArgv } from '../../plugins/admission.ts'
 
 const forbidden = `Error from server (Forbidden): pods "kspawn-smoke-a1b2c3" is forbidden: cannot attach to a container, rejected by admission controller`
 
@@ -19,14 +19,21 @@ test('the article pod and kubectl commands', () => {
   assert.equal(deletePodArgv('p'), ['kubectl', 'delete', 'pod', 'p', '--ignore-not-found', '--grace-period=1'])
 })
 
-test('reading attach: Forbidden is a denial, still attached with output is allowed, anything else is unclear', () => {
+test("reading attach: judged by what the server said or streamed, never by kubectl's own prompt", () => {
   const prompt = "If you don't see a command prompt, try pressing enter."
+  const date = 'Sun Nov 26 15:17:32 UTC 2017'
   assert.equal(readAttach({ exitCode: 1, stillAttached: false, lines: [prompt, forbidden] }), { seen: 'denied', line: forbidden })
-  assert.equal(readAttach({ exitCode: null, stillAttached: true, lines: [prompt] }), { seen: 'allowed' })
+  // Streaming: the pod's output came through the server.
+  assert.equal(readAttach({ exitCode: null, stillAttached: true, lines: [prompt, date, date] }), { seen: 'allowed', line: date })
+  // kubectl prints its prompt before it hears from the server: a server that never answers is no answer, not an allowed attach.
+  assert.equal(readAttach({ exitCode: null, stillAttached: true, lines: [prompt] }), { seen: 'no answer' })
+  assert.equal(readAttach({ exitCode: null, stillAttached: true, lines: ['Defaulted container "mypod" out of: mypod, sidecar', prompt] }), { seen: 'no answer' })
+  assert.equal(readAttach({ exitCode: null, stillAttached: true, lines: [] }), { seen: 'no answer' })
+  // A stream that the server ended cleanly.
   assert.equal(readAttach({ exitCode: 0, stillAttached: false, lines: [] }), { seen: 'allowed' })
-  assert.equal(readAttach({ exitCode: null, stillAttached: true, lines: [] }), { seen: 'unclear' })
   const missing = 'Error from server (NotFound): pods "p" not found'
-  assert.equal(readAttach({ exitCode: 1, stillAttached: false, lines: [missing] }), { seen: 'unclear', line: missing })
+  assert.equal(readAttach({ exitCode: 1, stillAttached: false, lines: [prompt, missing] }), { seen: 'unclear', line: missing })
+  assert.equal(readAttach({ exitCode: 1, stillAttached: false, lines: [] }), { seen: 'unclear' })
 })
 
 test('judging: what was seen against what was expected, in one sentence', () => {
@@ -42,7 +49,16 @@ test('judging: what was seen against what was expected, in one sentence', () => 
   )
   assert.is(judgeAttach({ expect: 'allow' }, allowed), undefined)
   assert.is(judgeAttach({ expect: 'allow' }, denied), `attach was denied with "${forbidden}": expected it to be allowed`)
-  assert.match(judgeAttach({ expect: 'deny' }, { seen: 'unclear' })!, /^attach neither went through nor was forbidden \(no output in \d+s\): expected it to be denied$/)
+  assert.is(
+    judgeAttach({ expect: 'deny', message: /rejected by/ }, { seen: 'allowed', line: 'Sun Nov 26 15:17:32 UTC 2017' }),
+    `attach was allowed (the pod's output came through: "Sun Nov 26 15:17:32 UTC 2017"): expected it to be denied with /rejected by/`,
+  )
+  assert.is(
+    judgeAttach({ expect: 'deny' }, { seen: 'no answer' }),
+    `attach got no answer from the API server within ${ATTACH_SECONDS}s (kubectl printed nothing from the server): neither allowed nor denied; expected it to be denied`,
+  )
+  assert.match(judgeAttach({ expect: 'allow' }, { seen: 'no answer' })!, /^attach got no answer from the API server .*; expected it to be allowed$/)
+  assert.is(judgeAttach({ expect: 'deny' }, { seen: 'unclear' }), 'attach neither went through nor was forbidden (kubectl failed without a word): expected it to be denied')
 })
 
 test('a global RegExp matches every time, not every other time', () => {

@@ -42,6 +42,23 @@ export function suite<T extends Record<string, unknown> = Record<string, unknown
 /** The unnamed suite of a file, like uvu's `test`. */
 export const test: Test = suite()
 
+/**
+ * Product steps that a suite's tests build on (fetch, build, image, npm run build), run as
+ * the suite's first test so that their failure is reported as such, not lost
+ * in a hook. Every later test of the suite then fails at once, saying so.
+ * Declare it before the suite's other tests.
+ */
+export function groundwork(test: Test, title: string, work: () => Promise<void>): void {
+  let done = false
+  test.before.each((context) => {
+    if (context.__test__ !== title && !done) throw new Error(`this test needs "${title}", which did not pass (its failure is reported above)`)
+  })
+  test(title, async () => {
+    await work()
+    done = true
+  })
+}
+
 function watched<T>(inner: Test<T>, name: string): Test<T> {
   const records = suiteRecords()
   // One key per suite object: the unnamed suite is shared by every file that uses `test`.

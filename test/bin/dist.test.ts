@@ -1,10 +1,11 @@
 // The built command, as npm installs it: dist/bin/kspawn.js run by node
-// without tsx. The before hook builds dist/ with `npm run build`.
-import { execFileSync, spawnSync } from 'node:child_process'
+// without tsx. The suite's first test builds dist/ with `npm run build`.
+import { spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { test } from '../suite.ts'
+import { $ } from 'zx'
+import { groundwork, test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { findExecutable } from '../../cli/doctor.ts'
 import { writeConfigFile } from '../engine/workflow-helpers.ts'
@@ -15,11 +16,15 @@ const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), '
 
 let dir = ''
 test.before(async () => {
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] })
   dir = await mkdtemp(path.join(tmpdir(), 'kspawn-dist-'))
 })
 test.after(async () => {
   await rm(dir, { recursive: true, force: true })
+})
+
+groundwork(test, 'npm run build makes dist/', async () => {
+  const built = await $({ cwd: repo, quiet: true, nothrow: true })`npm run --silent build`
+  assert.is(built.exitCode, 0, `npm run build failed:\n${built.stdout}${built.stderr}`)
 })
 
 function kspawn(args: string[], env: NodeJS.ProcessEnv = {}) {

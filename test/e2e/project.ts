@@ -49,3 +49,22 @@ export async function kspawn(cwd: string, args: string[], env: Record<string, st
   // Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
   return { ...result, stderr: result.stderr.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '') }
 }
+
+/**
+ * The lines a run's summary gives one variant: its result, each smoke-test
+ * expectation with what was seen (what the cluster answered, not the
+ * config's expectation), and its cluster. Fails when the variant has none.
+ */
+export function summaryOf(output: string, variant: string): string {
+  const lines = output.split('\n')
+  const start = lines.findIndex((line) => new RegExp(`^  [✔✖■] ${variant} (passed|failed|stopped|did not finish)`).test(line))
+  if (start === -1) throw new Error(`the summary has no line for variant ${variant}:\n${output.slice(-3000)}`)
+  const end = lines.findIndex((line, index) => index > start && !line.startsWith('      '))
+  return lines.slice(start, end === -1 ? undefined : end).join('\n')
+}
+
+/** The Forbidden line kubectl attach got from the API server, as the summary shows it under "seen:". */
+export function deniedWith(message: string): RegExp {
+  const escaped = message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`^ +Error from server \\(Forbidden\\): pods "kspawn-smoke-[0-9a-f]+" is forbidden: ${escaped}$`, 'm')
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
-import { kspawn as runKspawn, writeConfig as writeE2eConfig } from './project.ts'
+import { deniedWith, kspawn as runKspawn, summaryOf, writeConfig as writeE2eConfig } from './project.ts'
 
 const test = suite('kspawn run share, then dev-loop with the shared image')
 
@@ -68,6 +68,9 @@ test('denyattach shared, then run built and as the shared image in two clusters 
   for (const line of kubeadm) assert.match(line, /worktrees\/denyattach\/src\/k8s\.io\/kubernetes\/_output\/dockerized\/bin\/linux\/amd64 \(v1\.8\.5-beta\.0\.1\+[0-9a-f]{14}, variant denyattach\)$/)
   assert.match(run.output, 'kubeadm check: no source given')
   assert.not.match(run.output, /build \(denyattachshared\): \$/)
+  // Both API servers, one on the built image and one on the pulled copy, denied attach themselves.
+  assert.match(summaryOf(run.output, 'denyattach'), deniedWith(messages.denyattach))
+  assert.match(summaryOf(run.output, 'denyattachshared'), deniedWith(messages.denyattach))
 
   const machines = await must(['machinectl', 'list'])
   for (const name of ['kubespawneshdeny0', 'kubespawneshdeny1', 'kubespawneshshared0', 'kubespawneshshared1']) assert.match(machines.stdout, name)

@@ -9,7 +9,7 @@ import type { Config } from '../../engine/config.ts'
 import { CommandError, StepError } from '../../engine/errors.ts'
 import { ARTIFACTS, build, BUILD_OUTPUT, buildFlagsDigest, parseGitVersion } from '../../tasks/build.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
-import { branches, configFor, inWorld, must, mustPass, playground, runOf, runTask, theWorld, type Playground } from './support.ts'
+import { branches, configFor, groundwork, inWorld, must, mustPass, playground, runOf, runTask, theWorld, type Playground } from './support.ts'
 
 const test = suite('build')
 inWorld(test)
@@ -26,12 +26,15 @@ test.before(async () => {
     denyattachfix: { source: { remote: fork, branch: branches.denyattachfix }, tag: 'v1.8.5-beta.0-denyattachfix' },
     external: { image: 'docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix' },
   })
+})
+test.after(async () => {
+  await place?.remove()
+})
+
+groundwork(test, 'fetch-source prepares denyattach', async () => {
   const fetched = runOf(config, 'denyattach', { root: place.root })
   mustPass(await runTask(fetchSource, fetched), 'fetch-source')
   worktree = fetched.ctx.state.worktree!
-})
-test.after(async () => {
-  await place.remove()
 })
 
 const run = (variant = 'denyattach') => runOf(config, variant, { root: place.root })

@@ -6,7 +6,7 @@ import type { Config } from '../../engine/config.ts'
 import { build } from '../../tasks/build.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
 import { hyperkubeImage, image, imageArgv } from '../../tasks/image.ts'
-import { branches, configFor, HYPERKUBE, inWorld, mustPass, playground, removeImages, runOf, runTask, sh, theWorld, uniqueName, type Playground } from './support.ts'
+import { branches, configFor, groundwork, HYPERKUBE, inWorld, mustPass, playground, removeImages, runOf, runTask, sh, theWorld, uniqueName, type Playground } from './support.ts'
 
 const test = suite('image')
 inWorld(test)
@@ -21,13 +21,16 @@ test.before(async () => {
     denyattach: { source: { remote: theWorld().KSPAWN_WORLD_FORK, branch: branches.denyattach }, tag },
     external: { image: 'docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix' },
   })
-  const prepared = runOf(config, 'denyattach', { root: place.root })
-  mustPass(await runTask(fetchSource, prepared), 'fetch-source')
-  mustPass(await runTask(build, prepared), 'build')
 })
 test.after(async () => {
   await removeImages([tag])
-  await place.remove()
+  await place?.remove()
+})
+
+groundwork(test, 'fetch-source and build prepare denyattach', async () => {
+  const prepared = runOf(config, 'denyattach', { root: place.root })
+  mustPass(await runTask(fetchSource, prepared), 'fetch-source')
+  mustPass(await runTask(build, prepared), 'build')
 })
 
 test('the article command', () => {

@@ -213,7 +213,7 @@ test('network faults: a request never answered runs into the client timeout, and
   const path = '/repos/kinvolk/kubernetes'
   const hanging = await startGitHub({ repos: [{ owner: 'kinvolk', name: 'kubernetes', path: fork }] })
   const octokit = new Octokit({ baseUrl: hanging.url, log: silent })
-  hanging.state.fail({ path, kind: 'hang', times: 2 })
+  hanging.state.fail({ path, kind: 'hang' })
   const started = Date.now()
   const timedOut = await octokit.repos.get({ owner: 'kinvolk', repo: 'kubernetes', request: { signal: AbortSignal.timeout(300) } }).then(
     (): never => {

@@ -2,6 +2,7 @@
 // for the occasion: a suite whose hook throws, or whose tests never run, fails
 // the run and is named with the hook's error, where plain uvu prints a green
 // "(0 / N)" and exits 0.
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,8 +16,8 @@ const suiteModule = path.join(repo, 'test', 'suite.ts')
 
 const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '')
 
-async function sh(argv: string[]) {
-  const out = await $({ cwd: repo, quiet: true, nothrow: true })`${argv}`
+async function sh(argv: string[], env: Record<string, string> = {}) {
+  const out = await $({ cwd: repo, quiet: true, nothrow: true, env: { ...process.env, ...env } })`${argv}`
   return { exitCode: out.exitCode, stdout: out.stdout, stderr: out.stderr }
 }
 
@@ -27,13 +28,16 @@ async function scratch(): Promise<string> {
   return mkdtemp(path.join(cache, 'kspawn-runner-'))
 }
 
-/** Writes the test files into a folder of their own and runs the runner (or `npm test`) on it. */
-async function runOn(files: Record<string, string>, command: 'runner' | 'npm test' = 'runner') {
+/** Writes the test files (paths under a folder of their own) and runs the runner (or `npm test`) on it. */
+async function runOn(files: Record<string, string>, command: 'runner' | 'npm test' = 'runner', env: Record<string, string> = {}) {
   const dir = await scratch()
   try {
-    for (const [name, body] of Object.entries(files)) await writeFile(path.join(dir, name), body)
+    for (const [name, body] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(dir, name)), { recursive: true })
+      await writeFile(path.join(dir, name), body)
+    }
     const argv = command === 'runner' ? ['node', '--import', 'tsx', path.join(repo, 'test', 'run.ts'), dir] : ['npm', 'test', '--', dir]
-    const result = await sh(argv)
+    const result = await sh(argv, env)
     return { exitCode: result.exitCode, out: plain(result.stdout + result.stderr), dir }
   } finally {
     await rm(dir, { recursive: true, force: true })
@@ -136,6 +140,39 @@ test('npm test, the README command CI runs, exits non-zero on a throwing hook', 
   assert.is.not(exitCode, 0, out)
   assert.match(out, /LOST suite "cluster tests"/)
   assert.match(out, /^0 passed, 3 failed, 0 skipped$/m)
+})
+
+test('suites that need the test world get it: brought up when it is down, and taken down again after', async () => {
+  // A world of its own (KSPAWN_WORLD_STATE), so that the one other suites use is not touched.
+  const state = path.join(await scratch(), 'world-state')
+  const probe = `
+import * as assert from 'uvu/assert'
+import { test } from ${JSON.stringify(suiteModule)}
+import { sh, world } from ${JSON.stringify(path.join(repo, 'test', 'world', 'harness.ts'))}
+test('the world engine answers', async () => {
+  assert.ok(world().KSPAWN_WORLD_STATE)
+  const version = await sh(['docker', 'version', '--format', '{{.Server.Version}}'])
+  assert.is(version.exitCode, 0, version.output)
+})
+test.run()
+`
+  try {
+    const { exitCode, out } = await runOn({ 'test/world/probe.test.ts': probe }, 'runner', { KSPAWN_WORLD_STATE: state })
+    assert.is(exitCode, 0, out)
+    assert.match(out, 'npm test: the test world is not up: bringing it up (npm run world:up), and down again when the tests end')
+    assert.match(out, `world: ready. Use it from a shell with: source ${state}/env.sh`)
+    assert.match(out, /^1 passed, 0 failed, 0 skipped$/m)
+    assert.match(out, /npm test: taking down the test world it brought up \(npm run world:down\)\nworld: Docker engine \(pid \d+\): stopped/)
+    assert.not.ok(existsSync(state), 'the world it brought up is gone')
+  } finally {
+    await $({ quiet: true, nothrow: true, cwd: repo, env: { ...process.env, KSPAWN_WORLD_STATE: state } })`npm run --silent world:down`
+    await rm(path.dirname(state), { recursive: true, force: true })
+  }
+  // The world the other suites use is up: it is used and left up.
+  const { exitCode, out } = await runOn({ 'test/world/probe.test.ts': probe })
+  assert.is(exitCode, 0, out)
+  assert.match(out, /npm test: using the test world that is up \(.*\); it stays up/)
+  assert.not.match(out, /world:down/)
 })
 
 test.run()

@@ -5,12 +5,21 @@
 // error (recorded by test/suite.ts). The closing line, "N passed, N failed,
 // N skipped", counts every declared test that did not pass as failed.
 //
+// When the suites to run need the test world and it is not up, the runner
+// brings it up (npm run world:up) and takes it down again at the end, so
+// that `npm test` stands alone on a fresh machine; a world already up is
+// used as it is and left up.
+//
 //   tsx test/run.ts [folder or file ...]     default: test/
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { inspect } from 'node:util'
 import { parse } from 'uvu/parse'
 import type { HookFailure } from './suite.ts'
+import { isAlive } from './world/process.ts'
+import { paths, readRecord, repoDir } from './world/state.ts'
 
 /** What uvu's suite runner resolves to: its formatted failures (or true), tests passed, skipped, declared. */
 type SuiteOutcome = [errors: string | true, passed: number, skipped: number, declared: number]
@@ -23,6 +32,8 @@ declare global {
 }
 
 const TEST_FILE = /\.test\.ts$/
+/** Suites that act in the test world (its Docker engine, registry, fixture and stand-ins). */
+const NEEDS_WORLD = /(^|\/)test\/(world|tasks|e2e|workflows)\//
 const IGNORE = [/(^|\/)\.state(\/|$)/, /(^|\/)fixtures(\/|$)/]
 
 interface Lost {
@@ -61,10 +72,32 @@ function describeHooks(failures: HookFailure[]): string {
   return failures.map((failure) => `its ${failure.hook} hook${failure.test ? ` (for "${failure.test}")` : ''} threw: ${describeError(failure.error)}`).join('\n    ')
 }
 
+/** Whether the world's engine and registry run, as world:up left them. */
+async function worldIsUp(): Promise<boolean> {
+  const record = await readRecord()
+  return existsSync(paths.env) && record.dockerd !== undefined && isAlive(record.dockerd.pid) && record.registry !== undefined && isAlive(record.registry.pid)
+}
+
+/** Runs `npm run world:<verb>`, its output shown; whether it succeeded. */
+function worldScript(verb: 'up' | 'down'): boolean {
+  return spawnSync('npm', ['run', '--silent', `world:${verb}`], { cwd: repoDir, stdio: ['ignore', 'inherit', 'inherit'] }).status === 0
+}
+
 async function main(argv: string[]): Promise<number> {
   const started = process.hrtime.bigint()
   const files = await testFiles(argv.length > 0 ? argv : ['test'])
   const write = (text: string) => process.stdout.write(text)
+  const needsWorld = files.some(({ file }) => NEEDS_WORLD.test(file))
+  if (needsWorld && (await worldIsUp())) write(`npm test: using the test world that is up (${path.dirname(paths.env)}); it stays up\n`)
+  else if (needsWorld) {
+    write('npm test: the test world is not up: bringing it up (npm run world:up), and down again when the tests end\n')
+    if (!worldScript('up')) {
+      write('npm test: the test world could not be brought up (see above); no test ran\n')
+      worldScript('down')
+      return 1
+    }
+    startedWorld = true
+  }
   const lost: Lost[] = []
   const failedFiles = new Set<string>()
   let declared = 0
@@ -162,12 +195,32 @@ async function main(argv: string[]): Promise<number> {
   return failing || passed < declared ? 1 : 0
 }
 
+/** Set once this run brought the world up: it then takes it down, also when interrupted. */
+let startedWorld = false
+
+function takeWorldDown(): void {
+  if (!startedWorld) return
+  startedWorld = false
+  process.stdout.write('npm test: taking down the test world it brought up (npm run world:down)\n')
+  worldScript('down')
+}
+
+for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    process.stdout.write(`\nnpm test: interrupted (${signal})\n`)
+    takeWorldDown()
+    process.exit(status)
+  })
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
+    takeWorldDown()
     process.exitCode = code
   },
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : String(error))
+    takeWorldDown()
     process.exitCode = 1
   },
 )

@@ -119,12 +119,6 @@ async function main(argv: string[]): Promise<number> {
   globalThis.UVU_DEFER = 1
   const records = (await import('./suite.ts')).suiteRecords()
   const queue = (globalThis.UVU_QUEUE ??= [])
-  let finished = false
-  process.on('exit', () => {
-    if (finished) return
-    process.exitCode = 1
-    console.error('\nThe test run ended before every suite had run: a test left nothing for Node to wait on (an unsettled promise?).')
-  })
 
   for (const [index, { name, file }] of files.entries()) {
     globalThis.UVU_INDEX = index
@@ -197,6 +191,8 @@ async function main(argv: string[]): Promise<number> {
 
 /** Set once this run brought the world up: it then takes it down, also when interrupted. */
 let startedWorld = false
+/** Set when every suite has run. */
+let finished = false
 
 function takeWorldDown(): void {
   if (!startedWorld) return
@@ -205,9 +201,17 @@ function takeWorldDown(): void {
   worldScript('down')
 }
 
+process.on('exit', () => {
+  if (finished) return
+  process.exitCode = 1
+  console.error('\nThe test run ended before every suite had run: a test left nothing for Node to wait on (an unsettled promise?).')
+  takeWorldDown()
+})
+
 for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.once(signal, () => {
     process.stdout.write(`\nnpm test: interrupted (${signal})\n`)
+    finished = true
     takeWorldDown()
     process.exit(status)
   })
@@ -220,6 +224,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : String(error))
+    finished = true
     takeWorldDown()
     process.exitCode = 1
   },

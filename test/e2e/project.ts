@@ -1,5 +1,5 @@
 // What the end-to-end suites share: a kspawn.config.ts for the test world,
-// and the real CLI run from sources in a user's folder.
+// and the real CLI run in a user's folder, from sources or as installed.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sh, world, type Result } from '../world/harness.ts'
@@ -39,13 +39,18 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
 }
 
 /** The CLI from sources, as a user runs it in `cwd`: plain output, no colour. */
-export async function kspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+export function kspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
   // The config's folder has no node_modules: tsx is named by its own location.
-  const result = await sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], {
-    cwd,
-    env: { CI: 'true', NO_COLOR: '1', ...env },
-    timeoutMs: 600_000,
-  })
+  return asUser(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], cwd, env)
+}
+
+/** The `kspawn` that PATH finds first (`env.PATH` when given), as a user types it after installing kspawn. */
+export function installedKspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return asUser(['kspawn', ...args], cwd, env)
+}
+
+async function asUser(argv: string[], cwd: string, env: Record<string, string>): Promise<Result> {
+  const result = await sh(argv, { cwd, env: { CI: 'true', NO_COLOR: '1', ...env }, timeoutMs: 600_000 })
   // Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
   return { ...result, stderr: result.stderr.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '') }
 }

@@ -80,6 +80,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       recreate: options.recreate,
       dryRun: options.dryRun,
       teardown: options.teardown,
+      configArgs: options.config === undefined ? [] : ['--config', options.config],
       renderer: options.renderer,
       stdout: deps.stdout,
       stderr: deps.stderr,

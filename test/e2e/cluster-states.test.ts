@@ -95,6 +95,8 @@ test.after(async () => {
 test('running: the KUBECONFIG line reaches the cluster when pasted', async () => {
   const run = await kspawn(['run', 'dev-loop'])
   assert.is(run.exitCode, 0, run.output.slice(-4000))
+  // The same command as under a cluster that does not run, which the next tests paste.
+  assert.match(run.stdout, `      the cluster stays up; remove it with: kspawn down ${cluster} --config ${config}\n`)
   const { row, under } = await listed()
   assert.is(row, `  ${cluster}  alpha    ${tag}  2      running`)
   assert.is(under, `    export KUBECONFIG=${join(dir(), cluster, 'kubeconfig')}`)

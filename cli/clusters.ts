@@ -1,9 +1,11 @@
 // `kspawn clusters`: the clusters kspawn made (its records, engine/cluster-records.ts)
 // with their state as the deployer sees it, the KUBECONFIG line of each
-// running one, and the deployer's other clusters, marked as not kspawn's.
+// running one and what to do about each one that is not, and the deployer's
+// other clusters, marked as not kspawn's.
 import { tmpdir } from 'node:os'
-import { readClusterRecords } from '../engine/cluster-records.ts'
-import { quoteArg } from '../engine/command-line.ts'
+import { readClusterRecords, type ClusterRecord } from '../engine/cluster-records.ts'
+import { formatCommandLine, quoteArg } from '../engine/command-line.ts'
+import type { ClusterStatus } from '../engine/plugin.ts'
 import { loadConfig } from '../engine/load-config.ts'
 import { commandIO } from './command-io.ts'
 import type { CliDeps } from './deps.ts'
@@ -32,9 +34,11 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
       const nodes = status?.machines.length || Number(record.deployer.nodes ?? 0) || '-'
       return [record.cluster, record.variant, record.tag, String(nodes), status?.state ?? 'gone']
     })
+    // The command as it can be pasted where this one ran: with the same --config, if one was given.
+    const down = (cluster: string) => formatCommandLine(['kspawn', 'down', cluster, ...(options.config === undefined ? [] : ['--config', options.config])])
     lines.push(...table([['CLUSTER', 'VARIANT', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
       const record = records[i]
-      return record && statuses.get(record.cluster)?.state === 'running' ? [`    export KUBECONFIG=${quoteArg(record.kubeconfig)}`] : []
+      return record ? advice(deployer.name, record, statuses.get(record.cluster), down(record.cluster)) : []
     }))
   }
   if (foreign.length > 0) {
@@ -50,6 +54,22 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
   }
   deps.stdout.write(`${lines.join('\n')}\n`)
   return 0
+}
+
+/** The line under one of kspawn's clusters: how to reach it when it runs, how to remove (or forget) it when it does not. */
+function advice(deployer: string, record: ClusterRecord, status: ClusterStatus | undefined, down: string): string[] {
+  switch (status?.state ?? 'gone') {
+    case 'running':
+      return [`    export KUBECONFIG=${quoteArg(record.kubeconfig)}`]
+    case 'partly running': {
+      const stopped = (status?.machines ?? []).filter((machine) => !status?.running.includes(machine))
+      return [`    ${stopped.join(', ')} ${stopped.length === 1 ? 'does' : 'do'} not run, so the cluster is not whole; remove it with: ${down}`]
+    }
+    case 'stopped':
+      return [`    none of its machines runs; remove it with: ${down}`]
+    case 'gone':
+      return [`    ${deployer} no longer has it; forget it with: ${down}`]
+  }
 }
 
 /** Rows padded into columns; `after(i)` adds lines under data row i. */

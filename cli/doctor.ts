@@ -28,7 +28,8 @@ export interface Check {
 interface Tool {
   name: string
   purpose: string
-  install: string
+  /** How to get it; `sudo` is `sudo ` for a user who is not root, and empty for root, who may have no sudo at all. */
+  install: (sudo: string) => string
   /** Whether the config needs it; without a config, every tool is checked. */
   neededBy(config: Config): boolean
 }
@@ -39,23 +40,23 @@ export const tools: Tool[] = [
   {
     name: 'git',
     purpose: "to fetch each variant's source into a worktree of its own",
-    install: 'sudo apt-get install git',
+    install: (sudo) => `${sudo}apt-get install git`,
     neededBy: (config) => config.variants.some((variant) => variant.build),
   },
-  { name: 'docker', purpose: 'to build, tag and pull the hyperkube images', install: 'sudo apt-get install docker.io', neededBy: always },
+  { name: 'docker', purpose: 'to build, tag and pull the hyperkube images', install: (sudo) => `${sudo}apt-get install docker.io`, neededBy: always },
   {
     name: 'make',
     purpose: 'to build Kubernetes and its hyperkube image (build/run.sh make, make -C cluster/images/hyperkube)',
-    install: 'sudo apt-get install make',
+    install: (sudo) => `${sudo}apt-get install make`,
     neededBy: (config) => config.variants.some((variant) => variant.build),
   },
   {
     name: 'kube-spawn',
     purpose: 'to create and start a cluster for each variant',
-    install: 'download it from https://github.com/kinvolk/kube-spawn/releases and put it on PATH',
+    install: () => 'download it from https://github.com/kinvolk/kube-spawn/releases and put it on PATH',
     neededBy: (config) => config.deployer.name === 'kube-spawn',
   },
-  { name: 'kubectl', purpose: 'to run the smoke tests against the clusters', install: 'sudo apt-get install kubernetes-client', neededBy: always },
+  { name: 'kubectl', purpose: 'to run the smoke tests against the clusters', install: (sudo) => `${sudo}apt-get install kubernetes-client`, neededBy: always },
 ]
 
 /** Resolves to 0 when everything needed is there, 1 otherwise. */
@@ -102,6 +103,7 @@ export async function runChecks(config: Config | undefined, deps: CliDeps): Prom
     }
   }
 
+  const sudoPrefix = deps.isRoot ? '' : 'sudo '
   const checks: Check[] = []
   const found = new Map<string, string>()
   for (const tool of needed) {
@@ -110,7 +112,7 @@ export async function runChecks(config: Config | undefined, deps: CliDeps): Prom
     checks.push(
       file
         ? { name: tool.name, ok: true, detail: file, purpose: tool.purpose }
-        : { name: tool.name, ok: false, detail: 'missing', purpose: tool.purpose, fix: tool.install },
+        : { name: tool.name, ok: false, detail: 'missing', purpose: tool.purpose, fix: tool.install(sudoPrefix) },
     )
   }
 
@@ -121,17 +123,7 @@ export async function runChecks(config: Config | undefined, deps: CliDeps): Prom
       checks.push({ name: 'docker daemon', ok: false, detail: 'not checked', purpose, fix: 'install docker first' })
     } else {
       const answer = await probe([docker, 'version', '--format', '{{.Server.Version}}'])
-      checks.push(
-        answer.ok
-          ? { name: 'docker daemon', ok: true, detail: `answers (server ${answer.output})`, purpose }
-          : {
-              name: 'docker daemon',
-              ok: false,
-              detail: `does not answer (${answer.problem})`,
-              purpose,
-              fix: 'start it (sudo systemctl start docker), or point DOCKER_HOST at one that runs',
-            },
-      )
+      checks.push(answer.ok ? { name: 'docker daemon', ok: true, detail: `answers (server ${answer.output})`, purpose } : daemonProblem(answer.problem, deps.env.DOCKER_HOST, sudoPrefix, purpose))
     }
   }
 
@@ -158,6 +150,24 @@ export async function runChecks(config: Config | undefined, deps: CliDeps): Prom
     }
   }
   return checks
+}
+
+/** Why the docker daemon did not answer, and what to do about it: a daemon that refuses this user needs another remedy than one that is not there. */
+function daemonProblem(problem: string, dockerHost: string | undefined, sudo: string, purpose: string): Check {
+  const name = 'docker daemon'
+  if (/permission denied/i.test(problem)) {
+    return {
+      name,
+      ok: false,
+      detail: `refuses this user (${problem})`,
+      purpose,
+      fix: `the daemon runs but lets only root and the docker group in: add yourself to that group (${sudo}usermod -aG docker "$USER") and log in again, or run kspawn as root`,
+    }
+  }
+  const fix = dockerHost
+    ? `nothing answers at DOCKER_HOST=${dockerHost}: start the daemon that listens there, point DOCKER_HOST at one that runs, or unset it to use the system's daemon`
+    : `start it (${sudo}systemctl start docker), or point DOCKER_HOST at one that runs`
+  return { name, ok: false, detail: `does not answer (${problem})`, purpose, fix }
 }
 
 /** The first executable file of that name in PATH, as a shell would find it. */

@@ -58,6 +58,8 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
   const { dir } = dryRun ? plannedRunDir(config.workdir, 'down', now) : await createRunDir(config.workdir, 'down', now)
   const ioFor = commandIO({ runDir: dir, dryRun, step: 'down' }, deps)
   for (const cluster of doomed) {
+    // A recorded cluster that the deployer no longer has is only forgotten.
+    const gone = !(await deployer.exists(cluster))
     try {
       await deployer.down(cluster, ioFor(cluster))
     } catch (error) {
@@ -74,7 +76,8 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
     }
     if (dryRun) continue
     await removeClusterRecord(config.workdir, cluster)
-    deps.stdout.write(`removed cluster ${cluster}${ours.includes(cluster) ? '' : " (not made by kspawn; removed with --force)"}\n`)
+    if (gone) deps.stdout.write(`forgot cluster ${cluster}: ${deployer.name} no longer had it\n`)
+    else deps.stdout.write(`removed cluster ${cluster}${ours.includes(cluster) ? '' : " (not made by kspawn; removed with --force)"}\n`)
   }
   if (!dryRun) deps.stdout.write(`Logs: ${dir}\n`)
   return exitCode

@@ -80,6 +80,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       recreate: options.recreate,
       dryRun: options.dryRun,
       teardown: options.teardown,
+      configArgs: options.config === undefined ? [] : ['--config', options.config],
       renderer: options.renderer,
       stdout: deps.stdout,
       stderr: deps.stderr,
@@ -89,7 +90,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
     })
     if (!options.comment || target.pull === undefined || outcome.exitCode === 130) return outcome.exitCode
     if (options.dryRun) {
-      plain.write(`Would comment on ${target.htmlUrl} with the result (or update kspawn's comment there).\n`)
+      plain.write(`Nothing was posted (--dry-run): without it, kspawn would comment on ${target.htmlUrl} with the result, or update its comment there.\n`)
       return outcome.exitCode
     }
     const variant = outcome.record.variants[0]!

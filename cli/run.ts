@@ -37,6 +37,7 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps): Pro
       teardown: options.teardown,
       renderer: options.renderer,
       resumeCommand: resumeCommand(options),
+      configArgs: options.config === undefined ? [] : ['--config', options.config],
       stdout: deps.stdout,
       stderr: deps.stderr,
       env: deps.env,

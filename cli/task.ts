@@ -36,6 +36,7 @@ export async function taskCommand(options: TaskCommandOptions, deps: CliDeps): P
       variantNames: [variant],
       inheritState: true,
       recreate: options.recreate,
+      configArgs: options.config === undefined ? [] : ['--config', options.config],
       dryRun: options.dryRun,
       renderer: options.renderer,
       stdout: deps.stdout,

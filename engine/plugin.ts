@@ -41,6 +41,8 @@ export interface ClusterStatus {
   state: ClusterState
   /** The cluster's machines, running or not; none when it is gone. */
   machines: string[]
+  /** Those of its machines that run. */
+  running: string[]
   /** The hyperkube image tag, when the deployer's files say. */
   tag?: string
 }

@@ -2,6 +2,7 @@
 // found again by a marker and updated in place on every rerun.
 import type { Octokit } from '@octokit/rest'
 import type { RunRecord, VariantRecord } from './run-state.ts'
+import type { SmokeResult } from './task.ts'
 
 /** Hidden in the comment's Markdown; the comment kspawn updates is the one that has it. */
 export const COMMENT_MARKER = '<!-- kspawn pr result -->'
@@ -48,10 +49,7 @@ export function commentBody(facts: CommentFacts): string {
   const smoke = variant.state.smoke ?? []
   if (smoke.length > 0) {
     lines.push('', '| Smoke test | Result | Seen |', '| --- | --- | --- |')
-    for (const result of smoke) {
-      const seen = result.passed ? result.observed : (result.message ?? result.observed)
-      lines.push(`| ${cell(result.expectation)} | ${result.passed ? '✅ passed' : '❌ failed'} | ${cell(tidy(seen))} |`)
-    }
+    for (const result of smoke) lines.push(`| ${cell(result.expectation)} | ${result.passed ? '✅ passed' : '❌ failed'} | ${seenCell(result, tidy)} |`)
   }
   const when = (facts.now ?? (() => new Date()))().toISOString().slice(0, 16).replace('T', ' ')
   lines.push('', `<sub>kspawn ${facts.version}, ${when} UTC. Rerunning kspawn pr with --comment updates this comment.</sub>`, '')
@@ -98,7 +96,25 @@ function oneLine(text: string): string {
   return first.length > 300 ? `${first.slice(0, 297)}...` : first
 }
 
-/** Text in a Markdown table cell: one line, pipes escaped. */
+/** Printed lines a Seen cell shows: enough for a Forbidden line with kubectl's prompt before it and the exit after it. */
+const SEEN_LINES = 3
+
+/**
+ * What a smoke test saw, as the reader of the pull request needs it: for a
+ * failure the sentence that says so, then the last lines its command printed
+ * (what the cluster answered), not the command line, which proves nothing.
+ */
+function seenCell(result: SmokeResult, tidy: (text: string) => string): string {
+  const printed = result.observed
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('$ '))
+    .slice(-SEEN_LINES)
+  const parts = [...(result.passed ? [] : [result.message ?? `expected ${result.expectation}`]), ...printed]
+  return parts.map((part) => cell(tidy(part))).join('<br>')
+}
+
+/** Text in a Markdown table cell: one line, pipes escaped, and no HTML (kubectl prints `<none>`, which GitHub would take for a tag). */
 function cell(text: string): string {
-  return oneLine(text).replace(/\|/g, '\\|')
+  return oneLine(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|')
 }

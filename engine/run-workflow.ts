@@ -3,6 +3,7 @@
 // summary at the end. An abort (Ctrl-C) stops the running commands with their
 // process groups and the run ends with the record of where it stopped.
 import path from 'node:path'
+import { formatCommandLine } from './command-line.ts'
 import type { Config, Variant } from './config.ts'
 import { UsageError } from './errors.ts'
 import { openEventLog, printEvents } from './event-log.ts'
@@ -38,6 +39,8 @@ export interface RunWorkflowOptions {
   teardown?: boolean
   /** Shown when the run fails or is interrupted, e.g. `kspawn run dev-loop --resume`. */
   resumeCommand?: string
+  /** The `--config <file>` of the command line, if any: the kspawn commands the run prints name it too, so that they work when pasted where this one ran. */
+  configArgs?: string[]
   stdout?: Output
   stderr?: Output
   env?: Env
@@ -129,8 +132,10 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     options.signal?.removeEventListener('abort', interrupt)
   }
 
+  const downCommand = (cluster: string) => formatCommandLine(['kspawn', 'down', cluster, ...(options.configArgs ?? [])])
   // An interrupted run stops at once; `kspawn down` removes its clusters.
-  const teardown = options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, renderer, stdout }) : undefined
+  const teardown =
+    options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, downCommand, renderer, stdout }) : undefined
   const end = recorder.finish(interruptedBy, now())
   if (teardown && [...teardown.values()].some((result) => !result.removed)) end.exitCode = Math.max(end.exitCode, 1)
   hub.emit(end)
@@ -141,6 +146,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
       color,
       printedCommands,
       clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
+      downCommand,
       ...(teardown ? { teardown } : {}),
       ...(dryRun ? {} : { dir }),
       ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),

@@ -16,6 +16,8 @@ export interface SummaryOptions {
   resumeCommand?: string
   /** Each variant's cluster, by variant name: the summary says how to remove the ones left up. */
   clusters?: Readonly<Record<string, string>>
+  /** The command that removes a cluster, as it can be pasted; `kspawn down <cluster>` by default. */
+  downCommand?: (cluster: string) => string
   /** With --teardown: what became of each cluster the run brought up, by variant name. */
   teardown?: ReadonlyMap<string, TeardownResult>
 }
@@ -97,5 +99,5 @@ function clusterLines(variant: VariantRecord, dryRun: boolean, options: SummaryO
     return [`      cluster ${teardown.cluster} ${dryRun ? 'would be removed' : 'removed'} (--teardown)`]
   }
   if (cluster === undefined || variant.state.kubeconfig === undefined || dryRun) return []
-  return [`      the cluster stays up; remove it with: kspawn down ${cluster}`]
+  return [`      the cluster stays up; remove it with: ${options.downCommand?.(cluster) ?? `kspawn down ${cluster}`}`]
 }

@@ -24,6 +24,8 @@ export interface TeardownOptions {
   emit: Emit
   dryRun: boolean
   isRoot: boolean
+  /** The command that removes a cluster, as it can be pasted where the run was started. */
+  downCommand: (cluster: string) => string
 }
 
 /** The results by variant name, for the variants whose cluster the run brought up or began to. */
@@ -50,7 +52,7 @@ export async function tearDown(options: TeardownOptions): Promise<Map<string, Te
     } catch (error) {
       const message = [
         `removing cluster ${cluster} failed: ${(error as Error).message.split('\n')[0]}`,
-        `Remove it with \`kspawn down ${cluster}\`, or by hand:`,
+        `Remove it with \`${options.downCommand(cluster)}\`, or by hand:`,
         ...config.deployer.downCommandLines(cluster, isRoot).map((line) => `  ${line}`),
       ].join('\n')
       emit({ kind: 'warn', ...source, message })

@@ -114,13 +114,13 @@ class KubeSpawn implements KubeSpawnDeployer {
     for (const cluster of clusters) {
       const toml = await readFile(this.clusterFile(cluster), 'utf8').catch(() => undefined)
       if (toml === undefined) {
-        statuses.set(cluster, { state: 'gone', machines: [] })
+        statuses.set(cluster, { state: 'gone', machines: [], running: [] })
         continue
       }
       const { machines, tag } = parseClusterFile(toml, cluster)
-      const up = machines.filter((machine) => running.has(machine)).length
-      const state = up === 0 ? 'stopped' : up === machines.length ? 'running' : 'partly running'
-      statuses.set(cluster, { state, machines, ...(tag === undefined ? {} : { tag }) })
+      const up = machines.filter((machine) => running.has(machine))
+      const state = up.length === 0 ? 'stopped' : up.length === machines.length ? 'running' : 'partly running'
+      statuses.set(cluster, { state, machines, running: up, ...(tag === undefined ? {} : { tag }) })
     }
     return statuses
   }

@@ -48,6 +48,8 @@ interface VariantSpec {
   tag: string
   cluster: string
   message?: string
+  /** The variant's smoke list, as TypeScript; instead of a denial with `message`. */
+  smoke?: string
 }
 
 async function writeConfig(name: string, variants: Record<string, VariantSpec>): Promise<string> {
@@ -55,7 +57,7 @@ async function writeConfig(name: string, variants: Record<string, VariantSpec>):
     const source = spec.branch
       ? `{ remote: ${JSON.stringify(world().KSPAWN_WORLD_FORK)}, branch: ${JSON.stringify(spec.branch)} }`
       : `{ remote: ${JSON.stringify(world().KSPAWN_WORLD_UPSTREAM)}, tag: ${JSON.stringify(spec.upstreamTag)} }`
-    const smoke = spec.message ? `, smoke: [admission.denies('attach', { message: ${JSON.stringify(spec.message)} })]` : ''
+    const smoke = spec.smoke ? `, smoke: ${spec.smoke}` : spec.message ? `, smoke: [admission.denies('attach', { message: ${JSON.stringify(spec.message)} })]` : ''
     return `${variant}: { source: ${source}, tag: ${JSON.stringify(spec.tag)}, cluster: ${JSON.stringify(spec.cluster)}${smoke} }`
   })
   return writeE2eConfig(join(home, name), { checkout, workdir: join(home, 'work'), variants: lines, smoke: `[admission.denies('attach')]` })
@@ -63,6 +65,21 @@ async function writeConfig(name: string, variants: Record<string, VariantSpec>):
 
 function kspawn(args: string[], env: Record<string, string> = {}): Promise<Result> {
   return runKspawn(home, args, env)
+}
+
+/** A line of busybox `date` in the pod, e.g. `Sun Nov 26 15:17:32 UTC 2017`. */
+const DATE_LINE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} [A-Z]+ \d{4}$/
+
+/** What the summary shows under a smoke test's result line: the command it ran and the lines it printed. */
+function seenUnder(stdout: string, resultLine: string): string[] {
+  const lines = stdout.split('\n')
+  const at = lines.indexOf(resultLine)
+  assert.ok(at >= 0, `no line ${JSON.stringify(resultLine)} in:\n${stdout.slice(-3000)}`)
+  const first = /^ {8}seen: (.*)$/.exec(lines[at + 1] ?? '')
+  assert.ok(first, `nothing seen under ${JSON.stringify(resultLine)}:\n${stdout.slice(-3000)}`)
+  const rest = lines.slice(at + 2)
+  const end = rest.findIndex((line) => !line.startsWith(' '.repeat(14)))
+  return [first[1]!, ...rest.slice(0, end < 0 ? rest.length : end).map((line) => line.slice(14))]
 }
 
 async function down(...clusters: string[]): Promise<void> {
@@ -119,17 +136,29 @@ test('denyattach and denyattachfix pass side by side, each with its own message,
   }
 })
 
-test('a variant built from the upstream tag fails its smoke test: attach was allowed', async () => {
-  const config = await writeConfig('upstream.config.ts', {
-    upstream: { upstreamTag: 'v1.8.5-beta.0', tag: 'v1.8.5-beta.0-e2e-up', cluster: 'etwoup', message: messages.denyattach },
-  })
+test('a build without DenyAttach passes admission.allows(attach) and fails admission.denies(attach): the attach streamed the pod\'s date lines', async () => {
+  const upstream = { upstreamTag: 'v1.8.5-beta.0', tag: 'v1.8.5-beta.0-e2e-up', cluster: 'etwoup' }
+  const allows = await writeConfig('upstream.config.ts', { upstream: { ...upstream, smoke: `[admission.allows('attach')]` } })
+  // The same variant and cluster, now expected to deny: run as one task on the cluster the first run left up.
+  const denies = await writeConfig('upstream-denies.config.ts', { upstream: { ...upstream, message: messages.denyattach } })
   try {
-    const result = await kspawn(['run', 'dev-loop', '--config', config])
-    assert.is(result.exitCode, 1, result.output.slice(-4000))
-    const upstream = summaryOf(result.output, 'upstream')
-    assert.match(upstream, /^  ✖ upstream failed at smoke-test$/m)
-    assert.match(upstream, /attach was allowed \(the pod's output came through: "[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ [\d:]+ UTC \d{4}"\)/)
-    assert.not.match(upstream, /Forbidden/)
+    const run = await kspawn(['run', 'dev-loop', '--config', allows])
+    assert.is(run.exitCode, 0, run.output.slice(-4000))
+    assert.match(run.stdout, '  ✔ upstream passed\n')
+    const allowed = seenUnder(run.stdout, '      ✔ attach is allowed')
+    assert.match(allowed[0]!, /^\$ kubectl attach kspawn-smoke-[0-9a-f]+$/)
+    assert.ok(allowed.some((line) => DATE_LINE.test(line)), `the attach printed the pod's date lines:\n${allowed.join('\n')}`)
+    assert.not.ok(allowed.some((line) => line.includes('Forbidden')), allowed.join('\n'))
+
+    const task = await kspawn(['task', 'smoke-test', '--variant', 'upstream', '--config', denies])
+    assert.is(task.exitCode, 1, task.output.slice(-4000))
+    assert.match(task.stdout, '  ✖ upstream failed at smoke-test\n')
+    const denied = seenUnder(task.stdout, `      ✖ attach is denied with "${messages.denyattach}"`)
+    assert.match(denied[0]!, /^\$ kubectl attach kspawn-smoke-[0-9a-f]+$/)
+    assert.ok(denied.some((line) => DATE_LINE.test(line)), `the attach printed the pod's date lines:\n${denied.join('\n')}`)
+    assert.not.ok(denied.some((line) => line.includes('Forbidden')), denied.join('\n'))
+    // The same cluster: the task neither rebuilt nor respawned it.
+    assert.not.match(task.output, /kube-spawn -d|build\/run\.sh/)
   } finally {
     await down('etwoup')
   }

@@ -72,7 +72,8 @@ test('kspawn records its cluster, lists it with a foreign one, and down removes 
   const config = await writeConfig('kspawn.config.ts', { alpha })
   const run = await kspawn(['run', 'dev-loop', '--config', config])
   assert.is(run.exitCode, 0, run.output.slice(-4000))
-  assert.match(run.stdout, '      the cluster stays up; remove it with: kspawn down lcalpha\n')
+  // With the --config the run was given, so that it works when pasted anywhere.
+  assert.match(run.stdout, `      the cluster stays up; remove it with: kspawn down lcalpha --config ${config}\n`)
   const record = JSON.parse(await readFile(join(home, 'work', 'clusters', 'lcalpha.json'), 'utf8')) as Record<string, unknown>
   assert.equal(
     { ...record, created: typeof record.created, run: typeof record.run },

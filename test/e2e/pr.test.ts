@@ -70,6 +70,29 @@ function ok(result: Result): Result {
   return result
 }
 
+/** Both texts are in `text`, `first` before `then` (a missing one fails, rather than counting as position -1). */
+function inOrder(text: string, first: string, then: string, what: string): void {
+  const a = text.indexOf(first)
+  const b = text.indexOf(then)
+  assert.ok(a >= 0, `${what}: no ${JSON.stringify(first)} in:\n${text}`)
+  assert.ok(b >= 0, `${what}: no ${JSON.stringify(then)} in:\n${text}`)
+  assert.ok(a < b, `${what}: ${JSON.stringify(first)} comes after ${JSON.stringify(then)} in:\n${text}`)
+}
+
+/**
+ * The line the API server answered to the smoke test's `kubectl attach`, as
+ * the summary shows it under "seen": the pod in it is the one kspawn ran.
+ * Not the expected message, which kspawn also prints from the config.
+ */
+function attachAnswer(stdout: string): { pod: string; line: string } {
+  const attach = /^ +seen: \$ kubectl attach (kspawn-smoke-[0-9a-f]+)$/m.exec(stdout)
+  assert.ok(attach, `the summary shows the attach:\n${stdout.slice(-3000)}`)
+  const pod = attach[1]!
+  const answer = new RegExp(`^ {14}(Error from server \\(Forbidden\\): pods "${pod}" is forbidden: .*)$`, 'm').exec(stdout)
+  assert.ok(answer, `the summary shows the API server's answer for ${pod}:\n${stdout.slice(-3000)}`)
+  return { pod, line: answer[1]! }
+}
+
 test.before(async () => {
   home = await mkdtemp(join(tmpdir(), 'kspawn-pr-'))
   noGh = join(home, 'gh-none')
@@ -138,7 +161,7 @@ test('every URL form is resolved to its exact commit, shown before anything runs
     assert.match(out, `$ git -C ${user.tree} worktree add --detach ${join(home, 'work', 'worktrees', cluster, 'src', 'k8s.io', 'kubernetes')} ${commit}\n`, url)
     assert.match(out, `$ kube-spawn -d ${world().KSPAWN_WORLD_KUBE_SPAWN_DIR} create --dev -t ${tag} -c ${cluster} -n 2\n`, url)
     // The plan comes before the first task.
-    assert.ok(out.indexOf('  cluster  ') < out.indexOf('$ '), url)
+    inOrder(out, '  cluster  ', '$ ', url)
   }
   const pullPlan = (await pr([pull, '--dry-run'], { GITHUB_TOKEN: TOKEN })).stdout
   assert.match(pullPlan, `  code     kinvolk/kubernetes ${branches.denyattach} at ${deny.slice(0, 12)}\n`)
@@ -293,6 +316,24 @@ test('a closed or merged pull request runs, with a warning that says so', async 
   assert.match(result.stderr, `warning: pull request #103 of kubernetes/kubernetes is merged: kspawn runs its commit ${fix.slice(0, 12)} as it was, which may not be what master has now`)
 })
 
+test('--comment with --dry-run reads from GitHub, posts nothing, and says so', async () => {
+  const logged: string[] = []
+  onRequest = (line) => logged.push(line)
+  const requests = github.state.requests.length
+  const comments = github.state.comments.length
+  try {
+    const result = ok(await pr(['https://github.com/kubernetes/kubernetes/pull/101', '--comment', '--dry-run'], { GITHUB_TOKEN: TOKEN }))
+    assert.match(result.stdout, `Nothing was posted (--dry-run): without it, kspawn would comment on ${github.web}/kubernetes/kubernetes/pull/101 with the result, or update its comment there.\n`)
+    assert.not.match(result.stdout, /Commented on|Updated the comment/)
+    assert.ok(logged.length > 0, 'GitHub was asked about the pull request')
+    assert.equal(logged.filter((line) => !line.startsWith('GET ')), [], 'only reads')
+    assert.equal(github.state.requests.slice(requests).filter((request) => request.method !== 'GET'), [])
+    assert.is(github.state.comments.length, comments)
+  } finally {
+    onRequest = undefined
+  }
+})
+
 test('a remote name your checkout uses for another repository is refused before anything runs; --remote picks another', async () => {
   await must(['git', 'remote', 'add', 'kinvolk', '/srv/elsewhere/kubernetes.git'], { cwd: user.tree })
   try {
@@ -321,8 +362,8 @@ test('a pull request built, spawned and smoke-tested, its result commented once 
 
     const first = ok(await pr([url, '--comment', '--recreate'], { GITHUB_TOKEN: TOKEN }))
     assert.match(first.stdout, 'pr: 1 of 1 variant passed')
-    assert.match(first.stdout, `Error from server (Forbidden): pods "kspawn-smoke-`)
-    assert.match(first.stdout, messages.denyattach)
+    const answer = attachAnswer(first.stdout)
+    assert.is(answer.line, `Error from server (Forbidden): pods "${answer.pod}" is forbidden: ${messages.denyattach}`)
     assert.is(await sha(worktree, 'HEAD'), deny)
     assert.match((await must(['git', 'remote', '-v'], { cwd: user.tree })).stdout, `kinvolk\t${fork} (fetch)`)
     assert.is(github.state.comments.length, 1)
@@ -331,7 +372,9 @@ test('a pull request built, spawned and smoke-tested, its result commented once 
     assert.is(comment.login, 'alban')
     assert.match(comment.body, '<!-- kspawn pr result -->\n### ✅ kspawn passed: the smoke tests pass\n')
     assert.match(comment.body, `Commit \`${deny.slice(0, 12)}\` (kinvolk/kubernetes ${branches.denyattach} at ${deny.slice(0, 12)}), built as \`gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-pr101-${deny.slice(0, 7)}\` and run on the kube-spawn cluster \`pr101-kinvolk\`.`)
-    assert.match(comment.body, `| attach is denied with "${messages.denyattach}" | ✅ passed |`)
+    // The comment shows what the server answered, not only what was expected of it.
+    assert.match(comment.body, `| attach is denied with "${messages.denyattach}" | ✅ passed | `)
+    assert.match(comment.body, `<br>${answer.line}<br>`)
     assert.not.match(comment.body, home, 'no local paths')
 
     // Someone else quoting kspawn's comment: that comment is not kspawn's to update.
@@ -347,7 +390,11 @@ test('a pull request built, spawned and smoke-tested, its result commented once 
     assert.is(mine.length, 1, 'one comment, updated in place')
     assert.is(mine[0]!.id, comment.id)
     assert.match(mine[0]!.body, '### ❌ kspawn failed: a smoke test failed\n')
-    assert.match(mine[0]!.body, `| attach is denied with "${messages.denyattachfix}" | ❌ failed |`)
+    assert.match(mine[0]!.body, `| attach is denied with "${messages.denyattachfix}" | ❌ failed | `)
+    // The server's answer, with the message this build has, which is not the one expected.
+    const refused = attachAnswer(second.stdout)
+    assert.is(refused.line, `Error from server (Forbidden): pods "${refused.pod}" is forbidden: ${messages.denyattach}`)
+    assert.match(mine[0]!.body, `<br>${refused.line}<br>`)
     assert.match(github.state.comments.find((candidate) => candidate.login === 'bob')!.body, '✅ kspawn passed', "bob's comment is as bob wrote it")
     const posts = github.state.requests.filter((request) => request.method === 'POST').length
     const patches = github.state.requests.filter((request) => request.method === 'PATCH').length
@@ -365,7 +412,8 @@ test('a pull request whose fork is gone is fetched from the base repository as p
   assert.match(result.stdout, `  code     kubernetes/kubernetes pull/102/head at ${fix.slice(0, 12)}\n`)
   assert.match(result.stdout, `  remote   kubernetes ${upstream} (added to your checkout)\n`)
   assert.match(result.stdout, `  variant  pr102-gone\n`)
-  assert.match(result.stdout, messages.denyattachfix)
+  const answer = attachAnswer(result.stdout)
+  assert.is(answer.line, `Error from server (Forbidden): pods "${answer.pod}" is forbidden: ${messages.denyattachfix}`)
   assert.match(result.stdout, 'pr: 1 of 1 variant passed')
   assert.is(await sha(join(home, 'work', 'worktrees', 'pr102-gone', 'src', 'k8s.io', 'kubernetes'), 'HEAD'), fix)
   const log = await readFile(join(home, 'work', 'runs', (await readdir(join(home, 'work', 'runs'))).filter((name) => name.endsWith('-pr')).sort().at(-1)!, 'pr102-gone', 'fetch-source.log'), 'utf8')

@@ -1,7 +1,8 @@
 // What the end-to-end suites share: a kspawn.config.ts for the test world,
-// and the real CLI run from sources in a user's folder.
-import { writeFile } from 'node:fs/promises'
+// and the real CLI run in a user's folder, from sources or as installed.
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { formatCommandLine } from '../../engine/command-line.ts'
 import { sh, world, type Result } from '../world/harness.ts'
 import { repoDir } from '../world/state.ts'
 
@@ -39,13 +40,35 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
 }
 
 /** The CLI from sources, as a user runs it in `cwd`: plain output, no colour. */
-export async function kspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+export function kspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
   // The config's folder has no node_modules: tsx is named by its own location.
-  const result = await sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], {
-    cwd,
-    env: { CI: 'true', NO_COLOR: '1', ...env },
-    timeoutMs: 600_000,
-  })
+  return asUser(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], cwd, env)
+}
+
+/** The `kspawn` that PATH finds first (`env.PATH` when given), as a user types it after installing kspawn. */
+export function installedKspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return asUser(['kspawn', ...args], cwd, env)
+}
+
+/**
+ * Puts an executable `kspawn` that runs the CLI from sources in `folder`, for
+ * commands kspawn prints (`kspawn down ...`) to be run as a user pastes them.
+ */
+export async function kspawnOnPath(folder: string): Promise<string> {
+  await mkdir(folder, { recursive: true })
+  const command = formatCommandLine(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts')])
+  await writeFile(join(folder, 'kspawn'), `#!/bin/sh\n# kspawn from sources, for tests that paste what kspawn printed.\nexec ${command} "$@"\n`)
+  await chmod(join(folder, 'kspawn'), 0o755)
+  return folder
+}
+
+/** A command line kspawn printed, run by bash in `cwd` as if pasted, with `bin` (see kspawnOnPath) first on PATH. */
+export function paste(line: string, cwd: string, bin: string): Promise<Result> {
+  return asUser(['bash', '-c', line], cwd, { PATH: `${bin}:${world().PATH}` })
+}
+
+async function asUser(argv: string[], cwd: string, env: Record<string, string>): Promise<Result> {
+  const result = await sh(argv, { cwd, env: { CI: 'true', NO_COLOR: '1', ...env }, timeoutMs: 600_000 })
   // Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
   return { ...result, stderr: result.stderr.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '') }
 }

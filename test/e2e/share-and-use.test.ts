@@ -2,14 +2,16 @@
 // built and pushed with `kspawn run share`, then `kspawn run dev-loop` runs it
 // built locally and, in a second cluster at the same time, as the external
 // image pulled back from the registry; a kubeadm-touching patch used through
-// an image is refused before anything runs for it.
+// an image is refused before anything runs for it; and an image variant with
+// no variant built from source gets kubeadm and kubelet from the user's
+// checkout's own build.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
+import { branches, buildImage, checkout as makeCheckout, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
 import { deniedWith, kspawn as runKspawn, summaryOf, writeConfig as writeE2eConfig } from './project.ts'
 
 const test = suite('kspawn run share, then dev-loop with the shared image')
@@ -18,9 +20,12 @@ let home: string
 let checkout: string
 const built = 'v1.8.5-beta.0-e2s-deny'
 const pulled = 'v1.8.5-beta.0-e2s-shared'
-const clusters = ['eshdeny', 'eshshared', 'eshkubeadm']
+const fixBuilt = 'v1.8.5-beta.0-e2s-fixbuilt'
+const fixPulled = 'v1.8.5-beta.0-e2s-fixpulled'
+const clusters = ['eshdeny', 'eshshared', 'eshkubeadm', 'eshcheckout']
 const repository = () => `${world().KSPAWN_WORLD_REGISTRY}/kinvolk`
 const shared = () => `${repository()}/hyperkube-amd64:${built}`
+const sharedFix = () => `${repository()}/hyperkube-amd64:${fixBuilt}`
 
 function writeConfig(name: string, variants: string[]): Promise<string> {
   const smoke = `[admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })]`
@@ -42,7 +47,7 @@ test.after(async () => {
     await kubeSpawn(['stop', '-c', cluster])
     await kubeSpawn(['destroy', '-c', cluster])
   }
-  await sh(['docker', 'rmi', '--force', `${HYPERKUBE}:${built}`, `${HYPERKUBE}:${pulled}`, shared()])
+  await sh(['docker', 'rmi', '--force', `${HYPERKUBE}:${built}`, `${HYPERKUBE}:${pulled}`, shared(), `${HYPERKUBE}:${fixBuilt}`, `${HYPERKUBE}:${fixPulled}`, sharedFix()])
   await rm(home, { recursive: true, force: true })
 })
 
@@ -88,6 +93,43 @@ test('a kubeadm-touching patch used through an image is refused before anything 
   assert.match(result.output, 'Build this variant from source instead')
   assert.not.match(result.output, /docker pull|kube-spawn -d/)
   assert.not.ok(existsSync(join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'eshkubeadm')))
+})
+
+test("an image variant with no variant built from source gets kubeadm and kubelet from the checkout's build", async () => {
+  // The user built their own checkout (upstream master), the article's way.
+  await must(['build/run.sh', 'make'], { cwd: checkout })
+  const output = join(checkout, '_output', 'dockerized', 'bin', 'linux', 'amd64')
+  const kubelet = (JSON.parse((await must([join(output, 'kubelet'), '--build-info'])).stdout) as { gitVersion: string }).gitVersion
+  // Someone else built denyattachfix and pushed its image; this engine does not have it.
+  const elsewhere = await makeCheckout({ branch: branches.denyattachfix })
+  try {
+    await buildImage(elsewhere, fixBuilt)
+  } finally {
+    await elsewhere.remove()
+  }
+  const hyperkube = (JSON.parse((await must(['docker', 'run', '--rm', `${HYPERKUBE}:${fixBuilt}`, '/hyperkube', '--build-info'])).stdout) as { gitVersion: string }).gitVersion
+  assert.is.not(hyperkube, kubelet)
+  await must(['docker', 'tag', `${HYPERKUBE}:${fixBuilt}`, sharedFix()])
+  await must(['docker', 'push', sharedFix()])
+  await must(['docker', 'rmi', `${HYPERKUBE}:${fixBuilt}`, sharedFix()])
+
+  const variant = `denyattachfix: { image: ${JSON.stringify(sharedFix())}, tag: ${JSON.stringify(fixPulled)}, cluster: 'eshcheckout' }`
+  const smoke = `[admission.denies('attach', { message: ${JSON.stringify(messages.denyattachfix)} })]`
+  const config = await writeE2eConfig(join(home, 'checkout.config.ts'), { checkout, workdir: join(home, 'work'), variants: [variant], smoke })
+  const run = await kspawn(['run', 'dev-loop', '--config', config])
+  assert.is(run.exitCode, 0, run.output.slice(-4000))
+  assert.match(run.stdout, `      control plane: ${HYPERKUBE}:${fixPulled}, pulled from ${sharedFix()}\n`)
+  assert.match(run.stdout, `      kubeadm, kubelet: ${output} (${kubelet}, your checkout)\n`)
+  assert.match(run.stdout, `      kubeadm check: no source given for ${sharedFix()}: kspawn cannot tell whether its patch changes kubeadm; the cluster runs kubeadm and kubelet from the build in your checkout (${output})\n`)
+  assert.not.match(run.output, /build \(denyattachfix\): \$/)
+  assert.match(summaryOf(run.output, 'denyattachfix'), deniedWith(messages.denyattachfix))
+
+  // What the cluster says: its nodes run the checkout's kubelet, its API server the image's build.
+  const kubeconfig = { KUBECONFIG: join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'eshcheckout', 'kubeconfig') }
+  const nodes = (await must(['kubectl', 'get', 'nodes', '--no-headers', '-o', 'custom-columns=NAME:.metadata.name,VERSION:.status.nodeInfo.kubeletVersion'], { env: kubeconfig })).stdout
+  assert.equal(nodes.trim().split('\n').map((line) => line.split(/\s+/)), [['kubespawneshcheckout0', kubelet], ['kubespawneshcheckout1', kubelet]])
+  const server = JSON.parse((await must(['kubectl', 'version', '-o', 'json'], { env: kubeconfig })).stdout) as { serverVersion: { gitVersion: string } }
+  assert.is(server.serverVersion.gitVersion, hyperkube)
 })
 
 test.run()

@@ -29,8 +29,18 @@ test('a pass: the commit, the image, the cluster, and each smoke test in a table
       state: {
         gitVersion: 'v1.8.5-beta.0.1+c117bd7a6f09e2',
         smoke: [
-          { expectation: 'pod kspawn-smoke-1 runs and logs the date', passed: true, observed: '$ kubectl logs --tail=2 kspawn-smoke-1\nTue Nov 24' },
-          { expectation: 'attach is denied with "a|b"', passed: true, observed: 'Error from server (Forbidden): cannot attach' },
+          { expectation: 'all nodes of cluster pr7-kinvolk are Ready', passed: true, observed: '$ kubectl get nodes\nNAME   STATUS   ROLES    AGE   VERSION\nkubespawnpr7-kinvolk1   Ready   <none>   1m   v1.8.5' },
+          { expectation: 'pod kspawn-smoke-1 runs and logs the date', passed: true, observed: '$ kubectl logs --tail=2 kspawn-smoke-1\nTue Nov 24 20:30:01 UTC 2026\nTue Nov 24 20:30:02 UTC 2026' },
+          {
+            expectation: 'attach is denied with "a|b"',
+            passed: true,
+            observed: [
+              '$ kubectl attach kspawn-smoke-1',
+              "If you don't see a command prompt, try pressing enter.",
+              'Error from server (Forbidden): pods "kspawn-smoke-1" is forbidden: a|b',
+              '(exit code 1)',
+            ].join('\n'),
+          },
         ],
       },
     }),
@@ -46,8 +56,10 @@ test('a pass: the commit, the image, the cluster, and each smoke test in a table
       '',
       '| Smoke test | Result | Seen |',
       '| --- | --- | --- |',
-      '| pod kspawn-smoke-1 runs and logs the date | ✅ passed | $ kubectl logs --tail=2 kspawn-smoke-1 |',
-      '| attach is denied with "a\\|b" | ✅ passed | Error from server (Forbidden): cannot attach |',
+      // What the commands printed, not the commands: the last lines, HTML-escaped.
+      '| all nodes of cluster pr7-kinvolk are Ready | ✅ passed | NAME   STATUS   ROLES    AGE   VERSION<br>kubespawnpr7-kinvolk1   Ready   &lt;none&gt;   1m   v1.8.5 |',
+      '| pod kspawn-smoke-1 runs and logs the date | ✅ passed | Tue Nov 24 20:30:01 UTC 2026<br>Tue Nov 24 20:30:02 UTC 2026 |',
+      '| attach is denied with "a\\|b" | ✅ passed | If you don\'t see a command prompt, try pressing enter.<br>Error from server (Forbidden): pods "kspawn-smoke-1" is forbidden: a\\|b<br>(exit code 1) |',
       '',
       '<sub>kspawn 0.1.0, 2026-11-24 20:31 UTC. Rerunning kspawn pr with --comment updates this comment.</sub>',
       '',
@@ -61,11 +73,20 @@ test('a failed smoke test shows what was seen against what was expected', () => 
       status: 'failed',
       stoppedAt: 'smoke-test',
       tasks: [{ id: 'smoke-test', status: 'failed', message: 'a smoke test failed' }],
-      state: { smoke: [{ expectation: 'attach is denied', passed: false, observed: '$ kubectl attach x', message: 'attach was allowed: expected it to be denied' }] },
+      state: {
+        smoke: [
+          {
+            expectation: 'attach is denied',
+            passed: false,
+            observed: ['$ kubectl attach x', "If you don't see a command prompt, try pressing enter.", 'Sun Nov 26 15:17:32 UTC 2017', 'Sun Nov 26 15:17:33 UTC 2017', '(still attached after 8s: stopped)'].join('\n'),
+            message: 'attach was allowed: expected it to be denied',
+          },
+        ],
+      },
     }),
   )
   assert.match(body, '### ❌ kspawn failed: a smoke test failed\n')
-  assert.match(body, '| attach is denied | ❌ failed | attach was allowed: expected it to be denied |')
+  assert.match(body, '| attach is denied | ❌ failed | attach was allowed: expected it to be denied<br>Sun Nov 26 15:17:32 UTC 2017<br>Sun Nov 26 15:17:33 UTC 2017<br>(still attached after 8s: stopped) |')
   assert.not.match(body, 'smoke-test: ')
 })
 

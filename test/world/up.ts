@@ -30,6 +30,7 @@ const requirements: Requirement[] = [
   { pkg: 'gh', present: () => onPath('gh'), why: 'the GitHub CLI, whose `gh auth token` kspawn pr reads a token from' },
   { pkg: 'git', present: () => onPath('git'), why: 'the fixture repositories' },
   { pkg: 'make', present: () => onPath('make'), why: 'make -C cluster/images/hyperkube' },
+  { pkg: 'sudo', present: () => onPath('sudo'), why: "the real sudo, whose answer to a user who is not root kspawn doctor's sudo -n check reports" },
 ]
 
 async function ensurePackages(): Promise<void> {

@@ -105,6 +105,27 @@ async function buildInfo(worktree: string, artifact: string): Promise<BuildInfo>
   return JSON.parse(r.stdout) as BuildInfo
 }
 
+/**
+ * `kubeadm init` of a build, in a throwaway container with the hostname
+ * Fixture-Host (it writes /etc/kubernetes): what it printed and the kubelet's
+ * kubeconfig it wrote. Without an API server it then waits: the container
+ * ends once the kubeconfig is there.
+ */
+async function kubeadmInit(worktree: string): Promise<{ output: string; kubeletConf: string }> {
+  const script = [
+    '/kubeadm init >/tmp/init.out 2>&1 &',
+    'while [ ! -s /etc/kubernetes/kubelet.conf ]; do sleep 0.1; done',
+    'cat /tmp/init.out; echo ===; cat /etc/kubernetes/kubelet.conf',
+  ].join('\n')
+  const kubeadm = path.join(worktree, BIN, 'kubeadm')
+  const r = await run('docker', ['run', '--rm', '--network', 'none', '--hostname', 'Fixture-Host', '-v', `${kubeadm}:/kubeadm:ro`, 'busybox:latest', 'sh', '-c', script], {
+    cwd: worktree,
+  })
+  assert.is(r.code, 0, r.stderr)
+  const [output = '', kubeletConf = ''] = r.stdout.split('===\n')
+  return { output, kubeletConf }
+}
+
 async function exists(file: string): Promise<boolean> {
   return fs.access(file).then(
     () => true,
@@ -349,13 +370,16 @@ test('only the kubeadm branch changes the built kubeadm', async () => {
   // Every artifact of a build carries the same digest.
   assert.is((await buildInfo(dir, 'hyperkube')).kubeadmSourceDigest, info.kubeadmSourceDigest)
 
-  const init = (tree: string) => run(path.join(tree, BIN, 'kubeadm'), ['init'], { cwd: tree })
-  const patched = await init(dir)
-  assert.is(patched.code, 0)
-  assert.match(patched.stdout, /^\[init\] Node name: the hostname in lower case, unless --node-name is given$/m)
-  assert.match(patched.stdout, /^Your Kubernetes master has initialized successfully!$/m)
-  const upstream = await init(worktrees.tag!)
-  assert.match(upstream.stdout, /^\[init\] Node name: the hostname, unless --node-name is given$/m)
+  // kubeadm init names the master: the kubelet's identity it writes shows which name.
+  const patched = await kubeadmInit(dir)
+  assert.match(patched.output, /^\[init\] Node name: the hostname in lower case, unless --node-name is given$/m)
+  assert.match(patched.kubeletConf, /^current-context: system:node:fixture-host@kubernetes$/m)
+  const upstream = await kubeadmInit(worktrees.tag!)
+  assert.match(upstream.output, /^\[init\] Node name: the hostname, unless --node-name is given$/m)
+  assert.match(upstream.kubeletConf, /^current-context: system:node:Fixture-Host@kubernetes$/m)
+  // Then it waits for the API server, which this machine does not have.
+  assert.match(patched.output, /^\[init\] This might take a minute or longer if the control plane images have to be pulled\.$/m)
+  assert.not.match(patched.output, 'Your Kubernetes master has initialized successfully!')
   const version = await run(path.join(dir, BIN, 'kubeadm'), ['version'], { cwd: dir })
   assert.ok(version.stdout.startsWith(`kubeadm version: &version.Info{Major:"1", Minor:"8+", GitVersion:"${info.gitVersion}"`))
 })

@@ -130,9 +130,25 @@ export async function spawnCluster(name: string, tag: string, tree: Checkout): P
   }
 }
 
+/**
+ * All `count` nodes of the cluster registered and Ready. kube-spawn start
+ * returns once kubeadm join is done; the node's kubelet registers shortly
+ * after, so there is first a wait for every node to be there.
+ */
+export async function nodesReady(cluster: Cluster, count = 2): Promise<Result> {
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    const listed = await mustK(cluster, ['get', 'nodes', '-o', 'name'])
+    if (listed.stdout.trim().split('\n').filter(Boolean).length >= count) break
+    if (Date.now() > deadline) throw new Error(`cluster ${cluster.name}: ${count} nodes were not registered after 120 s; kubectl get nodes -o name:\n${listed.output}`)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+  return mustK(cluster, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
+}
+
 /** The article's test: nodes Ready, a pod that prints the date, then attach. */
 export async function articleTest(cluster: Cluster): Promise<{ logs: Result; attach: Result }> {
-  await mustK(cluster, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
+  await nodesReady(cluster)
   await mustK(cluster, ['run', 'mypod', '--image=busybox', '--command', '--', '/bin/sh', '-c', 'while true ; do sleep 1 ; date ; done'])
   await mustK(cluster, ['wait', '--for=condition=Ready', 'pod/mypod', '--timeout=120s'])
   // Two date lines take two seconds of the pod's life.

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { articleTest, branches, buildImage, buildInfo, checkout, HYPERKUBE, kubeSpawn, messages, must, sh, spawnCluster, world, type Checkout } from './harness.ts'
+import { articleTest, branches, buildImage, buildInfo, checkout, HYPERKUBE, kubeSpawn, messages, must, nodesReady, sh, spawnCluster, world, type Checkout } from './harness.ts'
 import { worldDir } from './state.ts'
 
 const test = suite('world')
@@ -65,7 +65,7 @@ test('kubectl version and get nodes show the gitVersion that was built', async (
   try {
     const version = await cluster.kubectl(['version'])
     assert.match(version.stdout, `Server Version: ${built.gitVersion}`)
-    await cluster.kubectl(['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
+    await nodesReady(cluster)
     const nodes = await cluster.kubectl(['get', 'nodes'])
     assert.match(nodes.stdout, new RegExp(`^kubespawnwtversion0 +Ready +master +\\S+ +${built.gitVersion.replaceAll('.', '\\.').replace('+', '\\+')}$`, 'm'))
     assert.match(nodes.stdout, /^kubespawnwtversion1 +Ready +<none>/m)

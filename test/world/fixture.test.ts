@@ -168,23 +168,27 @@ async function processes(): Promise<Proc[]> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let tmp = ''
-let fx: FixturePaths
+let fx: FixturePaths | undefined
 let tagCommit = ''
+
+/** The fixture the first test generated, or a failure that says it is missing. */
+function fixture(): FixturePaths {
+  if (!fx) assert.unreachable('no fixture: the test "generates the fixture with the documented layout" did not pass')
+  return fx!
+}
 const worktrees: Record<string, string> = {}
 const infos: Record<string, BuildInfo> = {}
 
 /** A worktree of the user checkout at ref, the way kspawn builds branches. */
 async function worktree(name: string, ref: string): Promise<string> {
   const dir = path.join(tmp, 'worktrees', name)
-  await git(fx.checkout, 'worktree', 'add', '--quiet', '--detach', dir, ref)
+  await git(fixture().checkout, 'worktree', 'add', '--quiet', '--detach', dir, ref)
   worktrees[name] = dir
   return dir
 }
 
 test.before(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'kspawn-fixture-test-'))
-  fx = await generateFixture(path.join(tmp, 'root'))
-  tagCommit = await git(fx.upstream, 'rev-parse', `${UPSTREAM_TAG}^{commit}`)
 })
 
 test.after(async () => {
@@ -192,10 +196,11 @@ test.after(async () => {
   if (tmp) await fs.rm(tmp, { recursive: true, force: true })
 })
 
-test('the fixture has the documented layout', async () => {
+test('generates the fixture with the documented layout', async () => {
   const root = path.join(tmp, 'root')
-  assert.equal(fx, fixturePaths(root))
-  assert.equal(fx, {
+  const generated = await generateFixture(root)
+  assert.equal(generated, fixturePaths(root))
+  assert.equal(generated, {
     upstream: path.join(root, 'remotes/kubernetes.git'),
     fork: path.join(root, 'remotes/kinvolk-kubernetes.git'),
     gopath: path.join(root, 'gopath'),
@@ -207,16 +212,18 @@ test('the fixture has the documented layout', async () => {
     },
     upstreamTag: 'v1.8.5-beta.0',
   })
-  assert.is(await git(fx.upstream, 'rev-parse', '--is-bare-repository'), 'true')
-  assert.is(await git(fx.fork, 'rev-parse', '--is-bare-repository'), 'true')
+  assert.is(await git(generated.upstream, 'rev-parse', '--is-bare-repository'), 'true')
+  assert.is(await git(generated.fork, 'rev-parse', '--is-bare-repository'), 'true')
+  tagCommit = await git(generated.upstream, 'rev-parse', `${UPSTREAM_TAG}^{commit}`)
+  fx = generated
 })
 
 test('generating again reuses a complete fixture; a new root gets the same SHAs', async () => {
-  const refs = await git(fx.fork, 'for-each-ref')
+  const refs = await git(fixture().fork, 'for-each-ref')
   const started = Date.now()
-  assert.equal(await generateFixture(path.join(tmp, 'root')), fx)
+  assert.equal(await generateFixture(path.join(tmp, 'root')), fixture())
   assert.ok(Date.now() - started < 1000, 'a complete fixture is returned without regenerating it')
-  assert.is(await git(fx.fork, 'for-each-ref'), refs)
+  assert.is(await git(fixture().fork, 'for-each-ref'), refs)
 
   // A root left half-done by an interrupted run is regenerated.
   const other = path.join(tmp, 'other-root')
@@ -224,26 +231,26 @@ test('generating again reuses a complete fixture; a new root gets the same SHAs'
   await fs.writeFile(path.join(other, 'remotes/kubernetes.git/HEAD'), 'garbage\n')
   const again = await generateFixture(other)
   assert.is(await git(again.fork, 'for-each-ref'), refs)
-  assert.is(await git(again.upstream, 'for-each-ref'), await git(fx.upstream, 'for-each-ref'))
+  assert.is(await git(again.upstream, 'for-each-ref'), await git(fixture().upstream, 'for-each-ref'))
   await fs.rm(other, { recursive: true, force: true })
 })
 
 test('upstream: master carries the annotated tag v1.8.5-beta.0', async () => {
-  assert.is(await git(fx.upstream, 'cat-file', '-t', UPSTREAM_TAG), 'tag')
-  assert.is(await git(fx.upstream, 'rev-parse', 'master'), tagCommit)
-  assert.is(await git(fx.upstream, 'symbolic-ref', 'HEAD'), 'refs/heads/master')
-  assert.is(await git(fx.upstream, 'describe', 'master'), UPSTREAM_TAG)
-  assert.is(await git(fx.upstream, 'for-each-ref', '--format=%(refname)', 'refs/heads'), 'refs/heads/master')
+  assert.is(await git(fixture().upstream, 'cat-file', '-t', UPSTREAM_TAG), 'tag')
+  assert.is(await git(fixture().upstream, 'rev-parse', 'master'), tagCommit)
+  assert.is(await git(fixture().upstream, 'symbolic-ref', 'HEAD'), 'refs/heads/master')
+  assert.is(await git(fixture().upstream, 'describe', 'master'), UPSTREAM_TAG)
+  assert.is(await git(fixture().upstream, 'for-each-ref', '--format=%(refname)', 'refs/heads'), 'refs/heads/master')
 })
 
 test('fork: upstream history plus one commit per patch branch on the tag', async () => {
-  assert.is(await git(fx.fork, 'rev-parse', UPSTREAM_TAG), await git(fx.upstream, 'rev-parse', UPSTREAM_TAG))
-  assert.is(await git(fx.fork, 'rev-parse', 'master'), tagCommit)
+  assert.is(await git(fixture().fork, 'rev-parse', UPSTREAM_TAG), await git(fixture().upstream, 'rev-parse', UPSTREAM_TAG))
+  assert.is(await git(fixture().fork, 'rev-parse', 'master'), tagCommit)
   for (const branch of Object.values(BRANCHES)) {
-    assert.is(await git(fx.fork, 'rev-parse', `${branch}^`), tagCommit, `${branch}'s parent`)
-    assert.is(await git(fx.fork, 'rev-list', '--count', `${UPSTREAM_TAG}..${branch}`), '1', branch)
+    assert.is(await git(fixture().fork, 'rev-parse', `${branch}^`), tagCommit, `${branch}'s parent`)
+    assert.is(await git(fixture().fork, 'rev-list', '--count', `${UPSTREAM_TAG}..${branch}`), '1', branch)
   }
-  const changed = (branch: string) => git(fx.fork, 'diff', '--name-only', UPSTREAM_TAG, branch)
+  const changed = (branch: string) => git(fixture().fork, 'diff', '--name-only', UPSTREAM_TAG, branch)
   assert.is(
     await changed(BRANCHES.denyattach),
     [
@@ -257,12 +264,12 @@ test('fork: upstream history plus one commit per patch branch on the tag', async
 })
 
 test('the user checkout is a clean clone of upstream, on master', async () => {
-  assert.is(await git(fx.checkout, 'symbolic-ref', '--short', 'HEAD'), 'master')
-  assert.is(await git(fx.checkout, 'status', '--porcelain'), '')
-  assert.is(await git(fx.checkout, 'remote'), 'origin')
-  assert.is(await git(fx.checkout, 'remote', 'get-url', 'origin'), fx.upstream)
-  assert.is(await git(fx.checkout, 'rev-parse', 'HEAD'), tagCommit)
-  const status = await workspaceStatus(fx.checkout)
+  assert.is(await git(fixture().checkout, 'symbolic-ref', '--short', 'HEAD'), 'master')
+  assert.is(await git(fixture().checkout, 'status', '--porcelain'), '')
+  assert.is(await git(fixture().checkout, 'remote'), 'origin')
+  assert.is(await git(fixture().checkout, 'remote', 'get-url', 'origin'), fixture().upstream)
+  assert.is(await git(fixture().checkout, 'rev-parse', 'HEAD'), tagCommit)
+  const status = await workspaceStatus(fixture().checkout)
   assert.is(status.get('gitVersion'), UPSTREAM_TAG)
   assert.is(status.get('gitTreeState'), 'clean')
   assert.is(status.get('gitCommit'), tagCommit)
@@ -273,8 +280,8 @@ test('the user checkout is a clean clone of upstream, on master', async () => {
 
 test('build/run.sh make in a worktree of the denyattach branch', async () => {
   // As in the workflow: add the fork as a remote, fetch, build the branch.
-  await git(fx.checkout, 'remote', 'add', 'kinvolk', fx.fork)
-  await git(fx.checkout, 'fetch', '--quiet', 'kinvolk')
+  await git(fixture().checkout, 'remote', 'add', 'kinvolk', fixture().fork)
+  await git(fixture().checkout, 'fetch', '--quiet', 'kinvolk')
   const dir = await worktree('denyattach', `kinvolk/${BRANCHES.denyattach}`)
   const commit = await git(dir, 'rev-parse', 'HEAD')
 
@@ -309,7 +316,7 @@ test('build/run.sh make in a worktree of the denyattach branch', async () => {
   }
   infos.denyattach = await buildInfo(dir, 'kubeadm')
   assert.is(await git(dir, 'status', '--porcelain'), '', 'building leaves the worktree clean')
-  assert.is(await git(fx.checkout, 'status', '--porcelain'), '', 'and the user checkout too')
+  assert.is(await git(fixture().checkout, 'status', '--porcelain'), '', 'and the user checkout too')
 })
 
 test('a dirty worktree builds a -dirty version', async () => {

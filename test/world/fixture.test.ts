@@ -73,7 +73,7 @@ function run(cmd: string, args: string[], opts: RunOptions): Promise<Result> {
       if (!opts.countOnly) out.push(chunk)
     })
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
@@ -220,9 +220,12 @@ test('generates the fixture with the documented layout', async () => {
 
 test('generating again reuses a complete fixture; a new root gets the same SHAs', async () => {
   const refs = await git(fixture().fork, 'for-each-ref')
-  const started = Date.now()
+  // Regenerating would remove remotes/: a file left there shows it was not.
+  const sentinel = path.join(fixture().upstream, 'left-by-the-test')
+  await fs.writeFile(sentinel, 'kept\n')
   assert.equal(await generateFixture(path.join(tmp, 'root')), fixture())
-  assert.ok(Date.now() - started < 1000, 'a complete fixture is returned without regenerating it')
+  assert.ok(await exists(sentinel), 'a complete fixture is returned without regenerating it')
+  await fs.rm(sentinel)
   assert.is(await git(fixture().fork, 'for-each-ref'), refs)
 
   // A root left half-done by an interrupted run is regenerated.
@@ -398,15 +401,21 @@ test('kubelet stays in the foreground until stopped', async () => {
     env: childEnv(),
     stdio: ['ignore', 'ignore', 'pipe'],
   })
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  await sleep(1500)
+  // It logs its version first, then serves until stopped.
+  const logged = await new Promise<string>((resolve) => {
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (stderr.includes('\n')) resolve(stderr)
+    })
+    void exited.then(() => resolve(stderr))
+  })
+  assert.match(logged, /server\.go:\d+\] Version: v1\.8\.5-beta\.0\.1\+/)
   assert.is(child.exitCode, null, 'kubelet is still running')
-  assert.match(stderr, /server\.go:\d+\] Version: v1\.8\.5-beta\.0\.1\+/)
   child.kill('SIGTERM')
-  const code = await Promise.race([exited, sleep(3000).then(() => 'timeout')])
-  assert.is(code, 143, 'kubelet exits promptly on SIGTERM')
+  const code = await Promise.race([exited, sleep(60_000).then(() => 'still running a minute after SIGTERM')])
+  assert.is(code, 143, 'kubelet exits on SIGTERM with 143')
 })
 
 test('KSPAWN_WORLD_BUILD_FAIL_AT fails that stage like a compile error', async () => {
@@ -431,7 +440,7 @@ test('KSPAWN_WORLD_BUILD_FAIL_AT fails that stage like a compile error', async (
   assert.match(unknown.stderr, /KSPAWN_WORLD_BUILD_FAIL_AT=kube-proxy names no build stage; the stages are: hyperkube kubeadm kubelet kubectl/)
 })
 
-test('KSPAWN_WORLD_BUILD_SPEW prints exactly that many more bytes, fast', async () => {
+test('KSPAWN_WORLD_BUILD_SPEW prints exactly that many more bytes', async () => {
   const dir = worktrees.denyattach!
   const quiet = await build(dir)
   assert.is(quiet.code, 0, quiet.stderr)
@@ -441,11 +450,9 @@ test('KSPAWN_WORLD_BUILD_SPEW prints exactly that many more bytes, fast', async 
   assert.match(small.stdout, /^k8s\.io\/kubernetes\/vendor\/github\.com\/golang\/glog$/m)
 
   const bytes = 64 * 1024 * 1024 + 7
-  const started = Date.now()
   const big = await build(dir, { KSPAWN_WORLD_BUILD_SPEW: String(bytes) }, true)
   assert.is(big.code, 0, big.stderr)
   assert.is(big.stdoutBytes - quiet.stdoutBytes, bytes)
-  assert.ok(Date.now() - started < 10_000, `64 MiB of log took ${Date.now() - started} ms`)
 })
 
 test('KSPAWN_WORLD_BUILD_SLEEP sleeps in a child process of the build', async () => {
@@ -461,7 +468,8 @@ test('KSPAWN_WORLD_BUILD_SLEEP sleeps in a child process of the build', async ()
   const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
   try {
     let sleeper: Proc | undefined
-    for (let i = 0; i < 100 && !sleeper; i++) {
+    // Bounds are generous: the build may start slowly on a busy machine.
+    for (let i = 0; i < 1200 && !sleeper; i++) {
       sleeper = (await processes()).find((p) => p.comm === 'sleep' && p.pgid === pid)
       if (!sleeper) await sleep(50)
     }
@@ -472,7 +480,7 @@ test('KSPAWN_WORLD_BUILD_SLEEP sleeps in a child process of the build', async ()
     process.kill(-pid, 'SIGTERM')
     assert.is(await closed, 'SIGTERM')
     let left: Proc[] = []
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 600; i++) {
       left = (await processes()).filter((p) => p.pgid === pid)
       if (left.length === 0) break
       await sleep(50)

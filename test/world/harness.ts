@@ -1,6 +1,7 @@
 // What tests and benchmarks use to act in the test world: run commands in its
 // environment, build a branch of the fixture the article's way, and spawn a
 // cluster on it with kube-spawn.
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -130,16 +131,79 @@ export async function spawnCluster(name: string, tag: string, tree: Checkout): P
   }
 }
 
+/**
+ * All `count` nodes of the cluster registered and Ready. kube-spawn start
+ * returns once kubeadm join is done; the node's kubelet registers shortly
+ * after, so there is first a wait for every node to be there.
+ */
+export async function nodesReady(cluster: Cluster, count = 2): Promise<Result> {
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    const listed = await mustK(cluster, ['get', 'nodes', '-o', 'name'])
+    if (listed.stdout.trim().split('\n').filter(Boolean).length >= count) break
+    if (Date.now() > deadline) throw new Error(`cluster ${cluster.name}: ${count} nodes were not registered after 120 s; kubectl get nodes -o name:\n${listed.output}`)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+  return mustK(cluster, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
+}
+
+const DATE_LINE = /UTC \d{4}$/m
+
 /** The article's test: nodes Ready, a pod that prints the date, then attach. */
 export async function articleTest(cluster: Cluster): Promise<{ logs: Result; attach: Result }> {
-  await mustK(cluster, ['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
+  await nodesReady(cluster)
   await mustK(cluster, ['run', 'mypod', '--image=busybox', '--command', '--', '/bin/sh', '-c', 'while true ; do sleep 1 ; date ; done'])
   await mustK(cluster, ['wait', '--for=condition=Ready', 'pod/mypod', '--timeout=120s'])
-  // Two date lines take two seconds of the pod's life.
-  await new Promise((resolve) => setTimeout(resolve, 2500))
-  const logs = await mustK(cluster, ['logs', 'mypod'])
-  const attach = await cluster.kubectl(['attach', 'mypod'], { timeoutMs: 8_000 })
-  return { logs, attach }
+  // The pod prints a date a second: its logs have one soon.
+  const deadline = Date.now() + 120_000
+  let logs = await mustK(cluster, ['logs', 'mypod'])
+  while (!DATE_LINE.test(logs.stdout) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    logs = await mustK(cluster, ['logs', 'mypod'])
+  }
+  return { logs, attach: await attach(cluster) }
+}
+
+/**
+ * `kubectl attach mypod`, until it has streamed a date line or ended by
+ * itself (denied), for at most two minutes; a kubectl still streaming is then
+ * stopped, and its exit code is -1.
+ */
+async function attach(cluster: Cluster): Promise<Result> {
+  const child = spawn('kubectl', ['attach', 'mypod'], { env: { ...process.env, ...world(), KUBECONFIG: cluster.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  let output = ''
+  let exitCode: number | null = null
+  let ended = false
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 120_000)
+    const done = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      output += chunk.toString()
+      if (DATE_LINE.test(stdout)) done()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      output += chunk.toString()
+    })
+    child.on('close', (code) => {
+      exitCode = code
+      ended = true
+      done()
+    })
+  })
+  if (!ended) {
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
+    child.kill('SIGTERM')
+    await closed
+    exitCode = -1
+  }
+  return { exitCode: exitCode ?? -1, stdout, stderr, output }
 }
 
 async function mustK(cluster: Cluster, args: string[]): Promise<Result> {

@@ -79,7 +79,13 @@ spawn_and_test() {
   echo
   echo "## Testing the DenyAttach admission controller"
   run export KUBECONFIG="$KSPAWN_WORLD_KUBE_SPAWN_DIR/$cluster/kubeconfig"
-  # "Once all nodes are ready": wait for them rather than polling by eye.
+  # "Once all nodes are ready": wait for them rather than polling by eye. kube-spawn
+  # returns once kubeadm join is done; the node's kubelet registers a moment later.
+  local waited=0
+  until [[ $(kubectl get nodes -o name 2>/dev/null | wc -l) -ge 2 ]] || ((waited >= 120)); do
+    sleep 1
+    waited=$((waited + 1))
+  done
   run kubectl wait --for=condition=Ready node --all --timeout=120s
   run kubectl get nodes
   run kubectl run mypod --image=busybox --command -- /bin/sh -c 'while true ; do sleep 1 ; date ; done'

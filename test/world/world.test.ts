@@ -4,29 +4,39 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { articleTest, branches, buildImage, buildInfo, checkout, HYPERKUBE, kubeSpawn, messages, must, sh, spawnCluster, world, type Checkout } from './harness.ts'
+import { articleTest, branches, buildImage, buildInfo, checkout, HYPERKUBE, kubeSpawn, messages, must, nodesReady, sh, spawnCluster, world, type Checkout } from './harness.ts'
 import { worldDir } from './state.ts'
 
 const test = suite('world')
 
-const trees: Record<'upstream' | 'denyattach' | 'denyattachfix', Checkout | undefined> = { upstream: undefined, denyattach: undefined, denyattachfix: undefined }
+type Tree = 'upstream' | 'denyattach' | 'denyattachfix'
+const trees: Partial<Record<Tree, Checkout>> = {}
 const tags = { upstream: 'v1.8.5-beta.0-wt-upstream', denyattach: 'v1.8.5-beta.0-wt-denyattach', denyattachfix: 'v1.8.5-beta.0-wt-denyattachfix' }
+let built = false
 
-test.before(async () => {
+/** A tree the first test built, with its image; a failure that says so when that test did not pass. */
+function tree(name: Tree): Checkout {
+  if (!built) assert.unreachable(`no build of ${name}: the test "builds the upstream tag and both patch branches, with their images" did not pass`)
+  return trees[name]!
+}
+
+test.after(async () => {
+  for (const checkout of Object.values(trees)) await checkout.remove()
+  await sh(['docker', 'rmi', ...Object.values(tags).map((tag) => `${HYPERKUBE}:${tag}`)])
+})
+
+test('builds the upstream tag and both patch branches, with their images', async () => {
   world()
   trees.upstream = await checkout({ upstreamRef: 'v1.8.5-beta.0' })
   trees.denyattach = await checkout({ branch: branches.denyattach })
   trees.denyattachfix = await checkout({ branch: branches.denyattachfix })
   await Promise.all([buildImage(trees.upstream, tags.upstream), buildImage(trees.denyattach, tags.denyattach), buildImage(trees.denyattachfix, tags.denyattachfix)])
-})
-
-test.after(async () => {
-  for (const tree of Object.values(trees)) await tree?.remove()
-  await sh(['docker', 'rmi', ...Object.values(tags).map((tag) => `${HYPERKUBE}:${tag}`)])
+  for (const tag of Object.values(tags)) assert.is((await sh(['docker', 'image', 'inspect', `${HYPERKUBE}:${tag}`])).exitCode, 0, `${HYPERKUBE}:${tag} was built`)
+  built = true
 })
 
 test('the upstream tag allows attach: the pod streams its dates', async () => {
-  const cluster = await spawnCluster('wtupstream', tags.upstream, trees.upstream!)
+  const cluster = await spawnCluster('wtupstream', tags.upstream, tree('upstream'))
   try {
     const { logs, attach } = await articleTest(cluster)
     assert.match(logs.stdout, /UTC \d{4}\n/)
@@ -39,8 +49,8 @@ test('the upstream tag allows attach: the pod streams its dates', async () => {
 
 test('denyattach and its fix run side by side, each denying attach with its own message', async () => {
   const [deny, fix] = await Promise.all([
-    spawnCluster('wtdeny', tags.denyattach, trees.denyattach!),
-    spawnCluster('wtdenyfix', tags.denyattachfix, trees.denyattachfix!),
+    spawnCluster('wtdeny', tags.denyattach, tree('denyattach')),
+    spawnCluster('wtdenyfix', tags.denyattachfix, tree('denyattachfix')),
   ])
   try {
     const machines = await must(['machinectl', 'list'])
@@ -59,15 +69,15 @@ test('denyattach and its fix run side by side, each denying attach with its own 
 })
 
 test('kubectl version and get nodes show the gitVersion that was built', async () => {
-  const built = await buildInfo(trees.denyattach!)
-  assert.match(built.gitVersion, /^v1\.8\.5-beta\.0\.1\+[0-9a-f]{14}$/)
-  const cluster = await spawnCluster('wtversion', tags.denyattach, trees.denyattach!)
+  const info = await buildInfo(tree('denyattach'))
+  assert.match(info.gitVersion, /^v1\.8\.5-beta\.0\.1\+[0-9a-f]{14}$/)
+  const cluster = await spawnCluster('wtversion', tags.denyattach, tree('denyattach'))
   try {
     const version = await cluster.kubectl(['version'])
-    assert.match(version.stdout, `Server Version: ${built.gitVersion}`)
-    await cluster.kubectl(['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
+    assert.match(version.stdout, `Server Version: ${info.gitVersion}`)
+    await nodesReady(cluster)
     const nodes = await cluster.kubectl(['get', 'nodes'])
-    assert.match(nodes.stdout, new RegExp(`^kubespawnwtversion0 +Ready +master +\\S+ +${built.gitVersion.replaceAll('.', '\\.').replace('+', '\\+')}$`, 'm'))
+    assert.match(nodes.stdout, new RegExp(`^kubespawnwtversion0 +Ready +master +\\S+ +${info.gitVersion.replaceAll('.', '\\.').replace('+', '\\+')}$`, 'm'))
     assert.match(nodes.stdout, /^kubespawnwtversion1 +Ready +<none>/m)
   } finally {
     await cluster.destroy()
@@ -75,7 +85,7 @@ test('kubectl version and get nodes show the gitVersion that was built', async (
 })
 
 test('kube-spawn create --dev fails clearly when the image was never built', async () => {
-  const result = await kubeSpawn(['create', '--dev', '-t', 'v1.8.5-beta.0-never-built', '-c', 'wtnoimage'], { env: { GOPATH: trees.denyattach!.gopath } })
+  const result = await kubeSpawn(['create', '--dev', '-t', 'v1.8.5-beta.0-never-built', '-c', 'wtnoimage'], { env: { GOPATH: tree('denyattach').gopath } })
   assert.is.not(result.exitCode, 0)
   assert.match(result.output, `${HYPERKUBE}:v1.8.5-beta.0-never-built`)
   // Like the original, a create that failed half-way leaves a folder without
@@ -98,7 +108,7 @@ test('kube-spawn create --dev fails clearly when the tree was never built', asyn
 test('a cluster name ending in a digit collides with another cluster\'s machines', async () => {
   // kube-spawn v0.2 names machines kubespawn<cluster><index>: node 10 of "wtx"
   // and node 0 of "wtx1" are both kubespawnwtx10.
-  const env = { GOPATH: trees.denyattach!.gopath }
+  const env = { GOPATH: tree('denyattach').gopath }
   try {
     await must(['kube-spawn', '-d', world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'create', '--dev', '-t', tags.denyattach, '-c', 'wtx', '-n', '11'], { env })
     await must(['kube-spawn', '-d', world().KSPAWN_WORLD_KUBE_SPAWN_DIR, 'start', '-c', 'wtx'], { env })

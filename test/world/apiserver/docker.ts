@@ -66,6 +66,8 @@ export interface ContainerInspect {
   Name: string
   Created: string
   Image: string
+  /** The main process's arguments (after the entrypoint's path). */
+  Args?: string[]
   RestartCount: number
   State: {
     Status: string

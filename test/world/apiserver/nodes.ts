@@ -1,20 +1,53 @@
+import { YAML } from 'zx'
 import { readKubeletBuildInfo } from './buildinfo.ts'
-import { docker, inspectContainers } from './docker.ts'
+import { docker, inspectContainers, type ContainerInspect } from './docker.ts'
 import type { EventRecorder } from './events.ts'
 import type { MachineSpec } from './spec.ts'
 import { nowSeconds, type Store } from './store.ts'
 import type { KubeObject } from './types.ts'
 
-// One Node per machine. A node is Ready once its machine (a docker container
-// running the image's kubelet) is running and nodeReadySeconds have passed
-// since the API server started; watchers see each transition as MODIFIED.
+// The kubelets' side of nodes. A machine's kubelet registers its Node once it
+// has a kubeconfig, which kubeadm writes: /etc/kubernetes/kubelet.conf (kubeadm
+// init, for the identity system:node:<the name kubeadm chose>) or
+// /etc/kubernetes/bootstrap-kubelet.conf (kubeadm join; the TLS bootstrap then
+// gives it system:node:<its own name>). It registers under its own name: its
+// --hostname-override, else the hostname, lower-cased. NodeRestriction, which
+// kubeadm 1.8 enables, lets system:node:X register only node X: a kubelet
+// whose kubeconfig names another node never registers. A node registers
+// NotReady and turns Ready nodeReadySeconds later (the kubelet's network
+// coming up), if its machine still runs; watchers see each change as
+// MODIFIED. Roles are not the kubelet's: kubeadm init labels and taints the
+// master through the API.
 
 const POLL_MS = 1000
+
+const KUBELET_CONF = '/etc/kubernetes/kubelet.conf'
+const BOOTSTRAP_KUBELET_CONF = '/etc/kubernetes/bootstrap-kubelet.conf'
 
 interface MachineState {
   running: boolean
   kubeletVersion?: string
   osImage?: string
+  /** The name its kubelet registers, once known. */
+  nodeName?: string
+  registered: boolean
+  /** When it registered (ms since the epoch). */
+  registeredAt?: number
+  /** What keeps its kubelet from registering, as the kubelet logs it; logged when it changes. */
+  blocked?: string
+}
+
+/** The node name a kubelet registers: nodeutil.GetHostname(--hostname-override), lower-cased and trimmed. */
+function kubeletNodeName(container: Pick<ContainerInspect, 'Args' | 'Config'>): string {
+  const override = (container.Args ?? []).find((a) => a.startsWith('--hostname-override='))?.slice('--hostname-override='.length)
+  return (override || container.Config.Hostname).trim().toLowerCase()
+}
+
+/** The user of a kubeconfig's current context. */
+function kubeconfigUser(text: string): string | undefined {
+  const config = YAML.parse(text) as { 'current-context'?: string; contexts?: { name?: string; context?: { user?: string } }[] } | null
+  const current = config?.['current-context']
+  return config?.contexts?.find((c) => c.name === current)?.context?.user
 }
 
 export class NodeMonitor {
@@ -27,7 +60,7 @@ export class NodeMonitor {
     private readonly store: Store,
     private readonly events: EventRecorder,
     private readonly machines: MachineSpec[],
-    private readonly readyAt: number,
+    private readonly readyAfterMs: number,
     private readonly log: (msg: string) => void,
   ) {}
 
@@ -39,16 +72,8 @@ export class NodeMonitor {
     } catch (err) {
       this.log(`docker info: ${(err as Error).message}`)
     }
-    const found = await inspectContainers(this.machines.map((m) => m.name))
-    this.machines.forEach((m, i) => {
-      const c = found.find((x) => x.Name === `/${m.name}`)
-      this.store.create('nodes', this.nodeObject(m, i, c ? new Date(c.Created) : new Date()))
-    })
     await this.poll()
     this.timers.push(setInterval(() => void this.poll(), POLL_MS))
-    // Turn Ready on time rather than up to a poll period late.
-    const delay = this.readyAt - Date.now()
-    if (delay > 0) this.timers.push(setTimeout(() => void this.poll(), delay + 20))
   }
 
   stop(): void {
@@ -64,8 +89,9 @@ export class NodeMonitor {
       .filter((n) => n.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'))
   }
 
+  /** The index of the machine whose kubelet registered the node, -1 if none did. */
   machineIndex(node: string): number {
-    return this.machines.findIndex((m) => m.name === node)
+    return this.machines.findIndex((m) => this.state.get(m.name)?.nodeName === node)
   }
 
   async poll(): Promise<void> {
@@ -73,14 +99,19 @@ export class NodeMonitor {
     this.polling = true
     try {
       const found = await inspectContainers(this.machines.map((m) => m.name))
-      for (const m of this.machines) {
-        const c = found.find((x) => x.Name === `/${m.name}`)
-        const st = this.state.get(m.name) ?? { running: false }
-        st.running = Boolean(c?.State.Running)
-        if (st.running && !st.kubeletVersion) await this.readMachine(m.name, st)
-        this.state.set(m.name, st)
-        this.update(m, st)
-      }
+      // Machines side by side: each may wait on a docker exec.
+      await Promise.all(
+        this.machines.map(async (m, index) => {
+          const c = found.find((x) => x.Name === `/${m.name}`)
+          const st = this.state.get(m.name) ?? { running: false, registered: false }
+          this.state.set(m.name, st)
+          st.running = Boolean(c?.State.Running)
+          if (c) st.nodeName ??= kubeletNodeName(c)
+          if (st.running && !st.kubeletVersion) await this.readMachine(m.name, st)
+          if (st.running && !st.registered) await this.register(m, index, st)
+          if (st.registered) this.update(m, st)
+        }),
+      )
     } catch (err) {
       this.log(`node poll: ${(err as Error).message}`)
     } finally {
@@ -102,10 +133,63 @@ export class NodeMonitor {
     }
   }
 
+  /** The kubelet's registration: with a kubeconfig, and as the node its identity may modify. */
+  private async register(m: MachineSpec, index: number, st: MachineState): Promise<void> {
+    const name = st.nodeName!
+    let identity: string | undefined
+    const { kubelet, bootstrap } = await this.readKubeconfigs(m.name)
+    if (kubelet !== undefined) {
+      identity = kubeconfigUser(kubelet)
+      if (!identity) return this.block(m, st, `failed to run Kubelet: invalid kubeconfig: ${KUBELET_CONF} has no user for its current context`)
+    } else if (bootstrap !== undefined) {
+      identity = `system:node:${name}`
+    } else {
+      return this.block(m, st, `failed to run Kubelet: unable to load bootstrap kubeconfig: stat ${BOOTSTRAP_KUBELET_CONF}: no such file or directory`)
+    }
+    const asNode = /^system:node:(.*)$/.exec(identity)?.[1]
+    if (asNode !== undefined && asNode !== name) {
+      return this.block(
+        m,
+        st,
+        `Unable to register node "${name}" with API server: nodes "${name}" is forbidden: node "${asNode}" cannot modify node "${name}"`,
+      )
+    }
+    this.store.create('nodes', this.nodeObject(m, index, name))
+    st.registered = true
+    st.registeredAt = Date.now()
+    st.blocked = undefined
+    // Turn Ready on time rather than up to a poll period late.
+    if (this.readyAfterMs > 0) this.timers.push(setTimeout(() => void this.poll(), this.readyAfterMs + 20))
+    this.log(`kubelet of ${m.name}: registered node ${name} (as ${identity})`)
+  }
+
+  private block(m: MachineSpec, st: MachineState, why: string): void {
+    if (st.blocked !== why) this.log(`kubelet of ${m.name}: ${why}`)
+    st.blocked = why
+  }
+
+  /** The kubelet's kubeconfigs as the machine has them, in one docker exec (each costs a process in the machine). */
+  private async readKubeconfigs(machine: string): Promise<{ kubelet?: string; bootstrap?: string }> {
+    const script = `for f in ${KUBELET_CONF} ${BOOTSTRAP_KUBELET_CONF}; do if [ -f "$f" ]; then echo "==> $f"; cat "$f"; fi; done`
+    let stdout = ''
+    try {
+      stdout = (await docker(['exec', machine, 'sh', '-c', script], { timeoutMs: 10_000 })).stdout
+    } catch {
+      return {}
+    }
+    const files: Record<string, string> = {}
+    for (const part of stdout.split(/^==> /m).slice(1)) {
+      const newline = part.indexOf('\n')
+      files[part.slice(0, newline)] = part.slice(newline + 1)
+    }
+    return { kubelet: files[KUBELET_CONF], bootstrap: files[BOOTSTRAP_KUBELET_CONF] }
+  }
+
   private update(m: MachineSpec, st: MachineState): void {
-    const ready = st.running && Boolean(st.kubeletVersion) && Date.now() >= this.readyAt
-    const before = this.store.get('nodes', undefined, m.name)
-    const updated = this.store.mutate('nodes', undefined, m.name, (n) => {
+    const name = st.nodeName!
+    const ready = st.running && Boolean(st.kubeletVersion) && Date.now() >= st.registeredAt! + this.readyAfterMs
+    const before = this.store.get('nodes', undefined, name)
+    const updated = this.store.mutate('nodes', undefined, name, (n) => {
       if (st.kubeletVersion) {
         n.status.nodeInfo.kubeletVersion = st.kubeletVersion
         n.status.nodeInfo.kubeProxyVersion = st.kubeletVersion
@@ -116,34 +200,33 @@ export class NodeMonitor {
     const wasReady = readyOf(before)
     const isReady = readyOf(updated)
     if (updated && wasReady !== isReady) {
-      this.log(`node ${m.name}: ${isReady ? 'Ready' : 'NotReady'}`)
+      this.log(`node ${name}: ${isReady ? 'Ready' : 'NotReady'}`)
       this.events.record(
         updated,
         'Normal',
         isReady ? 'NodeReady' : 'NodeNotReady',
-        `Node ${m.name} status is now: ${isReady ? 'NodeReady' : 'NodeNotReady'}`,
-        { component: 'kubelet', host: m.name },
+        `Node ${name} status is now: ${isReady ? 'NodeReady' : 'NodeNotReady'}`,
+        { component: 'kubelet', host: name },
       )
     }
   }
 
-  private nodeObject(m: MachineSpec, index: number, created: Date): KubeObject {
+  private nodeObject(m: MachineSpec, index: number, name: string): KubeObject {
     const labels: Record<string, string> = {
       'beta.kubernetes.io/arch': 'amd64',
       'beta.kubernetes.io/os': 'linux',
       'kubernetes.io/arch': 'amd64',
-      'kubernetes.io/hostname': m.name,
+      'kubernetes.io/hostname': name,
       'kubernetes.io/os': 'linux',
     }
-    if (m.role === 'master') labels['node-role.kubernetes.io/master'] = ''
     return {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: {
-        name: m.name,
+        name,
         uid: '',
         resourceVersion: '',
-        creationTimestamp: nowSeconds(created),
+        creationTimestamp: nowSeconds(),
         labels,
         annotations: {
           'node.alpha.kubernetes.io/ttl': '0',
@@ -153,7 +236,6 @@ export class NodeMonitor {
       spec: {
         podCIDR: `10.244.${index}.0/24`,
         podCIDRs: [`10.244.${index}.0/24`],
-        ...(m.role === 'master' ? { taints: [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }] } : {}),
       },
       status: {
         capacity: { cpu: '2', memory: '2048000Ki', pods: '110' },
@@ -161,7 +243,7 @@ export class NodeMonitor {
         conditions: conditions([], false, false),
         addresses: [
           { type: 'InternalIP', address: m.address },
-          { type: 'Hostname', address: m.name },
+          { type: 'Hostname', address: name },
         ],
         daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
         nodeInfo: {

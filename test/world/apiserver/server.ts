@@ -20,6 +20,7 @@ import { ApiError, badRequest, methodNotAllowed, notFound, pathNotFound, rawStat
 import { EventRecorder } from './events.ts'
 import { Kubelet } from './kubelet.ts'
 import { serveLogs } from './logs.ts'
+import { serveInMachine, type MachinePort } from './machineport.ts'
 import { createNamespaces } from './namespaces.ts'
 import { NodeMonitor } from './nodes.ts'
 import { openapiV3CoreV1, openapiV3Paths } from './openapi.ts'
@@ -58,16 +59,20 @@ interface Route {
 
 export async function startApiServer(spec: ApiServerSpec, options: StartOptions = {}): Promise<ApiServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`))
-  const startedAt = Date.now()
   const master = spec.machines.find((m) => m.role === 'master') ?? spec.machines[0]
   if (!master) throw new Error('the spec names no machines')
   const build = await readServerBuildInfo(master.name, spec.image)
   log(`cluster ${spec.clusterName}: ${build.gitVersion}, admission plugins: ${(build.admissionPlugins ?? []).map((p) => p.name).join(',') || 'none'}`)
+  // Started now, as it takes a while; connections come once the emulator is ready (kubeadm runs after that).
+  const inMaster =
+    spec.masterPort === undefined ? undefined : serveInMachine(master.name, spec.masterPort, (socket) => server.emit('connection', socket))
+  // Its failure is reported below, once the rest has started.
+  inMaster?.catch(() => undefined)
 
   const store = new Store()
   createNamespaces(store)
   const events = new EventRecorder(store)
-  const nodes = new NodeMonitor(store, events, spec.machines, startedAt + spec.nodeReadySeconds * 1000, log)
+  const nodes = new NodeMonitor(store, events, spec.machines, spec.nodeReadySeconds * 1000, log)
   await nodes.start()
   const kubelet = new Kubelet(store, events, nodes, {
     clusterName: spec.clusterName,
@@ -222,10 +227,23 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
     // Leave nothing running behind a failed start.
     nodes.stop()
     await kubelet.stop()
+    await (await inMaster?.catch(() => undefined))?.close()
     throw err
   }
   const port = (server.address() as AddressInfo).port
   const url = `http://127.0.0.1:${port}`
+  let masterPort: MachinePort | undefined
+  if (inMaster) {
+    try {
+      masterPort = await inMaster
+    } catch (err) {
+      nodes.stop()
+      await kubelet.stop()
+      server.close()
+      throw err
+    }
+    log(`listening on 127.0.0.1:${spec.masterPort} in machine ${master.name}`)
+  }
   if (spec.readyFile) writeReady(spec.readyFile, { pid: process.pid, port, url })
   log(`listening on ${url}`)
 
@@ -238,6 +256,7 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
       (closing ??= (async () => {
         nodes.stop()
         streams.close()
+        await masterPort?.close()
         await kubelet.stop()
         await new Promise<void>((resolve) => {
           server.close(() => resolve())

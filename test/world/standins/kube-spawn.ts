@@ -645,10 +645,9 @@ async function initMasterNode(cfg: ClusterConfiguration): Promise<void> {
   const master = cfg.machines[0]!
   const clusterDir = resolve(cfg.kubeSpawnDir, cfg.name)
   try {
-    const { opts, env } = shellOpts(cfg)
-    await machineShell(master.name, ['/usr/bin/kubeadm', 'init', '--skip-preflight-checks', '--config=/etc/kubeadm/kubeadm.yml'], opts, env)
-
-    // kubeadm init has brought the API server up in the master machine: here, the emulator.
+    // kubeadm init writes the control plane's static pods and the kubelet runs
+    // them; kubeadm then waits for the API server. Here the API server is the
+    // emulator, up before kubeadm runs and reachable in the master on 6443.
     let url: string
     try {
       const seconds = Number(process.env.KSPAWN_WORLD_NODE_READY_SECONDS || '2')
@@ -657,6 +656,12 @@ async function initMasterNode(cfg: ClusterConfiguration): Promise<void> {
     } catch (e) {
       throw new Error(`the API server did not come up: ${(e as Error).message}`)
     }
+
+    const { opts, env } = shellOpts(cfg)
+    // The world's knob for kubeadm's MarkMasterTimeout reaches the kubeadm in the machine.
+    const timeout = process.env.KSPAWN_WORLD_MARK_MASTER_TIMEOUT
+    const kubeadmEnv = timeout ? { ...env, KSPAWN_WORLD_MARK_MASTER_TIMEOUT: timeout } : env
+    await machineShell(master.name, ['/usr/bin/kubeadm', 'init', '--skip-preflight-checks', '--config=/etc/kubeadm/kubeadm.yml'], opts, kubeadmEnv)
 
     cfg.token = generateToken()
 
@@ -685,6 +690,7 @@ async function emulatorSpec(cfg: ClusterConfiguration, nodeReadySeconds: number)
     image: hyperkubeImage(cfg),
     machines: cfg.machines.map((m, i) => ({ name: m.name, role: i === 0 ? 'master' : 'node', address: byName.get(m.name) ?? '' })),
     nodeReadySeconds,
+    masterPort: 6443,
   }
 }
 

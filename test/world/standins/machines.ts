@@ -216,8 +216,9 @@ export async function imageExists(name: string): Promise<boolean> {
 /** A master machine takes its cluster's API server down with it. */
 async function afterMachineDown(machine: Machine): Promise<void> {
   if (machine.role === 'master' && machine.clusterDir) await stopEmulator(machine.clusterDir)
-  // A pod's container ran inside the machine in the original, so it goes down with it.
-  const pods = await docker(['ps', '-aq', '--filter', `label=${LABEL_NODE}=${machine.name}`])
+  // A pod's container ran inside the machine in the original, so it goes down with it. Its
+  // node is named as the machine's kubelet registered it: --hostname-override=<machine>, lower-cased.
+  const pods = await docker(['ps', '-aq', '--filter', `label=${LABEL_NODE}=${machine.name.toLowerCase()}`])
   const ids = pods.stdout.split('\n').filter(Boolean)
   if (ids.length > 0) await docker(['rm', '-f', ...ids])
 }

@@ -96,6 +96,9 @@ function clusterLines(variant: VariantRecord, dryRun: boolean, options: SummaryO
     if (!teardown.removed) return (teardown.message ?? '').split('\n').map((line) => `      ${line}`)
     return [`      cluster ${teardown.cluster} ${dryRun ? 'would be removed' : 'removed'} (--teardown)`]
   }
-  if (cluster === undefined || variant.state.kubeconfig === undefined || dryRun) return []
+  if (dryRun) return []
+  const halfMade = variant.state.halfMadeCluster
+  if (halfMade !== undefined) return [`      cluster ${halfMade} was not brought up and is left half made; remove it with: kspawn down ${halfMade}`]
+  if (cluster === undefined || variant.state.kubeconfig === undefined) return []
   return [`      the cluster stays up; remove it with: kspawn down ${cluster}`]
 }

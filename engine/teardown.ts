@@ -45,7 +45,10 @@ export async function tearDown(options: TeardownOptions): Promise<Map<string, Te
     emit({ kind: 'info', ...source, message: `removing cluster ${cluster} (--teardown)` })
     try {
       await config.deployer.down(cluster, io)
-      if (!dryRun) await removeClusterRecord(config.workdir, cluster)
+      if (!dryRun) {
+        await removeClusterRecord(config.workdir, cluster)
+        delete ctx.state.halfMadeCluster
+      }
       results.set(ctx.variant.name, { cluster, removed: true })
     } catch (error) {
       const message = [

@@ -2,18 +2,17 @@
 // configured deployer. An existing cluster of the same name is refused unless
 // the run asks to recreate it; a cluster that does not come up is removed
 // again by the rollback, or the error says what remains and how to remove it.
-// kspawn records each cluster it makes (engine/cluster-records.ts).
+// A cluster left half made (the run was interrupted, or the rollback failed)
+// is in the variant's state, so that the summary names it and a resumed run
+// replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
 import path from 'node:path'
 import { removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/command-line.ts'
 import { StepError } from '../engine/errors.ts'
-import type { Task, TaskContext, VariantState } from '../engine/task.ts'
+import type { Task, TaskContext } from '../engine/task.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
 import { kubernetesBuildFor } from './kubernetes-build.ts'
 import { openStep } from './step.ts'
-
-/** The cluster a run of cluster-up started to make, by variant, until it is up: what the rollback removes. */
-const halfMade = new WeakMap<VariantState, string>()
 
 export const clusterUp: Task = {
   id: 'cluster-up',
@@ -32,7 +31,9 @@ export const clusterUp: Task = {
     if (!step.dryRun && (await localImageId(image, step)) === undefined) throw missingImage(ctx, image)
 
     if (await deployer.exists(cluster)) {
-      if (!ctx.run.recreate) {
+      // The variant's own cluster, that its latest run began and did not bring up: continuing that run means starting the cluster again.
+      const ours = ctx.state.halfMadeCluster === cluster
+      if (!ctx.run.recreate && !ours) {
         throw new StepError(
           [
             `cluster ${cluster} already exists (${deployer.kubeconfig(cluster)} is its kubeconfig): kspawn does not replace a cluster unless asked.`,
@@ -41,12 +42,17 @@ export const clusterUp: Task = {
           ].join('\n'),
         )
       }
-      step.info(`recreating cluster ${cluster}: stopping and destroying the one that exists`)
+      step.info(
+        ours
+          ? `replacing cluster ${cluster}, which an earlier run of variant ${ctx.variant.name} began and did not bring up: stopping and destroying it`
+          : `recreating cluster ${cluster}: stopping and destroying the one that exists`,
+      )
       await deployer.down(cluster, step)
     }
 
     if (!step.dryRun) {
-      halfMade.set(ctx.state, cluster)
+      delete ctx.state.kubeconfig
+      ctx.state.halfMadeCluster = cluster
       // Recorded before it starts, so that `kspawn down` knows a half-made cluster too.
       await writeClusterRecord(ctx.config.workdir, {
         cluster,
@@ -61,16 +67,15 @@ export const clusterUp: Task = {
       })
     }
     await deployer.up({ name: cluster, tag: ctx.variant.tag, gopath }, step)
-    halfMade.delete(ctx.state)
+    delete ctx.state.halfMadeCluster
 
     const kubeconfig = deployer.kubeconfig(cluster)
     ctx.state.kubeconfig = kubeconfig
     step.info(`export ${quoteArg(`KUBECONFIG=${kubeconfig}`)}`)
   },
   async rollback(ctx, services) {
-    const cluster = halfMade.get(ctx.state)
+    const cluster = ctx.state.halfMadeCluster
     if (cluster === undefined) return
-    halfMade.delete(ctx.state)
     const step = openStep('cluster-up', ctx, services)
     const { deployer } = ctx.config
     try {
@@ -85,6 +90,7 @@ export const clusterUp: Task = {
         { cause: error },
       )
     }
+    delete ctx.state.halfMadeCluster
     await removeClusterRecord(ctx.config.workdir, cluster)
     step.info(`removed what was made of cluster ${cluster}, so that the next attempt starts clean`)
   },

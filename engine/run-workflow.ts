@@ -1,18 +1,19 @@
 // One run of a workflow: its folder, its event stream and the readers of it
 // (events.jsonl, state.json, the terminal), the runner, the pipeline, and the
 // summary at the end. An abort (Ctrl-C) stops the running commands with their
-// process groups and the run ends with the record of where it stopped.
+// process groups and the run ends with the record of where it stopped; a
+// forced end (a second Ctrl-C) kills them and records and prints that at once.
 import path from 'node:path'
 import type { Config, Variant } from './config.ts'
 import { UsageError } from './errors.ts'
 import { openEventLog, printEvents } from './event-log.ts'
-import { createEventHub, type EventHub } from './events.ts'
+import { createEventHub, stepLabel, type EventHub } from './events.ts'
 import { buildPipeline, type VariantRun } from './pipeline.ts'
 import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
 import { findRecordedVariant, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from './runner.ts'
-import { formatSummary } from './summary.ts'
-import { tearDown, type TeardownOptions } from './teardown.ts'
+import { formatSummary, type SummaryOptions } from './summary.ts'
+import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
 import type { RunInfo, Services, Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from './terminal.ts'
 import { initialVariantState } from './variant-state.ts'
@@ -43,6 +44,12 @@ export interface RunWorkflowOptions {
   env?: Env
   /** Aborting it interrupts the run; its reason (e.g. 'SIGINT') is recorded and shown. */
   signal?: AbortSignal
+  /**
+   * Aborting it ends the run at once, for a caller that exits right after:
+   * the running commands are killed, and where each variant stopped is
+   * written to state.json and events.jsonl and printed before abort() returns.
+   */
+  force?: AbortSignal
   /** Whether kspawn runs as root; by default, whether the uid is 0. */
   isRoot?: boolean
   now?: () => Date
@@ -120,8 +127,32 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     interruption.abort(interruptedBy)
     stopping = runner.abort(interruptedBy)
   }
+  const summaryOptions = (teardown?: ReadonlyMap<string, TeardownResult>): SummaryOptions => ({
+    color,
+    printedCommands,
+    clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
+    ...(teardown ? { teardown } : {}),
+    ...(dryRun ? {} : { dir }),
+    ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
+  })
+  // Synchronous from start to end: the process exits as soon as it returns.
+  const endNow = () => {
+    const reason: unknown = options.force?.reason
+    const by = typeof reason === 'string' ? reason : 'an abort'
+    interruptedBy ??= by
+    interruption.abort(interruptedBy)
+    for (const { source, commandLine } of runner.kill(interruptedBy)) {
+      const message = `${stepLabel(source)} was interrupted by ${interruptedBy} while running: ${commandLine}\n  killed at once (SIGKILL) after ${by}`
+      hub.emit({ kind: 'step-interrupted', ...source, message })
+    }
+    const end = recorder.finish(interruptedBy, now())
+    hub.emit(end)
+    void log?.close()
+    if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions()))
+  }
   if (options.signal?.aborted) interrupt()
   else options.signal?.addEventListener('abort', interrupt, { once: true })
+  options.force?.addEventListener('abort', endNow, { once: true })
   try {
     await pipeline.run()
     await stopping
@@ -131,22 +162,13 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
 
   // An interrupted run stops at once; `kspawn down` removes its clusters.
   const teardown = options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, renderer, stdout }) : undefined
+  options.force?.removeEventListener('abort', endNow)
   const end = recorder.finish(interruptedBy, now())
   if (teardown && [...teardown.values()].some((result) => !result.removed)) end.exitCode = Math.max(end.exitCode, 1)
   hub.emit(end)
   const logError = await log?.close()
   if (logError) stderr.write(`warning: could not write ${path.join(dir, EVENTS_FILE)}: ${logError.message}\n`)
-  if (renderer !== 'json') {
-    const summary = {
-      color,
-      printedCommands,
-      clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
-      ...(teardown ? { teardown } : {}),
-      ...(dryRun ? {} : { dir }),
-      ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
-    }
-    stdout.write(formatSummary(recorder.record, summary))
-  }
+  if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions(teardown)))
   return { exitCode: end.exitCode, record: recorder.record, ...(dryRun ? {} : { dir }) }
 }
 

@@ -1,7 +1,11 @@
 // What the end-to-end suites share: a kspawn.config.ts for the test world,
-// and the real CLI run from sources in a user's folder.
-import { writeFile } from 'node:fs/promises'
+// and the real CLI run from sources in a user's folder, to its end or as a
+// process that a test signals while it runs.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { sh, world, type Result } from '../world/harness.ts'
 import { repoDir } from '../world/state.ts'
 
@@ -38,14 +42,84 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
   return file
 }
 
+// The config's folder has no node_modules: tsx is named by its own location.
+const cliArgv = (args: string[]) => ['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args]
+
+// Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
+const withoutNodeWarning = (text: string) => text.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '')
+
 /** The CLI from sources, as a user runs it in `cwd`: plain output, no colour. */
 export async function kspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  // The config's folder has no node_modules: tsx is named by its own location.
-  const result = await sh(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], {
-    cwd,
-    env: { CI: 'true', NO_COLOR: '1', ...env },
-    timeoutMs: 600_000,
-  })
-  // Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
-  return { ...result, stderr: result.stderr.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '') }
+  const result = await sh(cliArgv(args), { cwd, env: { CI: 'true', NO_COLOR: '1', ...env }, timeoutMs: 600_000 })
+  return { ...result, stderr: withoutNodeWarning(result.stderr) }
+}
+
+/** A kspawn process that runs while the test acts on it: the one process a terminal's Ctrl-C reaches (its commands run in groups of their own). */
+export interface Running {
+  pid: number
+  /** stdout and stderr so far, interleaved as they came. */
+  output(): string
+  /** Resolves with its exit status (null when a signal ended it) once it ended. */
+  exited: Promise<number | null>
+  /** Resolves once its output holds `text`; rejects if it ends first. */
+  prints(text: string): Promise<void>
+}
+
+export function startKspawn(cwd: string, args: string[], env: Record<string, string> = {}): Running {
+  const [command = 'node', ...rest] = cliArgv(args)
+  const child = spawn(command, rest, { cwd, env: { ...process.env, ...world(), CI: 'true', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const waiting = new Set<() => void>()
+  const append = (chunk: Buffer) => {
+    output += chunk.toString()
+    for (const check of waiting) check()
+  }
+  child.stdout.on('data', append)
+  child.stderr.on('data', append)
+  const exited = once(child, 'close').then(([code]) => code as number | null)
+  return {
+    pid: child.pid ?? 0,
+    output: () => withoutNodeWarning(output),
+    exited,
+    prints: (text) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!output.includes(text)) return
+          waiting.delete(check)
+          resolve()
+        }
+        waiting.add(check)
+        check()
+        void exited.then(() => {
+          if (!output.includes(text)) reject(new Error(`kspawn ended without printing ${JSON.stringify(text)}:\n${output.slice(-4000)}`))
+        })
+      }),
+  }
+}
+
+/** The run folders under `<workdir>/runs`, oldest first. */
+export async function runFolders(workdir: string): Promise<string[]> {
+  return (await readdir(join(workdir, 'runs')).catch(() => [] as string[])).sort().map((name) => join(workdir, 'runs', name))
+}
+
+/** The first run folder that is not one of `before`, once kspawn made it. */
+export async function newRun(workdir: string, before: string[]): Promise<string> {
+  for (let i = 0; i < 12_000; i++) {
+    const run = (await runFolders(workdir)).find((folder) => !before.includes(folder))
+    if (run !== undefined) return run
+    await sleep(50)
+  }
+  throw new Error(`no new run folder appeared in ${join(workdir, 'runs')}`)
+}
+
+/**
+ * Resolves once the file holds `text`: a line a command wrote in its log.
+ * The bound (10 minutes) only keeps a broken run from hanging the suite.
+ */
+export async function fileHolds(file: string, text: string): Promise<void> {
+  for (let i = 0; i < 12_000; i++) {
+    if ((await readFile(file, 'utf8').catch(() => '')).includes(text)) return
+    await sleep(50)
+  }
+  throw new Error(`${file} never held ${JSON.stringify(text)}`)
 }

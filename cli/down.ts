@@ -7,6 +7,7 @@ import { readClusterRecords, removeClusterRecord } from '../engine/cluster-recor
 import { UsageError } from '../engine/errors.ts'
 import { loadConfig } from '../engine/load-config.ts'
 import { createRunDir, plannedRunDir } from '../engine/run-dir.ts'
+import { removalFailed } from '../engine/teardown.ts'
 import { commandIO } from './command-io.ts'
 import type { CliDeps } from './deps.ts'
 
@@ -58,17 +59,11 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
   const { dir } = dryRun ? plannedRunDir(config.workdir, 'down', now) : await createRunDir(config.workdir, 'down', now)
   const ioFor = commandIO({ runDir: dir, dryRun, step: 'down' }, deps)
   for (const cluster of doomed) {
+    const io = ioFor(cluster)
     try {
-      await deployer.down(cluster, ioFor(cluster))
+      await deployer.down(cluster, io)
     } catch (error) {
-      deps.stderr.write(
-        [
-          `could not remove cluster ${cluster}: ${(error as Error).message}`,
-          '  What remains of it can be removed by hand:',
-          ...deployer.downCommandLines(cluster, deps.isRoot).map((line) => `    ${line}`),
-          '',
-        ].join('\n'),
-      )
+      deps.stderr.write(`${await removalFailed(deployer, cluster, error, io, `could not remove cluster ${cluster}`)}\n`)
       exitCode = 1
       continue
     }

@@ -63,6 +63,8 @@ export interface Deployer extends Plugin {
   down(cluster: string, io: StepIO): Promise<void>
   /** The command lines that remove a cluster by hand, for messages. */
   downCommandLines(cluster: string, isRoot: boolean): string[]
+  /** What is left of a cluster, e.g. `its folder /var/lib/kube-spawn/web`; empty when nothing is. Reads only. */
+  remains(cluster: string, io: StepIO): Promise<string[]>
 }
 
 /** The cluster a smoke test runs against. */

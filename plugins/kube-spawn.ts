@@ -187,6 +187,19 @@ class KubeSpawn implements KubeSpawnDeployer {
     return [stopArgv(this.options, cluster), destroyArgv(this.options, cluster)].map((argv) => formatCommandLine([...sudo, ...argv]))
   }
 
+  async remains(cluster: string, io: StepIO): Promise<string[]> {
+    const folder = path.join(this.options.dir, cluster)
+    const toml = await readFile(this.clusterFile(cluster), 'utf8').catch(() => undefined)
+    const machines =
+      toml === undefined ? Array.from({ length: this.options.nodes }, (_, index) => `kubespawn${cluster}${index}`) : parseClusterFile(toml, cluster).machines
+    const listed = await io.run({ argv: machinectlListArgv(), reads: true, capture: true })
+    const running = parseMachinectlList(listed.stdout ?? '').filter((machine) => machines.includes(machine))
+    return [
+      ...((await pathExists(folder)) ? [`its folder ${folder}${toml === undefined ? '' : ' (with kspawn.toml)'}`] : []),
+      ...(running.length > 0 ? [`its running machines ${running.join(', ')}`] : []),
+    ]
+  }
+
   private get needsRoot(): boolean {
     return this.options.sudo !== false
   }

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/command-line.ts'
 import { StepError } from '../engine/errors.ts'
+import { removalFailed } from '../engine/teardown.ts'
 import type { Task, TaskContext } from '../engine/task.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
 import { kubernetesBuildFor } from './kubernetes-build.ts'
@@ -81,14 +82,7 @@ export const clusterUp: Task = {
     try {
       await deployer.down(cluster, step)
     } catch (error) {
-      throw new StepError(
-        [
-          `cluster ${cluster} did not come up, and removing what was made of it failed: ${(error as Error).message.split('\n')[0]}`,
-          `  Remove what remains of it with \`kspawn down ${cluster}\`, or by hand:`,
-          ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
-        ].join('\n'),
-        { cause: error },
-      )
+      throw new StepError(await removalFailed(deployer, cluster, error, step, `cluster ${cluster} did not come up, and removing what was made of it failed`), { cause: error })
     }
     delete ctx.state.halfMadeCluster
     await removeClusterRecord(ctx.config.workdir, cluster)

@@ -51,6 +51,8 @@ export interface Deployer extends Plugin {
   readonly options: object
   /** Where a cluster's kubeconfig is once it is up. */
   kubeconfig(cluster: string): string
+  /** Seconds the nodes of a cluster that is up get to turn Ready. */
+  readySeconds(): number
   /** Whether a cluster of that name exists, up or not. */
   exists(cluster: string): Promise<boolean>
   /** Every cluster the deployer has, whoever made it, by name. */

@@ -16,6 +16,12 @@ export interface KubeSpawnOptions {
   dir?: string
   /** Run kube-spawn through `sudo -E` when kspawn is not root: `'auto'` and `true` do, `false` never does. Default `'auto'`. */
   sudo?: 'auto' | boolean
+  /**
+   * Seconds the nodes of a started cluster get to turn Ready before the smoke
+   * test fails (kube-spawn says "init on master can take a couple of minutes
+   * until all pods are up"). Default 180.
+   */
+  readySeconds?: number
 }
 
 export interface KubeSpawnDeployer extends Deployer {
@@ -94,6 +100,10 @@ class KubeSpawn implements KubeSpawnDeployer {
 
   kubeconfig(cluster: string): string {
     return path.join(this.options.dir, cluster, 'kubeconfig')
+  }
+
+  readySeconds(): number {
+    return this.options.readySeconds
   }
 
   /** kube-spawn writes kspawn.toml last when it creates a cluster: without it there is no cluster, at most a failed create's leftovers. */
@@ -215,7 +225,13 @@ class KubeSpawn implements KubeSpawnDeployer {
 
 export function kubeSpawn(options: KubeSpawnOptions = {}): KubeSpawnDeployer {
   // Unknown keys are kept so that config validation reports a misspelt option.
-  return new KubeSpawn({ ...options, nodes: options.nodes ?? 2, dir: options.dir ?? '/var/lib/kube-spawn', sudo: options.sudo ?? 'auto' })
+  return new KubeSpawn({
+    ...options,
+    nodes: options.nodes ?? 2,
+    dir: options.dir ?? '/var/lib/kube-spawn',
+    sudo: options.sudo ?? 'auto',
+    readySeconds: options.readySeconds ?? 180,
+  })
 }
 
 function pathExists(file: string): Promise<boolean> {

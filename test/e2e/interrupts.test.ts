@@ -3,7 +3,6 @@
 // status, what is printed, what state.json and events.jsonl record, and what
 // is left behind (processes, machines, API servers). What kspawn says is left
 // is removed with the command it prints, run here as a user would paste it.
-import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +12,7 @@ import * as assert from 'uvu/assert'
 import type { RunRecord } from '../../engine/run-state.ts'
 import { livingMembers, processGroupOf } from '../engine/runner-helpers.ts'
 import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world } from '../world/harness.ts'
-import { fileHolds, kspawn, newRun, runFolders, startKspawn, writeConfig } from './project.ts'
+import { clusterLeft, fileHolds, kspawn, newRun, nothingLeft, processesWith, runFolders, startKspawn, writeConfig } from './project.ts'
 
 const test = suite('interrupting a run')
 
@@ -23,31 +22,6 @@ let config: string
 const workdir = () => join(home, 'work')
 const kubeSpawnDir = () => world().KSPAWN_WORLD_KUBE_SPAWN_DIR
 const tags = { alpha: 'v1.8.5-beta.0-ir-alpha', fix: 'v1.8.5-beta.0-ir-fix' }
-
-/** Command lines of the live processes whose command line holds `text`. */
-async function processesWith(text: string): Promise<string[]> {
-  const found: string[] = []
-  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
-    const status = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-    if (status === '' || status.slice(status.lastIndexOf(')') + 2).startsWith('Z')) continue
-    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ')
-    if (argv.includes(text) && Number(pid) !== process.pid) found.push(argv.trim())
-  }
-  return found
-}
-
-/** What the world has of a cluster: running machines, machine containers, its folder, its API server and kspawn's record. */
-async function leftOf(cluster: string) {
-  return {
-    machines: (await must(['machinectl', 'list', '--no-legend'])).stdout.split('\n').filter((line) => line.startsWith(`kubespawn${cluster}`)).map((line) => line.split(/\s+/)[0]),
-    containers: (await must(['docker', 'ps', '-a', '--format', '{{.Names}}', '--filter', `label=kube-spawn.world/cluster=${cluster}`])).stdout.split('\n').filter(Boolean).sort(),
-    folder: existsSync(join(kubeSpawnDir(), cluster)),
-    apiServer: await processesWith(join(kubeSpawnDir(), cluster, 'apiserver-spec.json')),
-    record: existsSync(join(workdir(), 'clusters', `${cluster}.json`)),
-  }
-}
-
-const nothing = { machines: [], containers: [], folder: false, apiServer: [], record: false }
 
 async function stateOf(run: string): Promise<RunRecord> {
   return JSON.parse(await readFile(join(run, 'state.json'), 'utf8')) as RunRecord
@@ -129,7 +103,7 @@ test('Ctrl-C while kube-spawn starts the machines: exit 130, the half-made clust
 
   // kube-spawn start is gone with everything it ran; the machines it booted are left, as the summary says.
   assert.equal(await processesWith('start -c iralpha'), [])
-  const left = await leftOf('iralpha')
+  const left = await clusterLeft('iralpha', workdir())
   assert.ok(left.machines.includes('kubespawniralpha0'), `the master machine runs: ${JSON.stringify(left)}`)
   assert.ok(left.folder && left.record)
 
@@ -138,7 +112,7 @@ test('Ctrl-C while kube-spawn starts the machines: exit 130, the half-made clust
   assert.match(down.stdout, 'removed cluster iralpha\n')
   // kube-spawn stop and destroy alone report success and leave the machines that kspawn.toml does not say run.
   assert.match(down.stderr, /warning: the machines kubespawniralpha0(, kubespawniralpha1)? of cluster iralpha run, but its kspawn.toml does not say so/)
-  assert.equal(await leftOf('iralpha'), nothing)
+  assert.equal(await clusterLeft('iralpha', workdir()), nothingLeft)
 })
 
 test('SIGTERM while kube-spawn starts the machines, then the printed resume command replaces the half-made cluster and the run passes', async () => {
@@ -156,12 +130,12 @@ test('SIGTERM while kube-spawn starts the machines, then the printed resume comm
     assert.match(resumed.stdout, 'cluster-up (alpha): replacing cluster iralpha, which an earlier run of variant alpha began and did not bring up: stopping and destroying it\n')
     assert.match(resumed.stdout, '  ✔ alpha passed\n')
     assert.match(resumed.stdout, '      the cluster stays up; remove it with: kspawn down iralpha\n')
-    assert.equal((await leftOf('iralpha')).machines, ['kubespawniralpha0', 'kubespawniralpha1'])
+    assert.equal((await clusterLeft('iralpha', workdir())).machines, ['kubespawniralpha0', 'kubespawniralpha1'])
   } finally {
     const down = await kspawn(home, ['down', 'iralpha'])
     assert.is(down.exitCode, 0, down.output)
   }
-  assert.equal(await leftOf('iralpha'), nothing)
+  assert.equal(await clusterLeft('iralpha', workdir()), nothingLeft)
 })
 
 test('a second signal before the commands have stopped: they are killed at once, where the run stopped is recorded and printed, exit 130', async () => {
@@ -215,7 +189,7 @@ test('a second signal before the commands have stopped: they are killed at once,
       { kind: 'run-end', run: state.id, exitCode: 130, interruptedBy: first, variants: [{ name: 'fix', status: 'interrupted', stoppedAt: 'build' }] },
     ],
   )
-  assert.equal(await leftOf('irfix'), nothing)
+  assert.equal(await clusterLeft('irfix', workdir()), nothingLeft)
 })
 
 test.run()

@@ -3,10 +3,11 @@
 // process that a test signals while it runs.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sh, world, type Result } from '../world/harness.ts'
+import { must, sh, world, type Result } from '../world/harness.ts'
 import { repoDir } from '../world/state.ts'
 
 export interface ConfigOptions {
@@ -18,6 +19,8 @@ export interface ConfigOptions {
   smoke: string
   /** The share repository, when the config has one. */
   share?: string
+  /** The deployer's readySeconds, when not its default. */
+  readySeconds?: number
 }
 
 /** Writes a config that builds in `workdir` and spawns 2-node clusters in the world's kube-spawn folder. */
@@ -29,7 +32,7 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
     `export default defineConfig({`,
     `  kubernetes: { checkout: ${JSON.stringify(options.checkout)} },`,
     `  workdir: ${JSON.stringify(options.workdir)},`,
-    `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),`,
+    `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)}${options.readySeconds === undefined ? '' : `, readySeconds: ${options.readySeconds}`} }),`,
     `  variants: {`,
     ...options.variants.map((line) => `    ${line.trim().replace(/,$/, '')},`),
     `  },`,
@@ -123,3 +126,32 @@ export async function fileHolds(file: string, text: string): Promise<void> {
   }
   throw new Error(`${file} never held ${JSON.stringify(text)}`)
 }
+
+/** Command lines of the live processes whose command line holds `text`. */
+export async function processesWith(text: string): Promise<string[]> {
+  const found: string[] = []
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const status = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+    if (status === '' || status.slice(status.lastIndexOf(')') + 2).startsWith('Z')) continue
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ')
+    if (argv.includes(text) && Number(pid) !== process.pid) found.push(argv.trim())
+  }
+  return found
+}
+
+/** What the world has of a kspawn cluster: running machines, machine containers, kube-spawn's folder, the API server, kspawn's record. */
+export async function clusterLeft(cluster: string, workdir: string) {
+  const kubeSpawnDir = world().KSPAWN_WORLD_KUBE_SPAWN_DIR
+  const listed = (await must(['machinectl', 'list', '--no-legend'])).stdout.split('\n')
+  const containers = await must(['docker', 'ps', '-a', '--format', '{{.Names}}', '--filter', `label=kube-spawn.world/cluster=${cluster}`])
+  return {
+    machines: listed.filter((line) => line.startsWith(`kubespawn${cluster}`)).map((line) => line.split(/\s+/)[0] ?? ''),
+    containers: containers.stdout.split('\n').filter(Boolean).sort(),
+    folder: existsSync(join(kubeSpawnDir, cluster)),
+    apiServer: await processesWith(join(kubeSpawnDir, cluster, 'apiserver-spec.json')),
+    record: existsSync(join(workdir, 'clusters', `${cluster}.json`)),
+  }
+}
+
+/** clusterLeft() of a cluster that is all gone. */
+export const nothingLeft = { machines: [], containers: [], folder: false, apiServer: [], record: false }

@@ -129,7 +129,7 @@ test('a config sees the fields, and validation still reports a misspelt option',
     assert.unreachable('a misspelt option was accepted')
   } catch (error) {
     assert.instance(error, ConfigError)
-    assert.match((error as Error).message, 'deployer.options: expected only the fields nodes, dir and sudo, found unknown field "nodez" (did you mean "nodes"?)')
+    assert.match((error as Error).message, 'deployer.options: expected only the fields nodes, dir, sudo and readySeconds, found unknown field "nodez" (did you mean "nodes"?)')
   }
 })
 

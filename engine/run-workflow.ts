@@ -10,13 +10,13 @@ import { openEventLog, printEvents } from './event-log.ts'
 import { createEventHub, stepLabel, type EventHub } from './events.ts'
 import { buildPipeline, type VariantRun } from './pipeline.ts'
 import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
-import { findRecordedVariant, RunRecorder, type RunRecord } from './run-state.ts'
+import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from './runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
 import type { RunInfo, Services, Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from './terminal.ts'
-import { initialVariantState } from './variant-state.ts'
+import { initialVariantState, variantChanges } from './variant-state.ts'
 
 export interface RunWorkflowOptions {
   config: Config
@@ -91,7 +91,8 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const interruption = new AbortController()
   const runner = createRunner({ runDir: dir, dryRun, emit: hub.emit, isRoot })
   const services: Services = { runner, emit: hub.emit, isRoot, signal: interruption.signal }
-  const runs = await Promise.all(variants.map((variant) => prepareVariant(variant, { ...options, run })))
+  const prepared = await Promise.all(variants.map((variant) => prepareVariant(variant, { ...options, run })))
+  const runs = prepared.map((variant) => variant.run)
   const recorder = new RunRecorder({
     id,
     workflow: workflow.id,
@@ -118,6 +119,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   })
 
   hub.emit({ kind: 'run-start', run: id, workflow: workflow.id, variants: variants.map((variant) => variant.name), dryRun, ...(dryRun ? {} : { dir }) })
+  for (const { warning } of prepared) if (warning) hub.emit({ kind: 'warn', message: warning })
   let interruptedBy: string | undefined
   let stopping: Promise<void> | undefined
   const interrupt = () => {
@@ -194,20 +196,28 @@ function concurrencyOf(requested: number | undefined, variants: number): number 
   return requested
 }
 
-async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { run: RunInfo }): Promise<VariantRun> {
+/** The variant's run, from what its latest run recorded when asked to; `warning` says why that record was not used. */
+async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { run: RunInfo }): Promise<{ run: VariantRun; warning?: string }> {
   const { config, workflow, run } = options
   const initial = initialVariantState(config, variant)
-  if (!options.resume && !options.inheritState) return { ctx: { config, variant, state: initial, run } }
-  const recorded = await findRecordedVariant(config, variant, options.resume ? { workflow: workflow.id } : {})
-  if (!recorded) return { ctx: { config, variant, state: initial, run } }
+  const fresh = { ctx: { config, variant, state: initial, run } }
+  if (!options.resume && !options.inheritState) return { run: fresh }
+  const recorded = await findLatestRecord(config, variant, options.resume ? { workflow: workflow.id } : {})
+  if (!recorded) return { run: fresh }
+  const changes = variantChanges(recorded.variant.fingerprint, variant)
+  if (changes.length > 0) {
+    // What the earlier run made was made from the old definition: nothing of it is reused.
+    const outcome = options.resume ? '--resume starts it over' : 'nothing that run recorded is used'
+    return { run: fresh, warning: `variant ${variant.name} changed since run ${recorded.run.id} (${changes.join('; ')}): ${outcome}` }
+  }
   if (!options.resume) {
     // Smoke results belong to the run that saw them; a task run alone starts from what was built and brought up.
     const { smoke: _, ...earlier } = recorded.variant.state
-    return { ctx: { config, variant, state: { ...initial, ...earlier }, run } }
+    return { run: { ctx: { config, variant, state: { ...initial, ...earlier }, run } } }
   }
   const state = { ...initial, ...recorded.variant.state }
   const done = recorded.variant.tasks.filter((task) => task.status === 'done')
-  return { ctx: { config, variant, state, run }, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) }
+  return { run: { ctx: { config, variant, state, run }, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) } }
 }
 
 /** tearDown, with its dry-run commands printed as the run printed the others (the task list has ended). */

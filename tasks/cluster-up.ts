@@ -6,14 +6,15 @@
 // is in the variant's state, so that the summary names it and a resumed run
 // replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
 import path from 'node:path'
-import { removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
+import { readClusterRecords, removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/command-line.ts'
 import { StepError } from '../engine/errors.ts'
 import { removalFailed } from '../engine/teardown.ts'
 import type { Task, TaskContext } from '../engine/task.ts'
+import { exists } from './build.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
 import { kubernetesBuildFor } from './kubernetes-build.ts'
-import { openStep } from './step.ts'
+import { openStep, type Step } from './step.ts'
 
 export const clusterUp: Task = {
   id: 'cluster-up',
@@ -34,15 +35,7 @@ export const clusterUp: Task = {
     if (await deployer.exists(cluster)) {
       // The variant's own cluster, that its latest run began and did not bring up: continuing that run means starting the cluster again.
       const ours = ctx.state.halfMadeCluster === cluster
-      if (!ctx.run.recreate && !ours) {
-        throw new StepError(
-          [
-            `cluster ${cluster} already exists (${deployer.kubeconfig(cluster)} is its kubeconfig): kspawn does not replace a cluster unless asked.`,
-            `  Rerun with --recreate to stop and destroy it first, or remove it yourself:`,
-            ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
-          ].join('\n'),
-        )
-      }
+      if (!ctx.run.recreate && !ours) throw await alreadyExists(ctx, step)
       step.info(
         ours
           ? `replacing cluster ${cluster}, which an earlier run of variant ${ctx.variant.name} began and did not bring up: stopping and destroying it`
@@ -88,6 +81,22 @@ export const clusterUp: Task = {
     await removeClusterRecord(ctx.config.workdir, cluster)
     step.info(`removed what was made of cluster ${cluster}, so that the next attempt starts clean`)
   },
+}
+
+/** Refusing a cluster that exists: whether it came up, and the commands that remove it (kspawn down first: it also stops machines kube-spawn would leave). */
+async function alreadyExists(ctx: TaskContext, step: Step): Promise<StepError> {
+  const { deployer } = ctx.config
+  const cluster = ctx.variant.cluster
+  const kubeconfig = deployer.kubeconfig(cluster)
+  const state = (await exists(kubeconfig)) ? `${kubeconfig} is its kubeconfig` : `not brought up: it has no kubeconfig at ${kubeconfig}`
+  const ours = (await readClusterRecords(ctx.config.workdir)).some((record) => record.cluster === cluster)
+  return new StepError(
+    [
+      `cluster ${cluster} already exists (${state}): kspawn does not replace a cluster unless asked.`,
+      `  Rerun with --recreate to stop and destroy it first, or remove it yourself with \`kspawn down ${cluster}${ours ? '' : ' --force'}\`, or by hand:`,
+      ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
+    ].join('\n'),
+  )
 }
 
 function missingImage(ctx: TaskContext, image: string): StepError {

@@ -107,6 +107,14 @@ test('Ctrl-C while kube-spawn starts the machines: exit 130, the half-made clust
   assert.ok(left.machines.includes('kubespawniralpha0'), `the master machine runs: ${JSON.stringify(left)}`)
   assert.ok(left.folder && left.record)
 
+  // A new run, not resuming this one, does not take the cluster for its own: it refuses it, saying how to remove it.
+  const fresh = await kspawn(home, ['run', 'dev-loop', '--config', config, '--variant', 'alpha'])
+  assert.is(fresh.exitCode, 1, fresh.output.slice(-4000))
+  const kubeconfig = join(kubeSpawnDir(), 'iralpha', 'kubeconfig')
+  assert.match(fresh.stdout, `      cluster iralpha already exists (not brought up: it has no kubeconfig at ${kubeconfig}): kspawn does not replace a cluster unless asked.\n`)
+  assert.match(fresh.stdout, '        Rerun with --recreate to stop and destroy it first, or remove it yourself with `kspawn down iralpha`, or by hand:\n')
+  assert.equal((await clusterLeft('iralpha', workdir())).machines, left.machines, 'the refused run left the cluster as it was')
+
   const down = await paste(commandAfter(output, 'remove it with: '))
   assert.is(down.exitCode, 0, down.output)
   assert.match(down.stdout, 'removed cluster iralpha\n')

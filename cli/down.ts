@@ -4,9 +4,11 @@
 // kspawn recorded, never what a name looks like.
 import path from 'node:path'
 import { readClusterRecords, removeClusterRecord } from '../engine/cluster-records.ts'
+import { formatCommandLine } from '../engine/command-line.ts'
 import { UsageError } from '../engine/errors.ts'
 import { loadConfig } from '../engine/load-config.ts'
 import { createRunDir, plannedRunDir } from '../engine/run-dir.ts'
+import { removalFailed } from '../engine/teardown.ts'
 import { commandIO } from './command-io.ts'
 import type { CliDeps } from './deps.ts'
 
@@ -60,17 +62,12 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
   for (const cluster of doomed) {
     // A recorded cluster that the deployer no longer has is only forgotten.
     const gone = !(await deployer.exists(cluster))
+    const io = ioFor(cluster)
     try {
-      await deployer.down(cluster, ioFor(cluster))
+      await deployer.down(cluster, io)
     } catch (error) {
-      deps.stderr.write(
-        [
-          `could not remove cluster ${cluster}: ${(error as Error).message}`,
-          '  What remains of it can be removed by hand:',
-          ...deployer.downCommandLines(cluster, deps.isRoot).map((line) => `    ${line}`),
-          '',
-        ].join('\n'),
-      )
+      const again = formatCommandLine(['kspawn', 'down', cluster, ...(options.force && !ours.includes(cluster) ? ['--force'] : []), ...(options.config === undefined ? [] : ['--config', options.config])])
+      deps.stderr.write(`${await removalFailed(deployer, cluster, error, io, `could not remove cluster ${cluster}`, again)}\n`)
       exitCode = 1
       continue
     }

@@ -87,6 +87,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       env: deps.env,
       isRoot: deps.isRoot,
       signal: interrupts.signal,
+      force: interrupts.force,
     })
     if (!options.comment || target.pull === undefined || outcome.exitCode === 130) return outcome.exitCode
     if (options.dryRun) {

@@ -43,6 +43,7 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps): Pro
       env: deps.env,
       isRoot: deps.isRoot,
       signal: interrupts.signal,
+      force: interrupts.force,
     })
     return outcome.exitCode
   } finally {

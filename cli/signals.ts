@@ -1,25 +1,36 @@
 // Ctrl-C and SIGTERM during a run: the first one interrupts the run, which
-// stops its commands and records where it stopped; a second one exits at once.
+// stops its commands and records where it stopped; a second one, before that
+// is done, kills the commands, has the run record and print where it stopped
+// at once, and exits.
 
 export interface Interrupts {
-  /** Aborted with the signal's name as its reason. */
+  /** Aborted by the first signal, with the signal's name as its reason. */
   signal: AbortSignal
+  /**
+   * Aborted by a second signal, with its name as its reason. Its listeners
+   * run at once and must finish synchronously: kspawn exits 130 right after.
+   */
+  force: AbortSignal
   dispose(): void
 }
 
 export function watchProcessSignals(): Interrupts {
   const controller = new AbortController()
+  const forced = new AbortController()
   const onSignal = (name: NodeJS.Signals) => {
     if (!controller.signal.aborted) return controller.abort(name)
-    process.stderr.write(`\n${name} again: exiting without waiting for the commands to stop\n`)
+    const first = String(controller.signal.reason)
+    process.stderr.write(`\n${name}${name === first ? ' again' : ` after ${first}`}: not waiting for the commands to stop: killing them and exiting\n`)
     // The animated list hides the cursor until it ends, which it will not do now.
     if (process.stdout.isTTY) process.stdout.write('\x1b[?25h')
+    forced.abort(name)
     process.exit(130)
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   return {
     signal: controller.signal,
+    force: forced.signal,
     dispose() {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)

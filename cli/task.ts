@@ -44,6 +44,7 @@ export async function taskCommand(options: TaskCommandOptions, deps: CliDeps): P
       env: deps.env,
       isRoot: deps.isRoot,
       signal: interrupts.signal,
+      force: interrupts.force,
     })
     return outcome.exitCode
   } finally {

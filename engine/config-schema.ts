@@ -96,6 +96,12 @@ const kubeSpawnDeployer = object('a kube-spawn deployer', {
       .min(1, { error: (issue) => expected('a number of machines, at least 1', issue.input) }),
     dir: text('an absolute path', (dir) => (dir.startsWith('/') ? undefined : '')),
     sudo: z.union([z.literal('auto'), z.boolean()], { error: (issue) => expected('"auto", true or false', issue.input) }),
+    readySeconds: z
+      .number({ error: (issue) => expected('a number of seconds, at least 1', issue.input) })
+      .int({ error: (issue) => expected('a whole number of seconds', issue.input) })
+      .min(1, { error: (issue) => expected('a number of seconds, at least 1', issue.input) })
+      // A config written as plain data may leave it out: kubeSpawn() gives the default.
+      .optional(),
   }),
 })
 

@@ -96,6 +96,13 @@ export function isCommandError(error: unknown): error is CommandError {
   return error instanceof Error && error.name === 'CommandError' && typeof (error as { failure?: unknown }).failure === 'object'
 }
 
+/** Whether error is one of kspawn's own errors, also one made by another copy of this module (see isCommandError). */
+export function isKspawnError(error: unknown): error is KspawnError {
+  if (error instanceof KspawnError) return true
+  const names = ['UsageError', 'ConfigError', 'StepError', 'CommandError', 'Interrupted']
+  return error instanceof Error && names.includes(error.name) && typeof (error as { exitCode?: unknown }).exitCode === 'number'
+}
+
 function describeFailure(failure: CommandFailure): string {
   const step = failure.variant ? `${failure.step} (${failure.variant})` : failure.step
   const lines = [`${step} failed: ${failure.commandLine} ${failure.outcome}`]

@@ -1,7 +1,6 @@
 // Events as JSON lines: the run's events.jsonl and the `--renderer json`
 // stream are the same lines, each event with the time it happened.
-import { createWriteStream } from 'node:fs'
-import { finished } from 'node:stream/promises'
+import { closeSync, openSync, writeSync } from 'node:fs'
 import type { EventListener, KspawnEvent } from './events.ts'
 import type { Output } from './terminal.ts'
 
@@ -15,22 +14,39 @@ export function printEvents(output: Output): EventListener {
 
 export interface EventLog {
   listener: EventListener
-  /** Flushes what was written; resolves to the write error, if writing failed. */
+  /** Closes the file; resolves to the error that stopped logging, if any. */
   close(): Promise<Error | undefined>
 }
 
-/** Appends every event to a file; a write error stops logging and is reported once, at close. */
+/**
+ * Appends every event to a file, each written before the event's emitter goes
+ * on: a run that ends at once (a second Ctrl-C) still leaves every event it
+ * emitted. A write error stops logging and is reported once, at close.
+ */
 export function openEventLog(file: string): EventLog {
-  const stream = createWriteStream(file, { flags: 'a' })
+  let fd: number | undefined
   let error: Error | undefined
-  stream.on('error', (cause) => (error ??= cause))
+  try {
+    fd = openSync(file, 'a')
+  } catch (cause) {
+    error = cause as Error
+  }
+  const stop = () => {
+    if (fd !== undefined) closeSync(fd)
+    fd = undefined
+  }
   return {
     listener: (event) => {
-      if (!stream.destroyed) stream.write(formatEventLine(event))
+      if (fd === undefined) return
+      try {
+        writeSync(fd, formatEventLine(event))
+      } catch (cause) {
+        error ??= cause as Error
+        stop()
+      }
     },
     async close() {
-      if (!stream.destroyed) stream.end()
-      await finished(stream).catch(() => {})
+      stop()
       return error
     },
   }

@@ -13,7 +13,7 @@ import {
   type ListrTask,
   type ListrRendererValue,
 } from 'listr2'
-import { CommandError, Interrupted, KspawnError } from './errors.ts'
+import { Interrupted, isCommandError, isKspawnError } from './errors.ts'
 import { stepLabel, type EventHub, type EventSource, type KspawnEvent } from './events.ts'
 import type { Services, Task, TaskContext, Workflow } from './task.ts'
 import { withoutColor, type Output, type RendererName } from './terminal.ts'
@@ -135,9 +135,9 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
         if (error instanceof Interrupted || services.signal.aborted) {
           events.emit({ kind: 'step-interrupted', ...source, message })
         } else {
-          const logFile = error instanceof CommandError ? error.failure.logFile : undefined
+          const logFile = isCommandError(error) ? error.failure.logFile : undefined
           // A failure kspawn did not describe is a bug somewhere: its stack goes to the run's events for whoever fixes it.
-          const stack = !(error instanceof KspawnError) && error instanceof Error ? error.stack : undefined
+          const stack = !isKspawnError(error) && error instanceof Error ? error.stack : undefined
           events.emit({ kind: 'step-failed', ...source, message, ...(logFile ? { logFile } : {}), ...(stack ? { stack } : {}) })
         }
         // The list shows the first line; the summary shows all of it.
@@ -229,7 +229,7 @@ function rendererSelection(renderer: RendererName, logger: ListrLogger<ListrLogL
 
 /** What a failure says to people: kspawn's errors are written for them; others keep their name when it tells something (GitError). */
 function describe(error: unknown): string {
-  if (error instanceof KspawnError) return error.message
+  if (isKspawnError(error)) return error.message
   if (error instanceof Error) return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`
   return String(error)
 }

@@ -53,6 +53,8 @@ export interface Deployer extends Plugin {
   readonly options: object
   /** Where a cluster's kubeconfig is once it is up. */
   kubeconfig(cluster: string): string
+  /** Seconds the nodes of a cluster that is up get to turn Ready. */
+  readySeconds(): number
   /** Whether a cluster of that name exists, up or not. */
   exists(cluster: string): Promise<boolean>
   /** Every cluster the deployer has, whoever made it, by name. */
@@ -65,6 +67,8 @@ export interface Deployer extends Plugin {
   down(cluster: string, io: StepIO): Promise<void>
   /** The command lines that remove a cluster by hand, for messages. */
   downCommandLines(cluster: string, isRoot: boolean): string[]
+  /** What is left of a cluster, e.g. `its folder /var/lib/kube-spawn/web`; empty when nothing is. Reads only. */
+  remains(cluster: string, io: StepIO): Promise<string[]>
 }
 
 /** The cluster a smoke test runs against. */

@@ -181,23 +181,19 @@ export interface RecordedVariant {
 }
 
 /**
- * The latest record of a variant, as it is configured now, in a run of the
- * same config file that was not a dry run; with `workflow`, only the latest
- * run of that workflow is considered (what `--resume` continues).
+ * The latest record of a variant in a run of the same config file that was
+ * not a dry run; with `workflow`, only the latest run of that workflow is
+ * considered (what `--resume` continues). The variant may have been defined
+ * otherwise then: its fingerprint says how, and such a record is not to be
+ * reused (nor any older one).
  */
-export async function findRecordedVariant(
-  config: Config,
-  variant: Variant,
-  options: { workflow?: string } = {},
-): Promise<RecordedVariant | undefined> {
-  const fingerprint = variantFingerprint(variant)
+export async function findLatestRecord(config: Config, variant: Variant, options: { workflow?: string } = {}): Promise<RecordedVariant | undefined> {
   for (const dir of await listRunDirs(config.workdir)) {
     const run = await readRunRecord(dir)
     if (!run || run.config !== config.file || run.dryRun) continue
     if (options.workflow !== undefined && run.workflow !== options.workflow) continue
     const recorded = run.variants.find((candidate) => candidate.name === variant.name)
-    // A variant whose definition changed since its latest record has nothing to reuse, even from older runs.
-    if (recorded) return recorded.fingerprint === fingerprint ? { run, variant: recorded } : undefined
+    if (recorded) return { run, variant: recorded }
   }
   return undefined
 }

@@ -1,22 +1,23 @@
 // One run of a workflow: its folder, its event stream and the readers of it
 // (events.jsonl, state.json, the terminal), the runner, the pipeline, and the
 // summary at the end. An abort (Ctrl-C) stops the running commands with their
-// process groups and the run ends with the record of where it stopped.
+// process groups and the run ends with the record of where it stopped; a
+// forced end (a second Ctrl-C) kills them and records and prints that at once.
 import path from 'node:path'
 import { formatCommandLine } from './command-line.ts'
 import type { Config, Variant } from './config.ts'
 import { UsageError } from './errors.ts'
 import { openEventLog, printEvents } from './event-log.ts'
-import { createEventHub, type EventHub } from './events.ts'
+import { createEventHub, stepLabel, type EventHub } from './events.ts'
 import { buildPipeline, type VariantRun } from './pipeline.ts'
 import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
-import { findRecordedVariant, RunRecorder, type RunRecord } from './run-state.ts'
+import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from './runner.ts'
-import { formatSummary } from './summary.ts'
-import { tearDown, type TeardownOptions } from './teardown.ts'
+import { formatSummary, type SummaryOptions } from './summary.ts'
+import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
 import type { RunInfo, Services, Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from './terminal.ts'
-import { initialVariantState } from './variant-state.ts'
+import { initialVariantState, variantChanges } from './variant-state.ts'
 
 export interface RunWorkflowOptions {
   config: Config
@@ -46,6 +47,12 @@ export interface RunWorkflowOptions {
   env?: Env
   /** Aborting it interrupts the run; its reason (e.g. 'SIGINT') is recorded and shown. */
   signal?: AbortSignal
+  /**
+   * Aborting it ends the run at once, for a caller that exits right after:
+   * the running commands are killed, and where each variant stopped is
+   * written to state.json and events.jsonl and printed before abort() returns.
+   */
+  force?: AbortSignal
   /** Whether kspawn runs as root; by default, whether the uid is 0. */
   isRoot?: boolean
   now?: () => Date
@@ -87,7 +94,8 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const interruption = new AbortController()
   const runner = createRunner({ runDir: dir, dryRun, emit: hub.emit, isRoot })
   const services: Services = { runner, emit: hub.emit, isRoot, signal: interruption.signal }
-  const runs = await Promise.all(variants.map((variant) => prepareVariant(variant, { ...options, run })))
+  const prepared = await Promise.all(variants.map((variant) => prepareVariant(variant, { ...options, run })))
+  const runs = prepared.map((variant) => variant.run)
   const recorder = new RunRecorder({
     id,
     workflow: workflow.id,
@@ -114,6 +122,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   })
 
   hub.emit({ kind: 'run-start', run: id, workflow: workflow.id, variants: variants.map((variant) => variant.name), dryRun, ...(dryRun ? {} : { dir }) })
+  for (const { warning } of prepared) if (warning) hub.emit({ kind: 'warn', message: warning })
   let interruptedBy: string | undefined
   let stopping: Promise<void> | undefined
   const interrupt = () => {
@@ -123,8 +132,34 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     interruption.abort(interruptedBy)
     stopping = runner.abort(interruptedBy)
   }
+  const downCommand = (cluster: string) => formatCommandLine(['kspawn', 'down', cluster, ...(options.configArgs ?? [])])
+  const summaryOptions = (teardown?: ReadonlyMap<string, TeardownResult>): SummaryOptions => ({
+    color,
+    printedCommands,
+    clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
+    downCommand,
+    ...(teardown ? { teardown } : {}),
+    ...(dryRun ? {} : { dir }),
+    ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
+  })
+  // Synchronous from start to end: the process exits as soon as it returns.
+  const endNow = () => {
+    const reason: unknown = options.force?.reason
+    const by = typeof reason === 'string' ? reason : 'an abort'
+    interruptedBy ??= by
+    interruption.abort(interruptedBy)
+    for (const { source, commandLine } of runner.kill(interruptedBy)) {
+      const message = `${stepLabel(source)} was interrupted by ${interruptedBy} while running: ${commandLine}\n  killed at once (SIGKILL) after ${by}`
+      hub.emit({ kind: 'step-interrupted', ...source, message })
+    }
+    const end = recorder.finish(interruptedBy, now())
+    hub.emit(end)
+    void log?.close()
+    if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions()))
+  }
   if (options.signal?.aborted) interrupt()
   else options.signal?.addEventListener('abort', interrupt, { once: true })
+  options.force?.addEventListener('abort', endNow, { once: true })
   try {
     await pipeline.run()
     await stopping
@@ -132,27 +167,16 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     options.signal?.removeEventListener('abort', interrupt)
   }
 
-  const downCommand = (cluster: string) => formatCommandLine(['kspawn', 'down', cluster, ...(options.configArgs ?? [])])
   // An interrupted run stops at once; `kspawn down` removes its clusters.
   const teardown =
     options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, downCommand, renderer, stdout }) : undefined
+  options.force?.removeEventListener('abort', endNow)
   const end = recorder.finish(interruptedBy, now())
   if (teardown && [...teardown.values()].some((result) => !result.removed)) end.exitCode = Math.max(end.exitCode, 1)
   hub.emit(end)
   const logError = await log?.close()
   if (logError) stderr.write(`warning: could not write ${path.join(dir, EVENTS_FILE)}: ${logError.message}\n`)
-  if (renderer !== 'json') {
-    const summary = {
-      color,
-      printedCommands,
-      clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
-      downCommand,
-      ...(teardown ? { teardown } : {}),
-      ...(dryRun ? {} : { dir }),
-      ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
-    }
-    stdout.write(formatSummary(recorder.record, summary))
-  }
+  if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions(teardown)))
   return { exitCode: end.exitCode, record: recorder.record, ...(dryRun ? {} : { dir }) }
 }
 
@@ -178,20 +202,28 @@ function concurrencyOf(requested: number | undefined, variants: number): number 
   return requested
 }
 
-async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { run: RunInfo }): Promise<VariantRun> {
+/** The variant's run, from what its latest run recorded when asked to; `warning` says why that record was not used. */
+async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { run: RunInfo }): Promise<{ run: VariantRun; warning?: string }> {
   const { config, workflow, run } = options
   const initial = initialVariantState(config, variant)
-  if (!options.resume && !options.inheritState) return { ctx: { config, variant, state: initial, run } }
-  const recorded = await findRecordedVariant(config, variant, options.resume ? { workflow: workflow.id } : {})
-  if (!recorded) return { ctx: { config, variant, state: initial, run } }
+  const fresh = { ctx: { config, variant, state: initial, run } }
+  if (!options.resume && !options.inheritState) return { run: fresh }
+  const recorded = await findLatestRecord(config, variant, options.resume ? { workflow: workflow.id } : {})
+  if (!recorded) return { run: fresh }
+  const changes = variantChanges(recorded.variant.fingerprint, variant)
+  if (changes.length > 0) {
+    // What the earlier run made was made from the old definition: nothing of it is reused.
+    const outcome = options.resume ? '--resume starts it over' : 'nothing that run recorded is used'
+    return { run: fresh, warning: `variant ${variant.name} changed since run ${recorded.run.id} (${changes.join('; ')}): ${outcome}` }
+  }
   if (!options.resume) {
     // Smoke results belong to the run that saw them; a task run alone starts from what was built and brought up.
     const { smoke: _, ...earlier } = recorded.variant.state
-    return { ctx: { config, variant, state: { ...initial, ...earlier }, run } }
+    return { run: { ctx: { config, variant, state: { ...initial, ...earlier }, run } } }
   }
   const state = { ...initial, ...recorded.variant.state }
   const done = recorded.variant.tasks.filter((task) => task.status === 'done')
-  return { ctx: { config, variant, state, run }, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) }
+  return { run: { ctx: { config, variant, state, run }, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) } }
 }
 
 /** tearDown, with its dry-run commands printed as the run printed the others (the task list has ended). */

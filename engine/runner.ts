@@ -11,7 +11,7 @@ import { LineSplitter } from './lines.ts'
 import { LogFile } from './log-file.ts'
 import { LogFollower } from './log-follower.ts'
 import { OutputThrottle, type Stream } from './output-throttle.ts'
-import { terminateGroup } from './process-tree.ts'
+import { signalGroup, terminateGroup } from './process-tree.ts'
 import { SECRET_ENV_NAME, createRedactor, secretsFromEnv, type Redactor } from './redact.ts'
 import { Tail, clipLine } from './tail.ts'
 
@@ -116,6 +116,18 @@ export interface Runner {
    * Interrupted; later run() calls reject at once. Resolves when all are gone.
    */
   abort(reason?: string): Promise<void>
+  /**
+   * Kills every running command's process group at once (SIGKILL) without
+   * waiting for anything, for a run that ends now; later run() calls reject
+   * at once. Returns the commands it killed.
+   */
+  kill(reason?: string): KilledCommand[]
+}
+
+/** A command that kill() killed. */
+export interface KilledCommand {
+  source: EventSource
+  commandLine: string
 }
 
 /** A command ready to run: what is run, and what may be shown of it. */
@@ -140,7 +152,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const tailWindow = Math.max(tailLimits.maxBytes, 64 * 1024)
   const killGraceMs = options.killGraceMs ?? 5000
   const configured = createRedactor(options.secrets ?? [])
-  const running = new Set<{ stop(): Promise<void> }>()
+  const running = new Set<{ stop(): Promise<void>; kill(): KilledCommand | undefined }>()
   let interruption: { reason: string | undefined } | undefined
 
   const interruptedBy = () => (interruption?.reason ? ` by ${interruption.reason}` : '')
@@ -244,7 +256,13 @@ export function createRunner(options: RunnerOptions): Runner {
       stoppedBy ??= by
       return (stopping ??= stopGroup(child, killGraceMs))
     }
-    const entry = { stop: () => stop('abort') }
+    const entry = {
+      stop: () => stop('abort'),
+      kill: () => {
+        if (child.pid === undefined || !signalGroup(child.pid, 'SIGKILL')) return undefined
+        return { source, commandLine: prepared.commandLine }
+      },
+    }
     running.add(entry)
     // abort() may have come while the log file was being handed over.
     if (interruption) void stop('abort')
@@ -277,7 +295,12 @@ export function createRunner(options: RunnerOptions): Runner {
     await Promise.all([...running].map((entry) => entry.stop()))
   }
 
-  return { run, abort }
+  function kill(reason?: string): KilledCommand[] {
+    interruption ??= { reason }
+    return [...running].flatMap((entry) => entry.kill() ?? [])
+  }
+
+  return { run, abort, kill }
 }
 
 async function isDirectory(dir: string): Promise<boolean> {

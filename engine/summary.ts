@@ -98,6 +98,10 @@ function clusterLines(variant: VariantRecord, dryRun: boolean, options: SummaryO
     if (!teardown.removed) return (teardown.message ?? '').split('\n').map((line) => `      ${line}`)
     return [`      cluster ${teardown.cluster} ${dryRun ? 'would be removed' : 'removed'} (--teardown)`]
   }
-  if (cluster === undefined || variant.state.kubeconfig === undefined || dryRun) return []
-  return [`      the cluster stays up; remove it with: ${options.downCommand?.(cluster) ?? `kspawn down ${cluster}`}`]
+  if (dryRun) return []
+  const down = (name: string) => options.downCommand?.(name) ?? `kspawn down ${name}`
+  const halfMade = variant.state.halfMadeCluster
+  if (halfMade !== undefined) return [`      cluster ${halfMade} was not brought up and is left half made; remove it with: ${down(halfMade)}`]
+  if (cluster === undefined || variant.state.kubeconfig === undefined) return []
+  return [`      the cluster stays up; remove it with: ${down(cluster)}`]
 }

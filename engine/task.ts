@@ -28,6 +28,12 @@ export interface VariantState {
   kubeadmNote?: string
   /** The cluster's kubeconfig, once it is up. */
   kubeconfig?: string
+  /**
+   * The cluster cluster-up began to make and did not bring up, while it is
+   * left: the run was interrupted, or removing it failed. The summary says to
+   * remove it; a resumed run replaces it.
+   */
+  halfMadeCluster?: string
   /** Outcome of each smoke test, in order. */
   smoke?: SmokeResult[]
 }

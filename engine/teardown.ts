@@ -5,7 +5,7 @@ import { readClusterRecords, removeClusterRecord } from './cluster-records.ts'
 import type { Config } from './config.ts'
 import type { Emit } from './events.ts'
 import type { VariantRun } from './pipeline.ts'
-import type { StepIO } from './plugin.ts'
+import type { Deployer, StepIO } from './plugin.ts'
 import type { Runner } from './runner.ts'
 
 export interface TeardownResult {
@@ -47,17 +47,35 @@ export async function tearDown(options: TeardownOptions): Promise<Map<string, Te
     emit({ kind: 'info', ...source, message: `removing cluster ${cluster} (--teardown)` })
     try {
       await config.deployer.down(cluster, io)
-      if (!dryRun) await removeClusterRecord(config.workdir, cluster)
+      if (!dryRun) {
+        await removeClusterRecord(config.workdir, cluster)
+        delete ctx.state.halfMadeCluster
+      }
       results.set(ctx.variant.name, { cluster, removed: true })
     } catch (error) {
-      const message = [
-        `removing cluster ${cluster} failed: ${(error as Error).message.split('\n')[0]}`,
-        `Remove it with \`${options.downCommand(cluster)}\`, or by hand:`,
-        ...config.deployer.downCommandLines(cluster, isRoot).map((line) => `  ${line}`),
-      ].join('\n')
+      const message = await removalFailed(config.deployer, cluster, error, io, `removing cluster ${cluster} failed`, options.downCommand(cluster))
       emit({ kind: 'warn', ...source, message })
       results.set(ctx.variant.name, { cluster, removed: false, message })
     }
   }
   return results
+}
+
+/**
+ * What to say when removing a cluster failed: `lead`, why (the failed
+ * command's last lines and log), what is left of the cluster, and the
+ * commands that remove it once the cause is fixed.
+ */
+export async function removalFailed(deployer: Deployer, cluster: string, error: unknown, io: StepIO, lead: string, downCommand = `kspawn down ${cluster}`): Promise<string> {
+  const why = error instanceof Error ? error.message : String(error)
+  const left = await deployer.remains(cluster, io).then(
+    (remains) => (remains.length === 0 ? 'nothing' : remains.join('; ')),
+    (failed: unknown) => `unknown (${failed instanceof Error ? failed.message.split('\n')[0] : String(failed)})`,
+  )
+  return [
+    `${lead}: ${why}`,
+    `  Left of cluster ${cluster}: ${left}.`,
+    `  Once the cause is fixed, remove it with \`${downCommand}\`, or by hand:`,
+    ...deployer.downCommandLines(cluster, io.isRoot).map((line) => `    ${line}`),
+  ].join('\n')
 }

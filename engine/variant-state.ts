@@ -30,3 +30,35 @@ export function variantFingerprint(variant: Variant): string {
   const { name, cluster, tag, build, image, source } = variant
   return JSON.stringify({ name, cluster, tag, build, image: image?.ref, source })
 }
+
+/**
+ * How a variant differs from the one a run recorded (its fingerprint), as the
+ * config names the fields: `source.branch was "a", now "b"`. Empty when it
+ * does not differ.
+ */
+export function variantChanges(recordedFingerprint: string, variant: Variant): string[] {
+  const fingerprint = variantFingerprint(variant)
+  if (recordedFingerprint === fingerprint) return []
+  let before: Record<string, string>
+  try {
+    before = flatten(JSON.parse(recordedFingerprint) as unknown)
+  } catch {
+    return ['its definition']
+  }
+  const now = flatten(JSON.parse(fingerprint) as unknown)
+  const fields = [...new Set([...Object.keys(before), ...Object.keys(now)])]
+  const shown = (value: string | undefined) => value ?? 'none'
+  const changes = fields.filter((field) => before[field] !== now[field]).map((field) => `${configField(field)} was ${shown(before[field])}, now ${shown(now[field])}`)
+  return changes.length > 0 ? changes : ['its definition']
+}
+
+/** Leaf values by dotted path, as JSON: { build: { ref: { branch: "b" } } } is { "build.ref.branch": "\"b\"" }. */
+function flatten(value: unknown, prefix = ''): Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return prefix === '' ? {} : { [prefix]: JSON.stringify(value) }
+  return Object.assign({}, ...Object.entries(value).map(([key, inner]) => flatten(inner, prefix === '' ? key : `${prefix}.${key}`)))
+}
+
+/** The config's name for a fingerprint field: what is built is the variant's `source`, whose ref is its branch, commit or tag. */
+function configField(field: string): string {
+  return field.replace(/^build\./, 'source.').replace(/^source\.ref\./, 'source.')
+}

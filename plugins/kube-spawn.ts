@@ -16,6 +16,12 @@ export interface KubeSpawnOptions {
   dir?: string
   /** Run kube-spawn through `sudo -E` when kspawn is not root: `'auto'` and `true` do, `false` never does. Default `'auto'`. */
   sudo?: 'auto' | boolean
+  /**
+   * Seconds the nodes of a started cluster get to turn Ready before the smoke
+   * test fails (kube-spawn says "init on master can take a couple of minutes
+   * until all pods are up"). Default 180.
+   */
+  readySeconds?: number
 }
 
 export interface KubeSpawnDeployer extends Deployer {
@@ -64,15 +70,18 @@ export function parseMachinectlList(stdout: string): string[] {
 /**
  * What kspawn needs of a cluster's kspawn.toml: its machines (the
  * `[[machines]]` names, kubespawn<cluster><index> for the `nodes` when none
- * is written yet) and its hyperkube tag.
+ * is written yet), those it says run (`running = true`), and its hyperkube tag.
  */
-export function parseClusterFile(toml: string, cluster: string): { machines: string[]; tag?: string } {
+export function parseClusterFile(toml: string, cluster: string): { machines: string[]; running: string[]; tag?: string } {
   const [top = '', ...blocks] = toml.split(/^\s*\[\[machines\]\]\s*$/m)
-  const named = blocks.map((block) => /^\s*name\s*=\s*"([^"]*)"/m.exec(block)?.[1] ?? '').filter((name) => name !== '')
+  const described = blocks
+    .map((block) => ({ name: /^\s*name\s*=\s*"([^"]*)"/m.exec(block)?.[1] ?? '', running: /^\s*running\s*=\s*true\s*$/m.test(block) }))
+    .filter((machine) => machine.name !== '')
   const nodes = Number(/^\s*nodes\s*=\s*(\d+)/m.exec(top)?.[1] ?? 0)
-  const machines = named.length > 0 ? named : Array.from({ length: nodes }, (_, index) => `kubespawn${cluster}${index}`)
+  const machines = described.length > 0 ? described.map((machine) => machine.name) : Array.from({ length: nodes }, (_, index) => `kubespawn${cluster}${index}`)
+  const running = described.filter((machine) => machine.running).map((machine) => machine.name)
   const tag = /^\s*hyperkube-tag\s*=\s*"([^"]*)"/m.exec(top)?.[1]
-  return { machines, ...(tag === undefined ? {} : { tag }) }
+  return { machines, running, ...(tag === undefined ? {} : { tag }) }
 }
 
 /** What kube-spawn v0.2.1 prints, exiting 0, when some machines did not start (and the cluster was not initialized). */
@@ -91,6 +100,10 @@ class KubeSpawn implements KubeSpawnDeployer {
 
   kubeconfig(cluster: string): string {
     return path.join(this.options.dir, cluster, 'kubeconfig')
+  }
+
+  readySeconds(): number {
+    return this.options.readySeconds
   }
 
   /** kube-spawn writes kspawn.toml last when it creates a cluster: without it there is no cluster, at most a failed create's leftovers. */
@@ -153,6 +166,11 @@ class KubeSpawn implements KubeSpawnDeployer {
       if (await pathExists(path.join(this.options.dir, cluster))) await io.run(this.command(['rm', '-rf', '--', path.join(this.options.dir, cluster)]))
       return
     }
+    // kube-spawn's stop and destroy stop only the machines that kspawn.toml says run, then fail to remove the
+    // others' images and report success all the same: a start that was stopped or failed before it saved
+    // kspawn.toml leaves its machines running that way. kspawn terminates them first.
+    const toml = io.dryRun ? undefined : await readFile(this.clusterFile(cluster), 'utf8').catch(() => undefined)
+    if (toml !== undefined) await this.terminateUntracked(cluster, parseClusterFile(toml, cluster), io)
     try {
       await io.run(this.command(stopArgv(this.options, cluster)))
     } catch (error) {
@@ -163,9 +181,33 @@ class KubeSpawn implements KubeSpawnDeployer {
     await io.run(this.command(destroyArgv(this.options, cluster)))
   }
 
+  private async terminateUntracked(cluster: string, file: { machines: string[]; running: string[] }, io: StepIO): Promise<void> {
+    const untracked = file.machines.filter((machine) => !file.running.includes(machine))
+    if (untracked.length === 0) return
+    const listed = await io.run({ argv: machinectlListArgv(), reads: true, capture: true })
+    const running = new Set(parseMachinectlList(listed.stdout ?? ''))
+    const left = untracked.filter((machine) => running.has(machine))
+    if (left.length === 0) return
+    io.warn(`the machines ${left.join(', ')} of cluster ${cluster} run, but its kspawn.toml does not say so, and kube-spawn would leave them: terminating them`)
+    await io.run(this.command(['machinectl', 'terminate', ...left]))
+  }
+
   downCommandLines(cluster: string, isRoot: boolean): string[] {
     const sudo = this.needsRoot && !isRoot ? ['sudo', '-E'] : []
     return [stopArgv(this.options, cluster), destroyArgv(this.options, cluster)].map((argv) => formatCommandLine([...sudo, ...argv]))
+  }
+
+  async remains(cluster: string, io: StepIO): Promise<string[]> {
+    const folder = path.join(this.options.dir, cluster)
+    const toml = await readFile(this.clusterFile(cluster), 'utf8').catch(() => undefined)
+    const machines =
+      toml === undefined ? Array.from({ length: this.options.nodes }, (_, index) => `kubespawn${cluster}${index}`) : parseClusterFile(toml, cluster).machines
+    const listed = await io.run({ argv: machinectlListArgv(), reads: true, capture: true })
+    const running = parseMachinectlList(listed.stdout ?? '').filter((machine) => machines.includes(machine))
+    return [
+      ...((await pathExists(folder)) ? [`its folder ${folder}${toml === undefined ? '' : ' (with kspawn.toml)'}`] : []),
+      ...(running.length > 0 ? [`its running machines ${running.join(', ')}`] : []),
+    ]
   }
 
   private get needsRoot(): boolean {
@@ -183,7 +225,13 @@ class KubeSpawn implements KubeSpawnDeployer {
 
 export function kubeSpawn(options: KubeSpawnOptions = {}): KubeSpawnDeployer {
   // Unknown keys are kept so that config validation reports a misspelt option.
-  return new KubeSpawn({ ...options, nodes: options.nodes ?? 2, dir: options.dir ?? '/var/lib/kube-spawn', sudo: options.sudo ?? 'auto' })
+  return new KubeSpawn({
+    ...options,
+    nodes: options.nodes ?? 2,
+    dir: options.dir ?? '/var/lib/kube-spawn',
+    sudo: options.sudo ?? 'auto',
+    readySeconds: options.readySeconds ?? 180,
+  })
 }
 
 function pathExists(file: string): Promise<boolean> {

@@ -2,18 +2,19 @@
 // configured deployer. An existing cluster of the same name is refused unless
 // the run asks to recreate it; a cluster that does not come up is removed
 // again by the rollback, or the error says what remains and how to remove it.
-// kspawn records each cluster it makes (engine/cluster-records.ts).
+// A cluster left half made (the run was interrupted, or the rollback failed)
+// is in the variant's state, so that the summary names it and a resumed run
+// replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
 import path from 'node:path'
-import { removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
+import { readClusterRecords, removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/command-line.ts'
 import { StepError } from '../engine/errors.ts'
-import type { Task, TaskContext, VariantState } from '../engine/task.ts'
+import { removalFailed } from '../engine/teardown.ts'
+import type { Task, TaskContext } from '../engine/task.ts'
+import { exists } from './build.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
 import { kubernetesBuildFor } from './kubernetes-build.ts'
-import { openStep } from './step.ts'
-
-/** The cluster a run of cluster-up started to make, by variant, until it is up: what the rollback removes. */
-const halfMade = new WeakMap<VariantState, string>()
+import { openStep, type Step } from './step.ts'
 
 export const clusterUp: Task = {
   id: 'cluster-up',
@@ -32,21 +33,20 @@ export const clusterUp: Task = {
     if (!step.dryRun && (await localImageId(image, step)) === undefined) throw missingImage(ctx, image)
 
     if (await deployer.exists(cluster)) {
-      if (!ctx.run.recreate) {
-        throw new StepError(
-          [
-            `cluster ${cluster} already exists (${deployer.kubeconfig(cluster)} is its kubeconfig): kspawn does not replace a cluster unless asked.`,
-            `  Rerun with --recreate to stop and destroy it first, or remove it yourself:`,
-            ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
-          ].join('\n'),
-        )
-      }
-      step.info(`recreating cluster ${cluster}: stopping and destroying the one that exists`)
+      // The variant's own cluster, that its latest run began and did not bring up: continuing that run means starting the cluster again.
+      const ours = ctx.state.halfMadeCluster === cluster
+      if (!ctx.run.recreate && !ours) throw await alreadyExists(ctx, step)
+      step.info(
+        ours
+          ? `replacing cluster ${cluster}, which an earlier run of variant ${ctx.variant.name} began and did not bring up: stopping and destroying it`
+          : `recreating cluster ${cluster}: stopping and destroying the one that exists`,
+      )
       await deployer.down(cluster, step)
     }
 
     if (!step.dryRun) {
-      halfMade.set(ctx.state, cluster)
+      delete ctx.state.kubeconfig
+      ctx.state.halfMadeCluster = cluster
       // Recorded before it starts, so that `kspawn down` knows a half-made cluster too.
       await writeClusterRecord(ctx.config.workdir, {
         cluster,
@@ -61,33 +61,42 @@ export const clusterUp: Task = {
       })
     }
     await deployer.up({ name: cluster, tag: ctx.variant.tag, gopath }, step)
-    halfMade.delete(ctx.state)
+    delete ctx.state.halfMadeCluster
 
     const kubeconfig = deployer.kubeconfig(cluster)
     ctx.state.kubeconfig = kubeconfig
     step.info(`export ${quoteArg(`KUBECONFIG=${kubeconfig}`)}`)
   },
   async rollback(ctx, services) {
-    const cluster = halfMade.get(ctx.state)
+    const cluster = ctx.state.halfMadeCluster
     if (cluster === undefined) return
-    halfMade.delete(ctx.state)
     const step = openStep('cluster-up', ctx, services)
     const { deployer } = ctx.config
     try {
       await deployer.down(cluster, step)
     } catch (error) {
-      throw new StepError(
-        [
-          `cluster ${cluster} did not come up, and removing what was made of it failed: ${(error as Error).message.split('\n')[0]}`,
-          `  Remove what remains of it with \`kspawn down ${cluster}\`, or by hand:`,
-          ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
-        ].join('\n'),
-        { cause: error },
-      )
+      throw new StepError(await removalFailed(deployer, cluster, error, step, `cluster ${cluster} did not come up, and removing what was made of it failed`), { cause: error })
     }
+    delete ctx.state.halfMadeCluster
     await removeClusterRecord(ctx.config.workdir, cluster)
     step.info(`removed what was made of cluster ${cluster}, so that the next attempt starts clean`)
   },
+}
+
+/** Refusing a cluster that exists: whether it came up, and the commands that remove it (kspawn down first: it also stops machines kube-spawn would leave). */
+async function alreadyExists(ctx: TaskContext, step: Step): Promise<StepError> {
+  const { deployer } = ctx.config
+  const cluster = ctx.variant.cluster
+  const kubeconfig = deployer.kubeconfig(cluster)
+  const state = (await exists(kubeconfig)) ? `${kubeconfig} is its kubeconfig` : `not brought up: it has no kubeconfig at ${kubeconfig}`
+  const ours = (await readClusterRecords(ctx.config.workdir)).some((record) => record.cluster === cluster)
+  return new StepError(
+    [
+      `cluster ${cluster} already exists (${state}): kspawn does not replace a cluster unless asked.`,
+      `  Rerun with --recreate to stop and destroy it first, or remove it yourself with \`kspawn down ${cluster}${ours ? '' : ' --force'}\`, or by hand:`,
+      ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
+    ].join('\n'),
+  )
 }
 
 function missingImage(ctx: TaskContext, image: string): StepError {

@@ -10,9 +10,6 @@ import type { SmokeResult, Task, TaskContext } from '../engine/task.ts'
 import { exists } from './build.ts'
 import { openStep, type Step } from './step.ts'
 
-/** How long the nodes get to turn Ready. */
-export const NODES_READY_SECONDS = 180
-
 export function waitNodesReadyArgv(timeoutSeconds: number): string[] {
   return ['kubectl', 'wait', '--for=condition=Ready', 'node', '--all', `--timeout=${timeoutSeconds}s`]
 }
@@ -56,7 +53,7 @@ export const smokeTest: Task = {
     const results: SmokeResult[] = []
     if (!step.dryRun) ctx.state.smoke = results
 
-    const nodes = await nodesReady(kubectl, cluster)
+    const nodes = await nodesReady(kubectl, cluster, ctx.config.deployer.readySeconds(), ctx.config.file)
     if (nodes) results.push(nodes)
     if (nodes && !nodes.passed) throw failure(cluster, results)
 
@@ -72,10 +69,10 @@ export const smokeTest: Task = {
   },
 }
 
-/** All nodes Ready within NODES_READY_SECONDS; on a timeout, what `kubectl get nodes` shows. Undefined in dry-run. */
-async function nodesReady(kubectl: Kubectl, cluster: string): Promise<SmokeResult | undefined> {
+/** All nodes Ready within the deployer's readySeconds; on a timeout, what `kubectl get nodes` shows. Undefined in dry-run. */
+async function nodesReady(kubectl: Kubectl, cluster: string, readySeconds: number, configFile: string): Promise<SmokeResult | undefined> {
   const expectation = `all nodes of cluster ${cluster} are Ready`
-  const deadline = Date.now() + NODES_READY_SECONDS * 1000
+  const deadline = Date.now() + readySeconds * 1000
   for (;;) {
     const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
     try {
@@ -95,7 +92,7 @@ async function nodesReady(kubectl: Kubectl, cluster: string): Promise<SmokeResul
         (failed: unknown) => (failed instanceof CommandError ? [`$ ${failed.failure.commandLine}`, ...failed.failure.tail.slice(-5)] : []),
       )
       const observed = [`$ ${error.failure.commandLine}`, ...error.failure.tail.slice(-5), ...nodes].join('\n')
-      return { expectation, passed: false, observed, message: `the nodes of cluster ${cluster} were not all Ready within ${NODES_READY_SECONDS}s` }
+      return { expectation, passed: false, observed, message: `the nodes of cluster ${cluster} were not all Ready within ${readySeconds}s; if they need longer, raise the deployer's readySeconds in ${configFile}` }
     }
   }
 }

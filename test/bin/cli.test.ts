@@ -56,7 +56,7 @@ async function kspawn(argv: string[], overrides: Partial<CliDeps> = {}) {
     cwd: dir,
     isRoot: true,
     loadRegistry: async () => registry,
-    interrupts: () => ({ signal: new AbortController().signal, dispose() {} }),
+    interrupts: () => ({ signal: new AbortController().signal, force: new AbortController().signal, dispose() {} }),
     ...overrides,
   })
   return { exitCode, stdout: stdout.text(), stderr: stderr.text() }

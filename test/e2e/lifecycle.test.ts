@@ -82,7 +82,7 @@ test('kspawn records its cluster, lists it with a foreign one, and down removes 
       variant: 'alpha',
       tag,
       image: `gcr.io/google-containers/hyperkube-amd64:${tag}`,
-      deployer: { nodes: 2, dir: dir(), sudo: 'auto', name: 'kube-spawn' },
+      deployer: { nodes: 2, dir: dir(), sudo: 'auto', readySeconds: 180, name: 'kube-spawn' },
       kubeconfig: join(dir(), 'lcalpha', 'kubeconfig'),
       created: 'string',
       run: 'string',

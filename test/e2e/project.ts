@@ -1,9 +1,14 @@
 // What the end-to-end suites share: a kspawn.config.ts for the test world,
-// and the real CLI run in a user's folder, from sources or as installed.
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+// and the real CLI run in a user's folder, from sources or as installed, to
+// its end or as a process that a test signals while it runs.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { formatCommandLine } from '../../engine/command-line.ts'
-import { sh, world, type Result } from '../world/harness.ts'
+import { must, sh, world, type Result } from '../world/harness.ts'
 import { repoDir } from '../world/state.ts'
 
 export interface ConfigOptions {
@@ -15,6 +20,8 @@ export interface ConfigOptions {
   smoke: string
   /** The share repository, when the config has one. */
   share?: string
+  /** The deployer's readySeconds, when not its default. */
+  readySeconds?: number
 }
 
 /** Writes a config that builds in `workdir` and spawns 2-node clusters in the world's kube-spawn folder. */
@@ -26,7 +33,7 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
     `export default defineConfig({`,
     `  kubernetes: { checkout: ${JSON.stringify(options.checkout)} },`,
     `  workdir: ${JSON.stringify(options.workdir)},`,
-    `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),`,
+    `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)}${options.readySeconds === undefined ? '' : `, readySeconds: ${options.readySeconds}`} }),`,
     `  variants: {`,
     ...options.variants.map((line) => `    ${line.trim().replace(/,$/, '')},`),
     `  },`,
@@ -39,10 +46,15 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
   return file
 }
 
+// The config's folder has no node_modules: tsx is named by its own location.
+const cliArgv = (args: string[]) => ['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args]
+
+// Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
+const withoutNodeWarning = (text: string) => text.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '')
+
 /** The CLI from sources, as a user runs it in `cwd`: plain output, no colour. */
 export function kspawn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  // The config's folder has no node_modules: tsx is named by its own location.
-  return asUser(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts'), ...args], cwd, env)
+  return asUser(cliArgv(args), cwd, env)
 }
 
 /** The `kspawn` that PATH finds first (`env.PATH` when given), as a user types it after installing kspawn. */
@@ -56,7 +68,7 @@ export function installedKspawn(cwd: string, args: string[], env: Record<string,
  */
 export async function kspawnOnPath(folder: string): Promise<string> {
   await mkdir(folder, { recursive: true })
-  const command = formatCommandLine(['node', '--import', import.meta.resolve('tsx'), join(repoDir, 'bin', 'kspawn.ts')])
+  const command = formatCommandLine(cliArgv([]))
   await writeFile(join(folder, 'kspawn'), `#!/bin/sh\n# kspawn from sources, for tests that paste what kspawn printed.\nexec ${command} "$@"\n`)
   await chmod(join(folder, 'kspawn'), 0o755)
   return folder
@@ -69,8 +81,7 @@ export function paste(line: string, cwd: string, bin: string): Promise<Result> {
 
 async function asUser(argv: string[], cwd: string, env: Record<string, string>): Promise<Result> {
   const result = await sh(argv, { cwd, env: { CI: 'true', NO_COLOR: '1', ...env }, timeoutMs: 600_000 })
-  // Node warns that NO_COLOR loses to the FORCE_COLOR of the test runner's environment.
-  return { ...result, stderr: result.stderr.replace(/^\(node:\d+\) Warning: [^\n]*\n\(Use `node --trace-warnings[^\n]*\n/, '') }
+  return { ...result, stderr: withoutNodeWarning(result.stderr) }
 }
 
 /**
@@ -91,3 +102,102 @@ export function deniedWith(message: string): RegExp {
   const escaped = message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   return new RegExp(`^ +Error from server \\(Forbidden\\): pods "kspawn-smoke-[0-9a-f]+" is forbidden: ${escaped}$`, 'm')
 }
+
+/** A kspawn process that runs while the test acts on it: the one process a terminal's Ctrl-C reaches (its commands run in groups of their own). */
+export interface Running {
+  pid: number
+  /** stdout and stderr so far, interleaved as they came. */
+  output(): string
+  /** Resolves with its exit status (null when a signal ended it) once it ended. */
+  exited: Promise<number | null>
+  /** Resolves once its output holds `text`; rejects if it ends first. */
+  prints(text: string): Promise<void>
+}
+
+export function startKspawn(cwd: string, args: string[], env: Record<string, string> = {}): Running {
+  const [command = 'node', ...rest] = cliArgv(args)
+  const child = spawn(command, rest, { cwd, env: { ...process.env, ...world(), CI: 'true', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const waiting = new Set<() => void>()
+  const append = (chunk: Buffer) => {
+    output += chunk.toString()
+    for (const check of waiting) check()
+  }
+  child.stdout.on('data', append)
+  child.stderr.on('data', append)
+  const exited = once(child, 'close').then(([code]) => code as number | null)
+  return {
+    pid: child.pid ?? 0,
+    output: () => withoutNodeWarning(output),
+    exited,
+    prints: (text) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!output.includes(text)) return
+          waiting.delete(check)
+          resolve()
+        }
+        waiting.add(check)
+        check()
+        void exited.then(() => {
+          if (!output.includes(text)) reject(new Error(`kspawn ended without printing ${JSON.stringify(text)}:\n${output.slice(-4000)}`))
+        })
+      }),
+  }
+}
+
+/** The run folders under `<workdir>/runs`, oldest first. */
+export async function runFolders(workdir: string): Promise<string[]> {
+  return (await readdir(join(workdir, 'runs')).catch(() => [] as string[])).sort().map((name) => join(workdir, 'runs', name))
+}
+
+/** The first run folder that is not one of `before`, once kspawn made it. */
+export async function newRun(workdir: string, before: string[]): Promise<string> {
+  for (let i = 0; i < 12_000; i++) {
+    const run = (await runFolders(workdir)).find((folder) => !before.includes(folder))
+    if (run !== undefined) return run
+    await sleep(50)
+  }
+  throw new Error(`no new run folder appeared in ${join(workdir, 'runs')}`)
+}
+
+/**
+ * Resolves once the file holds `text`: a line a command wrote in its log.
+ * The bound (10 minutes) only keeps a broken run from hanging the suite.
+ */
+export async function fileHolds(file: string, text: string): Promise<void> {
+  for (let i = 0; i < 12_000; i++) {
+    if ((await readFile(file, 'utf8').catch(() => '')).includes(text)) return
+    await sleep(50)
+  }
+  throw new Error(`${file} never held ${JSON.stringify(text)}`)
+}
+
+/** Command lines of the live processes whose command line holds `text`. */
+export async function processesWith(text: string): Promise<string[]> {
+  const found: string[] = []
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const status = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+    if (status === '' || status.slice(status.lastIndexOf(')') + 2).startsWith('Z')) continue
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ')
+    if (argv.includes(text) && Number(pid) !== process.pid) found.push(argv.trim())
+  }
+  return found
+}
+
+/** What the world has of a kspawn cluster: running machines, machine containers, kube-spawn's folder, the API server, kspawn's record. */
+export async function clusterLeft(cluster: string, workdir: string) {
+  const kubeSpawnDir = world().KSPAWN_WORLD_KUBE_SPAWN_DIR
+  const listed = (await must(['machinectl', 'list', '--no-legend'])).stdout.split('\n')
+  const containers = await must(['docker', 'ps', '-a', '--format', '{{.Names}}', '--filter', `label=kube-spawn.world/cluster=${cluster}`])
+  return {
+    machines: listed.filter((line) => line.startsWith(`kubespawn${cluster}`)).map((line) => line.split(/\s+/)[0] ?? ''),
+    containers: containers.stdout.split('\n').filter(Boolean).sort(),
+    folder: existsSync(join(kubeSpawnDir, cluster)),
+    apiServer: await processesWith(join(kubeSpawnDir, cluster, 'apiserver-spec.json')),
+    record: existsSync(join(workdir, 'clusters', `${cluster}.json`)),
+  }
+}
+
+/** clusterLeft() of a cluster that is all gone. */
+export const nothingLeft = { machines: [], containers: [], folder: false, apiServer: [], record: false }

@@ -182,12 +182,13 @@ const cases: [name: string, input: any, messages: string[]][] = [
   ],
   [
     'bad deployer options',
-    config((c) => (c.deployer = kubeSpawn({ nodes: 0, dir: 'kube-spawn', sudo: 'yes', node: 3 } as any))),
+    config((c) => (c.deployer = kubeSpawn({ nodes: 0, dir: 'kube-spawn', sudo: 'yes', readySeconds: 0, node: 3 } as any))),
     [
       'kspawn.config.ts: deployer.options.nodes: expected a number of machines, at least 1, found 0',
       'kspawn.config.ts: deployer.options.dir: expected an absolute path, found "kube-spawn"',
       'kspawn.config.ts: deployer.options.sudo: expected "auto", true or false, found "yes"',
-      'kspawn.config.ts: deployer.options: expected only the fields nodes, dir and sudo, found unknown field "node" (did you mean "nodes"?)',
+      'kspawn.config.ts: deployer.options.readySeconds: expected a number of seconds, at least 1, found 0',
+      'kspawn.config.ts: deployer.options: expected only the fields nodes, dir, sudo and readySeconds, found unknown field "node" (did you mean "nodes"?)',
     ],
   ],
   [

@@ -108,7 +108,7 @@ export default defineConfig({
   const config = await loadConfig({ cwd: path.join(root, 'project'), home: '/home/dev' })
   assert.is(config.kubernetes.checkout, '/home/dev/go/src/k8s.io/kubernetes')
   // Plugin values keep their behaviour on a prototype; their fields are what the config set.
-  assert.equal({ ...config.deployer }, { kind: 'deployer', name: 'kube-spawn', options: { nodes: 3, dir: '/tmp/kube-spawn', sudo: 'auto' } })
+  assert.equal({ ...config.deployer }, { kind: 'deployer', name: 'kube-spawn', options: { nodes: 3, dir: '/tmp/kube-spawn', sudo: 'auto', readySeconds: 180 } })
   const [built, external] = config.variants
   assert.equal(built?.build, { remote: path.join(root, 'remotes/kinvolk-kubernetes.git'), ref: { branch: 'alban/v1.8.5-beta.0-denyattach' } })
   assert.equal(built?.smoke.map((tester) => ({ ...tester })), [

@@ -253,6 +253,33 @@ test('--resume skips the tasks that the latest run finished, and starts from the
   assert.is(state.variants[0]?.tasks.length, 2)
 })
 
+test('--resume starts over a variant whose definition changed, saying what changed, and continues the others', async () => {
+  const fetch = fakeTask('fetch-source', { run: async (ctx) => void (ctx.state.commit = `at ${ctx.variant.image?.ref}`) })
+  const failing = fakeTask('build', {
+    run: async () => {
+      throw new Error('out of disk space')
+    },
+  })
+  await run(loop(fetch, failing), { now: () => new Date('2017-11-26T15:00:00Z') })
+  const [, fix] = project.config.variants
+  const before = fix!.image!.ref
+  const after = before.replace('denyattachfix', 'denyattachfix2')
+  fix!.image = { ...fix!.image!, ref: after }
+
+  const second = await run(loop(fetch, failing), { resume: true, now: () => new Date('2017-11-26T16:00:00Z') })
+  assert.match(second.output, `warning: variant denyattachfix changed since run 20171126T150000Z-dev-loop (image was "${before}", now "${after}"): --resume starts it over\n`)
+  const state = await readJson<RunRecord>(path.join(second.dir as string, 'state.json'))
+  assert.equal(state.variants.map((variant) => [variant.name, variant.tasks[0]?.doneIn, variant.state.commit]), [
+    ['denyattach', '20171126T150000Z-dev-loop', 'at docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach'],
+    ['denyattachfix', undefined, `at ${after}`],
+  ])
+
+  // kspawn task, which starts from the latest run's state, says the same of a variant changed since.
+  fix!.tag = 'v1.8.5-beta.0-other'
+  const task = await run({ id: 'task-build', description: 'build alone', tasks: [failing] }, { variantNames: ['denyattachfix'], inheritState: true })
+  assert.match(task.output, `warning: variant denyattachfix changed since run 20171126T160000Z-dev-loop (tag was "v1.8.5-beta.0-denyattachfix", now "v1.8.5-beta.0-other"): nothing that run recorded is used\n`)
+})
+
 test('variants built from source start before image variants, which wait for their kubelet and kubeadm', () => {
   const build = (name: string) => ({ name, cluster: name, tag: name, smoke: [], build: { remote: '/r', ref: { branch: 'b' } } }) as Variant
   const image = (name: string) => ({ name, cluster: name, tag: name, smoke: [], image: { ref: 'r/i:t', repository: 'r/i', tag: 't' } }) as Variant

@@ -92,6 +92,31 @@ test('a cluster exists once kube-spawn wrote its kspawn.toml; down removes what 
   }
 })
 
+test('down terminates first the machines that run while kspawn.toml does not say so, which kube-spawn would leave running', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kspawn-ks-'))
+  try {
+    // What an interrupted start leaves: both machines booted, kspawn.toml not yet saved with running = true for the second.
+    const machine = (name: string, running: boolean) => `[[machines]]\n  name = "${name}"\n  running = ${running}\n`
+    await mkdir(path.join(dir, 'web'))
+    await writeFile(path.join(dir, 'web', 'kspawn.toml'), `nodes = 2\n\n${machine('kubespawnweb0', true)}\n${machine('kubespawnweb1', false)}`)
+    const io = recordingIO(false)
+    const run = io.run
+    io.run = async (command) => {
+      const result = await run(command)
+      return command.argv[0] === 'machinectl' ? { ...result, stdout: 'kubespawnweb0 container systemd-nspawn coreos 1492.1.0 10.22.0.2...\nkubespawnweb1 container systemd-nspawn coreos 1492.1.0 10.22.0.3...\n' } : result
+    }
+    await kubeSpawn({ dir }).down('web', io)
+    assert.equal(
+      io.commands.map((command) => command.argv.filter((arg) => arg !== dir)),
+      [['machinectl', 'list', '--no-legend', '--no-pager'], ['machinectl', 'terminate', 'kubespawnweb1'], ['kube-spawn', '-d', 'stop', '-c', 'web'], ['kube-spawn', '-d', 'destroy', '-c', 'web']],
+    )
+    assert.is(io.commands[1]?.needsRoot, true)
+    assert.equal(io.warnings, ['the machines kubespawnweb1 of cluster web run, but its kspawn.toml does not say so, and kube-spawn would leave them: terminating them'])
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
 test('a config sees the fields, and validation still reports a misspelt option', () => {
   const deployer = kubeSpawn({ nodes: 3 })
   assert.equal(Object.keys(deployer), ['kind', 'name', 'options'])
@@ -104,7 +129,7 @@ test('a config sees the fields, and validation still reports a misspelt option',
     assert.unreachable('a misspelt option was accepted')
   } catch (error) {
     assert.instance(error, ConfigError)
-    assert.match((error as Error).message, 'deployer.options: expected only the fields nodes, dir and sudo, found unknown field "nodez" (did you mean "nodes"?)')
+    assert.match((error as Error).message, 'deployer.options: expected only the fields nodes, dir, sudo and readySeconds, found unknown field "nodez" (did you mean "nodes"?)')
   }
 })
 

@@ -148,8 +148,9 @@ test('an existing cluster is refused, and replaced when the run asks to recreate
   const { error } = await runTask(clusterUp, refused)
   assert.instance(error, StepError)
   const message = (error as Error).message
-  assert.match(message, `cluster ${clusters.denyattach} already exists`)
-  assert.match(message, 'Rerun with --recreate')
+  const kubeconfig = path.join(kubeSpawnDir(), clusters.denyattach, 'kubeconfig')
+  assert.match(message, `cluster ${clusters.denyattach} already exists (${kubeconfig} is its kubeconfig): kspawn does not replace a cluster unless asked.\n`)
+  assert.match(message, `Rerun with --recreate to stop and destroy it first, or remove it yourself with \`kspawn down ${clusters.denyattach}\`, or by hand:\n`)
   assert.match(message, `kube-spawn -d ${kubeSpawnDir()} destroy -c ${clusters.denyattach}`)
   assert.not.ok(refused.commands().some((line) => line.startsWith('kube-spawn')), 'nothing was run')
   assert.is((await machinesOf(clusters.denyattach)).length, 2, 'and the cluster is still there')

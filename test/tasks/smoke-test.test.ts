@@ -2,10 +2,12 @@
 // of smoke-test are in cluster-up.test.ts, which brings the clusters up).
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { getNodesArgv, NODES_READY_SECONDS, parseServerGitVersion, versionArgv, waitNodesReadyArgv } from '../../tasks/smoke-test.ts'
+import { kubeSpawn } from '../../plugins/kube-spawn.ts'
+import { getNodesArgv, parseServerGitVersion, versionArgv, waitNodesReadyArgv } from '../../tasks/smoke-test.ts'
 
 test('the commands', () => {
-  assert.equal(waitNodesReadyArgv(NODES_READY_SECONDS), ['kubectl', 'wait', '--for=condition=Ready', 'node', '--all', '--timeout=180s'])
+  assert.equal(waitNodesReadyArgv(kubeSpawn().readySeconds()), ['kubectl', 'wait', '--for=condition=Ready', 'node', '--all', '--timeout=180s'])
+  assert.equal(waitNodesReadyArgv(kubeSpawn({ readySeconds: 600 }).readySeconds()).at(-1), '--timeout=600s')
   assert.equal(getNodesArgv(), ['kubectl', 'get', 'nodes'])
   assert.equal(versionArgv(), ['kubectl', 'version', '-o', 'json'])
 })

@@ -18,6 +18,10 @@ export function getNodesArgv(): string[] {
   return ['kubectl', 'get', 'nodes']
 }
 
+export function nodeNamesArgv(): string[] {
+  return ['kubectl', 'get', 'nodes', '-o', 'name']
+}
+
 export function versionArgv(): string[] {
   return ['kubectl', 'version', '-o', 'json']
 }
@@ -53,7 +57,9 @@ export const smokeTest: Task = {
     const results: SmokeResult[] = []
     if (!step.dryRun) ctx.state.smoke = results
 
-    const nodes = await nodesReady(kubectl, cluster, ctx.config.deployer.readySeconds(), ctx.config.file)
+    // The cluster's machines, as the deployer's own files list them: each must register as a node.
+    const machines = step.dryRun ? 0 : ((await ctx.config.deployer.status([cluster], step)).get(cluster)?.machines.length ?? 0)
+    const nodes = await nodesReady(kubectl, cluster, machines, ctx.config.deployer.readySeconds(), ctx.config.file)
     if (nodes) results.push(nodes)
     if (nodes && !nodes.passed) throw failure(cluster, results)
 
@@ -69,10 +75,29 @@ export const smokeTest: Task = {
   },
 }
 
-/** All nodes Ready within the deployer's readySeconds; on a timeout, what `kubectl get nodes` shows. Undefined in dry-run. */
-async function nodesReady(kubectl: Kubectl, cluster: string, readySeconds: number, configFile: string): Promise<SmokeResult | undefined> {
+/**
+ * All `machines` registered as nodes, and all nodes Ready, within the
+ * deployer's readySeconds; on a timeout, what `kubectl get nodes` shows.
+ * Undefined in dry-run.
+ */
+async function nodesReady(kubectl: Kubectl, cluster: string, machines: number, readySeconds: number, configFile: string): Promise<SmokeResult | undefined> {
   const expectation = `all nodes of cluster ${cluster} are Ready`
   const deadline = Date.now() + readySeconds * 1000
+  // Nodes register one by one after the cluster starts: `kubectl wait --all` sees only those already there.
+  while (machines > 0) {
+    const listed = await kubectl(nodeNamesArgv(), { capture: true, timeoutMs: 60_000 }).catch((error: unknown) => {
+      if (error instanceof CommandError) return undefined
+      throw error
+    })
+    if (listed === undefined || listed.dryRun) break
+    const registered = (listed.stdout ?? '').split('\n').filter(Boolean).length
+    if (registered >= machines) break
+    if (Date.now() >= deadline - 2000) {
+      const observed = [`$ ${listed.commandLine}`, ...(listed.stdout ?? '').trimEnd().split('\n').filter(Boolean)].join('\n')
+      return { expectation, passed: false, observed, message: `only ${registered} of the ${machines} machines of cluster ${cluster} registered as nodes within ${readySeconds}s; if they need longer, raise the deployer's readySeconds in ${configFile}` }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+  }
   for (;;) {
     const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
     try {

@@ -91,7 +91,7 @@ test('cluster-up fails, its rollback and kspawn down fail as well: each says why
       `    kube-spawn -d ${kubeSpawnDir()} destroy -c cfbeta`,
     ].join('\n'),
   )
-  assert.match(output, '      cluster cfbeta was not brought up and is left half made; remove it with: kspawn down cfbeta\n')
+  assert.match(output, `      cluster cfbeta was not brought up and is left half made; remove it with: kspawn down cfbeta --config ${config}\n`)
   const state = JSON.parse(await readFile(join(run, 'state.json'), 'utf8')) as RunRecord
   assert.equal({ status: state.status, exitCode: state.exitCode, halfMade: state.variants[0]?.state.halfMadeCluster }, { status: 'failed', exitCode: 1, halfMade: 'cfbeta' })
   assert.equal(await machines(), [], 'the machines were terminated: only the folder is left, as the message says')

@@ -3,7 +3,7 @@
 // `kspawn run dev-loop` in a folder whose kspawn.config.ts imports 'kspawn'
 // and its plugins, which resolve to the built package. A second test
 // installs what `npm pack` ships, with its runtime dependencies only.
-import { realpathSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,7 +42,9 @@ test.after(async () => {
 groundwork(test, 'npm run build makes dist/, and npm link puts it on PATH', async () => {
   await must(['npm', 'run', '--silent', 'build'], { cwd: repoDir })
   // npm link installs nothing from the registry: the package's node_modules are those of npm ci.
-  await must(['npm', 'link', '--offline', '--no-audit', '--no-fund'], { cwd: repoDir, env: { NPM_CONFIG_PREFIX: prefix } })
+  // Under `npm test`, npm hands its own prefix down as npm_config_prefix, which wins over NPM_CONFIG_PREFIX: set both.
+  await must(['npm', 'link', '--offline', '--no-audit', '--no-fund'], { cwd: repoDir, env: { NPM_CONFIG_PREFIX: prefix, npm_config_prefix: prefix } })
+  assert.ok(existsSync(join(prefix, 'bin', 'kspawn')), `npm link put no kspawn in ${prefix}/bin`)
 })
 
 test('npm link puts the built bin on PATH, and it runs the dev loop with a config that imports kspawn and its plugins', async () => {

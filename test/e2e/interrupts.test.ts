@@ -89,7 +89,7 @@ test('Ctrl-C while kube-spawn starts the machines: exit 130, the half-made clust
   assert.match(output, 'warning: interrupted by SIGINT: stopping the running commands\n')
   assert.match(output, '\ndev-loop was interrupted by SIGINT\n  ■ alpha stopped during cluster-up (done: fetch-source, build, image, use-image; not run: smoke-test)\n')
   assert.match(output, `      cluster-up (alpha) was interrupted by SIGINT while running: kube-spawn -d ${kubeSpawnDir()} start -c iralpha\n`)
-  assert.match(output, '      cluster iralpha was not brought up and is left half made; remove it with: kspawn down iralpha\n')
+  assert.match(output, `      cluster iralpha was not brought up and is left half made; remove it with: kspawn down iralpha --config ${config}\n`)
   assert.match(output, `To continue where it stopped: kspawn run dev-loop --config ${config} --variant alpha --resume\n`)
 
   const state = await stateOf(run)
@@ -127,7 +127,7 @@ test('SIGTERM while kube-spawn starts the machines, then the printed resume comm
   const { code, output } = await interruptClusterUp('SIGTERM')
   assert.is(code, 130, output.slice(-4000))
   assert.match(output, '\ndev-loop was interrupted by SIGTERM\n')
-  assert.match(output, '      cluster iralpha was not brought up and is left half made; remove it with: kspawn down iralpha\n')
+  assert.match(output, `      cluster iralpha was not brought up and is left half made; remove it with: kspawn down iralpha --config ${config}\n`)
   assert.equal(await processesWith('start -c iralpha'), [])
 
   try {
@@ -137,7 +137,7 @@ test('SIGTERM while kube-spawn starts the machines, then the printed resume comm
     assert.not.match(resumed.stdout, '$ build/run.sh make\n', 'the build is not done again')
     assert.match(resumed.stdout, 'cluster-up (alpha): replacing cluster iralpha, which an earlier run of variant alpha began and did not bring up: stopping and destroying it\n')
     assert.match(resumed.stdout, '  ✔ alpha passed\n')
-    assert.match(resumed.stdout, '      the cluster stays up; remove it with: kspawn down iralpha\n')
+    assert.match(resumed.stdout, `      the cluster stays up; remove it with: kspawn down iralpha --config ${config}\n`)
     assert.equal((await clusterLeft('iralpha', workdir())).machines, ['kubespawniralpha0', 'kubespawniralpha1'])
   } finally {
     const down = await kspawn(home, ['down', 'iralpha'])

@@ -62,7 +62,7 @@ test('nodes that are not Ready within readySeconds fail the smoke test with what
   assert.match(result.stdout, /\n {14}kubespawnnrgamma0 +NotReady +master +\d+s +v1\.8\.5-beta\.0\.1\+[0-9a-f]{14}\n {14}kubespawnnrgamma1 +NotReady +<none> +\d+s +v1\.8\.5-beta\.0\.1\+[0-9a-f]{14}\n/)
   // Nothing was tried on a cluster that is not ready: no pod, no attach.
   assert.not.match(result.stdout, 'kubectl run')
-  assert.match(result.stdout, `      export KUBECONFIG=${kubeconfig}\n      the cluster stays up; remove it with: kspawn down nrgamma\n`)
+  assert.match(result.stdout, `      export KUBECONFIG=${kubeconfig}\n      the cluster stays up; remove it with: kspawn down nrgamma --config ${config}\n`)
 
   const runs = join(workdir(), 'runs')
   const [run] = (await must(['ls', runs])).stdout.trim().split('\n')

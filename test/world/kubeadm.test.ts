@@ -93,6 +93,12 @@ test("with the patch's own kubeadm, the master registers in lower case and kubea
   assert.match(started.stdout, `[markmaster] Master ${master} tainted and labelled with key/value: node-role.kubernetes.io/master=""\n`)
 
   const kubeconfig = join(world().KSPAWN_WORLD_KUBE_SPAWN_DIR, right, 'kubeconfig')
+  // The worker registers once its kubeadm join is done, after start returns: kubectl wait --all sees only registered nodes.
+  for (let tries = 0; tries < 120; tries++) {
+    const names = await kubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '-o', 'name'])
+    if (names.stdout.split('\n').filter(Boolean).length >= 2) break
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
   const wait = await kubectl(['--kubeconfig', kubeconfig, 'wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s'])
   assert.is(wait.exitCode, 0, wait.output)
   const nodes = await kubectl(['--kubeconfig', kubeconfig, 'get', 'nodes'])

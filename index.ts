@@ -1,6 +1,6 @@
 // The package entry that config files import: `import { defineConfig } from 'kspawn'`.
 // It must stay cheap to load, as every run of a config loads it.
-export { defineConfig } from './engine/config.ts'
+export { defineConfig } from './engine/config/config.ts'
 export type {
   BuildVariant,
   Config,
@@ -14,7 +14,7 @@ export type {
   UserSource,
   UserVariant,
   Variant,
-} from './engine/config.ts'
+} from './engine/config/config.ts'
 export type { ClusterSpec, Deployer, Plugin, SmokeTarget, StepIO, Tester } from './engine/plugin.ts'
 export type { AdmissionOperation, AdmissionTester } from './plugins/admission.ts'
 export type { KubeSpawnDeployer, KubeSpawnOptions } from './plugins/kube-spawn.ts'

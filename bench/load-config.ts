@@ -27,7 +27,7 @@ try {
   await cp(path.join(repo, 'kspawn.config.ts'), path.join(project, 'kspawn.config.ts'))
   await writeFile(path.join(project, 'package.json'), '{ "type": "module" }\n')
 
-  const loader = path.join(installed, 'dist/engine/load-config.js')
+  const loader = path.join(installed, 'dist/engine/config/load-config.js')
   const load = `const { loadConfig } = await import(${JSON.stringify(loader)}); await loadConfig()`
   const cases: [name: string, script: string, env?: Record<string, string>][] = [
     ['node, nothing loaded', ''],

@@ -32,7 +32,7 @@ const peakRss = () => process.resourceUsage().maxRSS * 1024
 if (process.argv[2] === '--child') {
   // One run through the runner, in this fresh process: reports JSON on stdout.
   const [runDir, bytes] = [process.argv[3] as string, Number(process.argv[4])]
-  const { createRunner } = await import('../engine/runner.ts')
+  const { createRunner } = await import('../engine/runner/runner.ts')
   const loadedRss = peakRss()
   let events = 0
   const runner = createRunner({ runDir, dryRun: false, emit: () => events++ })

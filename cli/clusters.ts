@@ -4,9 +4,9 @@
 // other clusters, marked as not kspawn's.
 import { tmpdir } from 'node:os'
 import { readClusterRecords, type ClusterRecord } from '../engine/cluster-records.ts'
-import { formatCommandLine, quoteArg } from '../engine/command-line.ts'
+import { formatCommandLine, quoteArg } from '../engine/runner/command-line.ts'
 import type { ClusterStatus } from '../engine/plugin.ts'
-import { loadConfig } from '../engine/load-config.ts'
+import { loadConfig } from '../engine/config/load-config.ts'
 import { commandIO } from './command-io.ts'
 import type { CliDeps } from './deps.ts'
 

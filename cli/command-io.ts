@@ -1,7 +1,7 @@
 // What `kspawn clusters` and `kspawn down` act through: the runner, as a run
 // uses it (dry-run, `sudo -E`, log files), with its commands and messages
 // printed as plain lines instead of a task list.
-import { createRunner } from '../engine/runner.ts'
+import { createRunner } from '../engine/runner/runner.ts'
 import type { StepIO } from '../engine/plugin.ts'
 import type { CliDeps } from './deps.ts'
 

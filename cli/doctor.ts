@@ -4,9 +4,9 @@ import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { Config } from '../engine/config.ts'
+import type { Config } from '../engine/config/config.ts'
 import { CommandError, UsageError } from '../engine/errors.ts'
-import { loadConfig } from '../engine/load-config.ts'
+import { loadConfig } from '../engine/config/load-config.ts'
 import { createStyle, useColor } from '../engine/terminal.ts'
 import type { CliDeps } from './deps.ts'
 
@@ -89,7 +89,7 @@ async function loadConfigIfAny(options: DoctorCommandOptions, deps: CliDeps): Pr
 
 export async function runChecks(config: Config | undefined, deps: CliDeps): Promise<Check[]> {
   const needed = tools.filter((tool) => !config || tool.neededBy(config))
-  const { createRunner } = await import('../engine/runner.ts')
+  const { createRunner } = await import('../engine/runner/runner.ts')
   // In dry-run mode the runner still runs commands that only read, and writes no log: the doctor leaves no trace.
   const runner = createRunner({ runDir: tmpdir(), dryRun: true, emit: () => {}, isRoot: deps.isRoot })
   const probe = async (argv: string[]): Promise<{ ok: true; output: string } | { ok: false; problem: string }> => {

@@ -4,11 +4,11 @@
 // kspawn recorded, never what a name looks like.
 import path from 'node:path'
 import { readClusterRecords, removeClusterRecord } from '../engine/cluster-records.ts'
-import { formatCommandLine } from '../engine/command-line.ts'
+import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { UsageError } from '../engine/errors.ts'
-import { loadConfig } from '../engine/load-config.ts'
-import { createRunDir, plannedRunDir } from '../engine/run-dir.ts'
-import { removalFailed } from '../engine/teardown.ts'
+import { loadConfig } from '../engine/config/load-config.ts'
+import { createRunDir, plannedRunDir } from '../engine/run/run-dir.ts'
+import { removalFailed } from '../engine/run/teardown.ts'
 import { commandIO } from './command-io.ts'
 import type { CliDeps } from './deps.ts'
 

@@ -1,8 +1,8 @@
 // `kspawn list`: the workflows and their tasks, the tasks, and the config's
 // variants with where each comes from, its image tag and its cluster.
 import path from 'node:path'
-import type { GitRef, Source, Variant } from '../engine/config.ts'
-import { loadConfig } from '../engine/load-config.ts'
+import type { GitRef, Source, Variant } from '../engine/config/config.ts'
+import { loadConfig } from '../engine/config/load-config.ts'
 import type { CliDeps } from './deps.ts'
 
 export interface ListCommandOptions {

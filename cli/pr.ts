@@ -2,17 +2,17 @@
 // through the API to an exact commit, then the dev loop's tasks for it as one
 // variant (fetch-source, build, image, cluster-up, smoke-test), with the
 // config's smoke tests, and optionally the result as a comment on the PR.
-import type { Config } from '../engine/config.ts'
+import type { Config } from '../engine/config/config.ts'
 import { UsageError } from '../engine/errors.ts'
-import { createGitHubClient, explainFailure, findToken, type GitHubToken } from '../engine/github.ts'
-import { resolveTarget, type Target } from '../engine/github-target.ts'
-import { apiForUrl, apiUrlProblem, hasCredentials, normalApiUrl, parseGitHubRef, webHostOf } from '../engine/github-url.ts'
-import { loadConfig } from '../engine/load-config.ts'
+import { createGitHubClient, explainFailure, findToken, type GitHubToken } from '../github/github.ts'
+import { resolveTarget, type Target } from '../github/github-target.ts'
+import { apiForUrl, apiUrlProblem, hasCredentials, normalApiUrl, parseGitHubRef, webHostOf } from '../github/github-url.ts'
+import { loadConfig } from '../engine/config/load-config.ts'
 import type { Tester } from '../engine/plugin.ts'
-import { commentBody, upsertComment } from '../engine/pr-comment.ts'
-import { checkChoices, derivePrVariant, type PrVariant } from '../engine/pr-variant.ts'
+import { commentBody, upsertComment } from '../github/pr-comment.ts'
+import { checkChoices, derivePrVariant, type PrVariant } from '../github/pr-variant.ts'
 import type { RendererName } from '../engine/terminal.ts'
-import { HYPERKUBE_REPOSITORY } from '../engine/variant-state.ts'
+import { HYPERKUBE_REPOSITORY } from '../engine/run/variant-state.ts'
 import { sameRemote } from '../tasks/git.ts'
 import type { CliDeps } from './deps.ts'
 import { findWorkflow } from './registry.ts'
@@ -73,7 +73,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
     for (const message of derived.notes) warn(message)
     plain.write(formatPlan({ target, derived, config, api, token, smokeFrom: options.smoke }))
 
-    const { runWorkflow } = await import('../engine/run-workflow.ts')
+    const { runWorkflow } = await import('../engine/run/run-workflow.ts')
     const outcome = await runWorkflow({
       config: { ...config, variants: [derived.variant] },
       workflow,

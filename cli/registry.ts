@@ -3,7 +3,7 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { UsageError } from '../engine/errors.ts'
-import type { Task, Workflow } from '../engine/task.ts'
+import type { Task, Workflow } from '../engine/run/task.ts'
 
 export interface Registry {
   workflows: Workflow[]

@@ -1,6 +1,6 @@
 // `kspawn run <workflow>`: the workflow for the config's variants.
-import { formatCommandLine } from '../engine/command-line.ts'
-import { loadConfig } from '../engine/load-config.ts'
+import { formatCommandLine } from '../engine/runner/command-line.ts'
+import { loadConfig } from '../engine/config/load-config.ts'
 import type { RendererName } from '../engine/terminal.ts'
 import type { CliDeps } from './deps.ts'
 import { findWorkflow } from './registry.ts'
@@ -23,7 +23,7 @@ export interface RunCommandOptions {
 export async function runCommand(options: RunCommandOptions, deps: CliDeps): Promise<number> {
   const workflow = findWorkflow(await deps.loadRegistry(), options.workflow)
   const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
-  const { runWorkflow } = await import('../engine/run-workflow.ts')
+  const { runWorkflow } = await import('../engine/run/run-workflow.ts')
   const interrupts = deps.interrupts()
   try {
     const outcome = await runWorkflow({

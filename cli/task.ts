@@ -2,7 +2,7 @@
 // starts from what the variant's latest run recorded (the worktree, the
 // built version, the cluster's kubeconfig), so a step can be redone by hand.
 import { UsageError } from '../engine/errors.ts'
-import { loadConfig } from '../engine/load-config.ts'
+import { loadConfig } from '../engine/config/load-config.ts'
 import type { RendererName } from '../engine/terminal.ts'
 import type { CliDeps } from './deps.ts'
 import { findTask } from './registry.ts'
@@ -27,7 +27,7 @@ export async function taskCommand(options: TaskCommandOptions, deps: CliDeps): P
   if (variant === undefined) {
     throw new UsageError(`name the variant to run ${task.id} for with --variant: one of ${variants.join(', ')}`)
   }
-  const { runWorkflow } = await import('../engine/run-workflow.ts')
+  const { runWorkflow } = await import('../engine/run/run-workflow.ts')
   const interrupts = deps.interrupts()
   try {
     const outcome = await runWorkflow({

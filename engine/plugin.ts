@@ -4,8 +4,8 @@
 // deployer's up and down; a tester's run) is in methods on the value's
 // prototype, so the engine validates plugin values by their fields and keeps
 // the object the factory returned.
-import type { Command, CommandResult } from './runner.ts'
-import type { SmokeResult } from './task.ts'
+import type { Command, CommandResult } from './runner/runner.ts'
+import type { SmokeResult } from './run/task.ts'
 
 export interface Plugin {
   readonly kind: string

@@ -7,10 +7,10 @@
 // replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
 import path from 'node:path'
 import { readClusterRecords, removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
-import { quoteArg } from '../engine/command-line.ts'
+import { quoteArg } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
-import { removalFailed } from '../engine/teardown.ts'
-import type { Task, TaskContext } from '../engine/task.ts'
+import { removalFailed } from '../engine/run/teardown.ts'
+import type { Task, TaskContext } from '../engine/run/task.ts'
 import { exists } from './build.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
 import { kubernetesBuildFor } from './kubernetes-build.ts'

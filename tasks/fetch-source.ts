@@ -7,10 +7,10 @@
 // tree, index, HEAD and stash are never written.
 import { mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { GitRef, Source } from '../engine/config.ts'
+import type { GitRef, Source } from '../engine/config/config.ts'
 import { StepError } from '../engine/errors.ts'
-import type { Task, TaskContext } from '../engine/task.ts'
-import { variantGopath, variantWorktree } from '../engine/variant-state.ts'
+import type { Task, TaskContext } from '../engine/run/task.ts'
+import { variantGopath, variantWorktree } from '../engine/run/variant-state.ts'
 import { detachArgv, fetchArgv, gitCommand, gitReader, remoteAddArgv, remoteNameFor, sameRemote, worktreeAddArgv, type GitReader } from './git.ts'
 import { openStep, type Step } from './step.ts'
 

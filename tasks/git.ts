@@ -4,10 +4,10 @@
 // built here as an argv: it lands in the step's log, and dry-run prints it
 // rather than running it.
 import { simpleGit, GitError, type SimpleGit, type StatusResult } from 'simple-git'
-import { formatCommandLine } from '../engine/command-line.ts'
+import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
-import { stepLabel } from '../engine/events.ts'
-import type { Command } from '../engine/runner.ts'
+import { stepLabel } from '../engine/run/events.ts'
+import type { Command } from '../engine/runner/runner.ts'
 import type { Step } from './step.ts'
 
 /** Variables that point git at another repository, index or object store than the folder a command names. */

@@ -6,8 +6,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { StepError } from '../engine/errors.ts'
-import type { Task } from '../engine/task.ts'
-import { HYPERKUBE_REPOSITORY, variantWorktree } from '../engine/variant-state.ts'
+import type { Task } from '../engine/run/task.ts'
+import { HYPERKUBE_REPOSITORY, variantWorktree } from '../engine/run/variant-state.ts'
 import { readBuildStamp, worktreeOf } from './build.ts'
 import { openStep, type Step } from './step.ts'
 

@@ -4,12 +4,12 @@
 // kubeadm, so an image variant borrows a build and the summary says which.
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Variant } from '../engine/config.ts'
+import type { Variant } from '../engine/config/config.ts'
 import { Interrupted, StepError } from '../engine/errors.ts'
-import { STATE_FILE } from '../engine/run-dir.ts'
-import type { RunRecord } from '../engine/run-state.ts'
-import type { TaskContext } from '../engine/task.ts'
-import { variantGopath, variantWorktree } from '../engine/variant-state.ts'
+import { STATE_FILE } from '../engine/run/run-dir.ts'
+import type { RunRecord } from '../engine/run/run-state.ts'
+import type { TaskContext } from '../engine/run/task.ts'
+import { variantGopath, variantWorktree } from '../engine/run/variant-state.ts'
 import { BUILD_OUTPUT, exists, hasBuild, readBuildStamp } from './build.ts'
 import type { Step } from './step.ts'
 

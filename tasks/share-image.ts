@@ -3,7 +3,7 @@
 // others can run it as an external image. Credentials are Docker's own
 // (`docker login`): kspawn never reads, prints or stores them.
 import { StepError } from '../engine/errors.ts'
-import type { Task } from '../engine/task.ts'
+import type { Task } from '../engine/run/task.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
 import { openStep } from './step.ts'
 

@@ -4,9 +4,9 @@
 // another), each of the variant's testers runs; every expectation is recorded
 // as passed or failed with what was seen, and any failure fails the step.
 import { randomBytes } from 'node:crypto'
-import { formatCommandLine } from '../engine/command-line.ts'
+import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { CommandError, StepError } from '../engine/errors.ts'
-import type { SmokeResult, Task, TaskContext } from '../engine/task.ts'
+import type { SmokeResult, Task, TaskContext } from '../engine/run/task.ts'
 import { exists } from './build.ts'
 import { openStep, type Step } from './step.ts'
 

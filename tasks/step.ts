@@ -1,9 +1,9 @@
 // What a task's run gets to act as one step of one variant: commands that go
 // to the step's log and events, and messages for the user.
-import type { EventSource } from '../engine/events.ts'
+import type { EventSource } from '../engine/run/events.ts'
 import type { StepIO } from '../engine/plugin.ts'
-import type { Command, CommandResult } from '../engine/runner.ts'
-import type { Services, TaskContext } from '../engine/task.ts'
+import type { Command, CommandResult } from '../engine/runner/runner.ts'
+import type { Services, TaskContext } from '../engine/run/task.ts'
 
 export interface Step extends StepIO {
   readonly source: EventSource

@@ -8,7 +8,7 @@
 // kubeadm therefore cannot be tested through an image: when the variant names
 // the patch, it is checked first, and such a variant stops before anything runs.
 import { StepError } from '../engine/errors.ts'
-import type { Task, TaskContext } from '../engine/task.ts'
+import type { Task, TaskContext } from '../engine/run/task.ts'
 import { describeRef, fetchIntoCheckout } from './fetch-source.ts'
 import { hyperkubeImage, localImageId } from './image.ts'
 import { plannedBuildSource } from './kubernetes-build.ts'

@@ -1,7 +1,7 @@
 // The article's loop, for every variant: fetch the patch, build it, make the
 // hyperkube image (or, for a variant that names an image, pull it and tag it
 // as a local build would be), spawn a cluster on it and smoke-test it.
-import type { Workflow } from '../engine/task.ts'
+import type { Workflow } from '../engine/run/task.ts'
 import { build } from '../tasks/build.ts'
 import { clusterUp } from '../tasks/cluster-up.ts'
 import { fetchSource } from '../tasks/fetch-source.ts'

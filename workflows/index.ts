@@ -1,5 +1,5 @@
 // What kspawn knows how to run: `kspawn run <workflow>` and `kspawn task <task>`.
-import type { Task, Workflow } from '../engine/task.ts'
+import type { Task, Workflow } from '../engine/run/task.ts'
 import { build } from '../tasks/build.ts'
 import { clusterUp } from '../tasks/cluster-up.ts'
 import { fetchSource } from '../tasks/fetch-source.ts'

@@ -1,7 +1,7 @@
 // The article's "Sharing the hyperkube image": the build half of the dev loop,
 // then a push, so that others can run the patch without compiling it. No
 // cluster is needed to share; the smoke test is the dev loop's business.
-import type { Workflow } from '../engine/task.ts'
+import type { Workflow } from '../engine/run/task.ts'
 import { build } from '../tasks/build.ts'
 import { fetchSource } from '../tasks/fetch-source.ts'
 import { image } from '../tasks/image.ts'

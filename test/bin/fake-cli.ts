@@ -2,7 +2,7 @@
 // real process: one that receives a real SIGINT. The `slow` workflow's build
 // task runs `sleep` in a subshell and writes the sleep's pid to $KSPAWN_TEST_PID_FILE.
 import { main } from '../../cli/main.ts'
-import type { Task } from '../../engine/task.ts'
+import type { Task } from '../../engine/run/task.ts'
 import { fakeTask } from '../engine/workflow-helpers.ts'
 
 const build: Task = fakeTask('build', {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { RunRecord } from '../../engine/run-state.ts'
+import type { RunRecord } from '../../engine/run/run-state.ts'
 import { livingMembers, processGroupOf, waitForFile } from '../engine/runner-helpers.ts'
 import { writeConfigFile } from '../engine/workflow-helpers.ts'
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { RunRecord } from '../../engine/run-state.ts'
+import type { RunRecord } from '../../engine/run/run-state.ts'
 import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world } from '../world/harness.ts'
 import { fileHolds, kspawn, newRun, runFolders, startKspawn, writeConfig } from './project.ts'
 

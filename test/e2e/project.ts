@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { formatCommandLine } from '../../engine/command-line.ts'
+import { formatCommandLine } from '../../engine/runner/command-line.ts'
 import { must, sh, world, type Result } from '../world/harness.ts'
 import { repoDir } from '../world/state.ts'
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { RunRecord } from '../../engine/run-state.ts'
+import type { RunRecord } from '../../engine/run/run-state.ts'
 import { branches, messages, must, world } from '../world/harness.ts'
 import { kspawn, runFolders, writeConfig } from './project.ts'
 

@@ -1,6 +1,6 @@
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { formatCommandLine, quoteArg } from '../../engine/command-line.ts'
+import { formatCommandLine, quoteArg } from '../../engine/runner/command-line.ts'
 
 test('plain words are shown as they are', () => {
   assert.is(formatCommandLine(['make', '-C', 'cluster/images/hyperkube', 'VERSION=v1.8.5-beta.0-denyattach']), 'make -C cluster/images/hyperkube VERSION=v1.8.5-beta.0-denyattach')

@@ -2,7 +2,7 @@
 // messages a user sees, and the Config the rest of kspawn reads.
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { parseConfig } from '../../engine/config-schema.ts'
+import { parseConfig } from '../../engine/config/config-schema.ts'
 import { ConfigError } from '../../engine/errors.ts'
 import { admission } from '../../plugins/admission.ts'
 import { kubeSpawn } from '../../plugins/kube-spawn.ts'

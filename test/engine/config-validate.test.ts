@@ -1,4 +1,4 @@
-// The pure validators of engine/validate.ts, case by case. Git ref names are
+// The pure validators of engine/config/validate.ts, case by case. Git ref names are
 // also checked against the real `git check-ref-format`.
 import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
@@ -16,7 +16,7 @@ import {
   remoteProblem,
   repositoryPrefixProblem,
   tagNameProblem,
-} from '../../engine/validate.ts'
+} from '../../engine/config/validate.ts'
 
 const gitAccepts = (...args: string[]) => spawnSync('git', ['check-ref-format', ...args], { cwd: tmpdir() }).status === 0
 

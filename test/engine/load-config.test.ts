@@ -6,7 +6,7 @@ import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { ConfigError, UsageError } from '../../engine/errors.ts'
-import { configFileNames, findConfigFile, loadConfig, packageModules } from '../../engine/load-config.ts'
+import { configFileNames, findConfigFile, loadConfig, packageModules } from '../../engine/config/load-config.ts'
 import type { AdmissionTester } from '../../plugins/admission.ts'
 
 const repo = path.resolve(import.meta.dirname, '../..')

@@ -1,7 +1,7 @@
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { LineSplitter } from '../../engine/lines.ts'
-import { createRedactor, secretsFromEnv } from '../../engine/redact.ts'
+import { LineSplitter } from '../../engine/runner/lines.ts'
+import { createRedactor, secretsFromEnv } from '../../engine/runner/redact.ts'
 
 test('every secret is replaced, the longest first', () => {
   const redactor = createRedactor(['abc', 'abcdef', ''])

@@ -5,8 +5,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { KspawnEvent } from '../../engine/events.ts'
-import { createRunner, type Runner, type RunnerOptions } from '../../engine/runner.ts'
+import type { KspawnEvent } from '../../engine/run/events.ts'
+import { createRunner, type Runner, type RunnerOptions } from '../../engine/runner/runner.ts'
 
 export interface Setup {
   dir: string

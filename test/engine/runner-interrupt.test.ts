@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { formatCommandLine } from '../../engine/command-line.ts'
+import { formatCommandLine } from '../../engine/runner/command-line.ts'
 import { CommandError, Interrupted } from '../../engine/errors.ts'
-import type { Runner } from '../../engine/runner.ts'
+import type { Runner } from '../../engine/runner/runner.ts'
 import { livingMembers, processGroupOf, rejection, setup, waitForFile } from './runner-helpers.ts'
 
 const build = { id: 'build', variant: 'denyattach' }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { CommandError } from '../../engine/errors.ts'
-import type { KspawnEvent } from '../../engine/events.ts'
+import type { KspawnEvent } from '../../engine/run/events.ts'
 import { rejection, setup } from './runner-helpers.ts'
 
 const build = { id: 'build', variant: 'denyattach' }

@@ -1,8 +1,8 @@
 // The summary printed at the end of a run, from the record of the run.
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { RunRecord, VariantRecord } from '../../engine/run-state.ts'
-import { formatSummary } from '../../engine/summary.ts'
+import type { RunRecord, VariantRecord } from '../../engine/run/run-state.ts'
+import { formatSummary } from '../../engine/run/summary.ts'
 
 const variant = (name: string, fields: Partial<VariantRecord>): VariantRecord => ({
   name,

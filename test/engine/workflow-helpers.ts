@@ -3,8 +3,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { Config, Variant } from '../../engine/config.ts'
-import type { Services, Task, TaskContext } from '../../engine/task.ts'
+import type { Config, Variant } from '../../engine/config/config.ts'
+import type { Services, Task, TaskContext } from '../../engine/run/task.ts'
 import { kubeSpawn } from '../../plugins/kube-spawn.ts'
 
 export function imageVariant(name: string): Variant {

@@ -3,10 +3,10 @@
 // expectation is missed.
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { formatCommandLine } from '../../engine/command-line.ts'
-import { parseConfig } from '../../engine/config-schema.ts'
+import { formatCommandLine } from '../../engine/runner/command-line.ts'
+import { parseConfig } from '../../engine/config/config-schema.ts'
 import type { StepIO } from '../../engine/plugin.ts'
-import type { CommandResult } from '../../engine/runner.ts'
+import type { CommandResult } from '../../engine/runner/runner.ts'
 import { admission, ATTACH_SECONDS, attachArgv, deletePodArgv, judgeAttach, podLogsArgv, readAttach, runPodArgv, waitPodReadyArgv } from '../../plugins/admission.ts'
 
 const forbidden = `Error from server (Forbidden): pods "kspawn-smoke-a1b2c3" is forbidden: cannot attach to a container, rejected by admission controller`

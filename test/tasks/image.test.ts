@@ -2,7 +2,7 @@
 // real docker build of the tree that was built.
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { Config } from '../../engine/config.ts'
+import type { Config } from '../../engine/config/config.ts'
 import { build } from '../../tasks/build.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
 import { hyperkubeImage, image, imageArgv } from '../../tasks/image.ts'

@@ -3,9 +3,9 @@
 // kubeadm is refused before anything runs for it.
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { UserVariant } from '../../engine/config.ts'
+import type { UserVariant } from '../../engine/config/config.ts'
 import { StepError } from '../../engine/errors.ts'
-import type { Workflow } from '../../engine/task.ts'
+import type { Workflow } from '../../engine/run/task.ts'
 import { build } from '../../tasks/build.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
 import { image } from '../../tasks/image.ts'

@@ -13,10 +13,10 @@ import {
   type ListrTask,
   type ListrRendererValue,
 } from 'listr2'
-import { Interrupted, isCommandError, isKspawnError } from './errors.ts'
+import { Interrupted, isCommandError, isKspawnError } from '../errors.ts'
 import { stepLabel, type EventHub, type EventSource, type KspawnEvent } from './events.ts'
 import type { Services, Task, TaskContext, Workflow } from './task.ts'
-import { withoutColor, type Output, type RendererName } from './terminal.ts'
+import { withoutColor, type Output, type RendererName } from '../terminal.ts'
 
 export interface VariantRun {
   ctx: TaskContext

@@ -3,7 +3,7 @@
 // (`kspawn task build --variant denyattach`) and find the worktree that an
 // earlier `fetch-source` made.
 import path from 'node:path'
-import type { Config, Variant } from './config.ts'
+import type { Config, Variant } from '../config/config.ts'
 import type { VariantState } from './task.ts'
 
 /** The repository the hyperkube Makefile tags its image in, and the name kube-spawn --dev looks for. */

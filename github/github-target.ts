@@ -3,7 +3,7 @@
 // The commit is fixed here, once: whatever the branch does afterwards, the
 // worktree is put at this commit.
 import type { Octokit } from '@octokit/rest'
-import { UsageError } from './errors.ts'
+import { UsageError } from '../engine/errors.ts'
 import { explainFailure, githubMessage, type GitHubToken } from './github.ts'
 import type { GitHubRef } from './github-url.ts'
 

@@ -1,8 +1,8 @@
 // What `kspawn pr` is pointed at: a pull request, a commit or a branch on
 // GitHub (or a GitHub Enterprise server), parsed once at the edge so that
 // nothing runs before the argument is understood.
-import { UsageError } from './errors.ts'
-import { branchNameProblem, isCommitId } from './validate.ts'
+import { UsageError } from '../engine/errors.ts'
+import { branchNameProblem, isCommitId } from '../engine/config/validate.ts'
 
 export type GitHubRef =
   | { kind: 'pull'; owner: string; repo: string; number: number; commit?: string }

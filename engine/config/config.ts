@@ -2,7 +2,7 @@
 // config (Config, what the rest of kspawn reads: absolute paths, defaults
 // applied, one Variant per cluster). This module is imported by config files
 // themselves, so it stays free of runtime dependencies.
-import type { Deployer, Tester } from './plugin.ts'
+import type { Deployer, Tester } from '../plugin.ts'
 
 /** Where a patch comes from: a git remote and one branch, commit or tag on it. */
 export type UserSource =

@@ -4,11 +4,11 @@
 // that does not end in a digit). Each can be given instead on the command line.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import type { BuildVariant } from './config.ts'
-import type { Tester } from './plugin.ts'
-import { UsageError } from './errors.ts'
+import type { BuildVariant } from '../engine/config/config.ts'
+import type { Tester } from '../engine/plugin.ts'
+import { UsageError } from '../engine/errors.ts'
 import type { Target } from './github-target.ts'
-import { clusterNameProblem, dockerTagProblem } from './validate.ts'
+import { clusterNameProblem, dockerTagProblem } from '../engine/config/validate.ts'
 
 const run = promisify(execFile)
 

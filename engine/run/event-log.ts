@@ -2,7 +2,7 @@
 // stream are the same lines, each event with the time it happened.
 import { closeSync, openSync, writeSync } from 'node:fs'
 import type { EventListener, KspawnEvent } from './events.ts'
-import type { Output } from './terminal.ts'
+import type { Output } from '../terminal.ts'
 
 export function formatEventLine(event: KspawnEvent, time: Date = new Date()): string {
   return `${JSON.stringify({ time: time.toISOString(), ...event })}\n`

@@ -2,7 +2,7 @@
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../../engine/errors.ts'
-import { apiForUrl, apiUrlProblem, DEFAULT_API, hasCredentials, parseGitHubRef, webHostOf, type GitHubRef } from '../../engine/github-url.ts'
+import { apiForUrl, apiUrlProblem, DEFAULT_API, hasCredentials, parseGitHubRef, webHostOf, type GitHubRef } from '../../github/github-url.ts'
 
 const SHA = 'eb0c0262c5e4e1a1d0e1d8f4f3b8c2a1d9e7f6a5'
 const ENTERPRISE = { webHosts: ['github.example.com'] }

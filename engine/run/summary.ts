@@ -1,10 +1,10 @@
 // What a run ends with on the terminal: for each variant, whether it passed,
 // where it failed or stopped and why, what its smoke tests saw, and how to
 // reach its cluster; then where the run's logs are.
-import { quoteArg } from './command-line.ts'
+import { quoteArg } from '../runner/command-line.ts'
 import type { RunRecord, VariantRecord } from './run-state.ts'
 import type { TeardownResult } from './teardown.ts'
-import { createStyle, type Style } from './terminal.ts'
+import { createStyle, type Style } from '../terminal.ts'
 
 export interface SummaryOptions {
   color: boolean

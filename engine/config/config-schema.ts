@@ -6,11 +6,11 @@ import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import type { Config, GitRef, Source, UserConfig, UserSource, UserVariant, Variant } from './config.ts'
-import { ConfigError, type ConfigProblem } from './errors.ts'
-import { admission, type AdmissionTester } from '../plugins/admission.ts'
-import { kubeSpawn, type KubeSpawnOptions } from '../plugins/kube-spawn.ts'
-import { apiUrlProblem, hasCredentials, normalApiUrl } from './github-url.ts'
-import type { Deployer, Plugin, Tester } from './plugin.ts'
+import { ConfigError, type ConfigProblem } from '../errors.ts'
+import { admission, type AdmissionTester } from '../../plugins/admission.ts'
+import { kubeSpawn, type KubeSpawnOptions } from '../../plugins/kube-spawn.ts'
+import { apiUrlProblem, hasCredentials, normalApiUrl } from '../../github/github-url.ts'
+import type { Deployer, Plugin, Tester } from '../plugin.ts'
 import {
   branchNameProblem,
   clusterNameProblem,

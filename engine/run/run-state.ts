@@ -5,7 +5,7 @@
 import { renameSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Config, Variant } from './config.ts'
+import type { Config, Variant } from '../config/config.ts'
 import type { KspawnEvent, RunEndEvent, VariantStatus } from './events.ts'
 import { listRunDirs, STATE_FILE } from './run-dir.ts'
 import type { VariantState } from './task.ts'

@@ -5,8 +5,8 @@
 // messages name where it came from, never its value.
 import { Octokit } from '@octokit/rest'
 import { $ } from 'zx'
-import { Interrupted, KspawnError, UsageError } from './errors.ts'
-import { formatDuration } from './events.ts'
+import { Interrupted, KspawnError, UsageError } from '../engine/errors.ts'
+import { formatDuration } from '../engine/run/events.ts'
 import { DEFAULT_API, normalApiUrl } from './github-url.ts'
 
 /** A token and where it was found; only `source` is ever shown. */

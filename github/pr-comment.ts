@@ -1,8 +1,8 @@
 // `kspawn pr --comment`: the run's result as one comment on the pull request,
 // found again by a marker and updated in place on every rerun.
 import type { Octokit } from '@octokit/rest'
-import type { RunRecord, VariantRecord } from './run-state.ts'
-import type { SmokeResult } from './task.ts'
+import type { RunRecord, VariantRecord } from '../engine/run/run-state.ts'
+import type { SmokeResult } from '../engine/run/task.ts'
 
 /** Hidden in the comment's Markdown; the comment kspawn updates is the one that has it. */
 export const COMMENT_MARKER = '<!-- kspawn pr result -->'

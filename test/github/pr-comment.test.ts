@@ -2,8 +2,8 @@
 // each smoke test's result, a failure's step, and no local paths.
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { COMMENT_MARKER, commentBody, type CommentFacts } from '../../engine/pr-comment.ts'
-import type { VariantRecord } from '../../engine/run-state.ts'
+import { COMMENT_MARKER, commentBody, type CommentFacts } from '../../github/pr-comment.ts'
+import type { VariantRecord } from '../../engine/run/run-state.ts'
 
 const SHA = 'c117bd7a6f09e2ab0123456789abcdef01234567'
 

@@ -4,19 +4,19 @@
 // process groups and the run ends with the record of where it stopped; a
 // forced end (a second Ctrl-C) kills them and records and prints that at once.
 import path from 'node:path'
-import { formatCommandLine } from './command-line.ts'
-import type { Config, Variant } from './config.ts'
-import { UsageError } from './errors.ts'
+import { formatCommandLine } from '../runner/command-line.ts'
+import type { Config, Variant } from '../config/config.ts'
+import { UsageError } from '../errors.ts'
 import { openEventLog, printEvents } from './event-log.ts'
 import { createEventHub, stepLabel, type EventHub } from './events.ts'
 import { buildPipeline, type VariantRun } from './pipeline.ts'
 import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
 import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
-import { createRunner } from './runner.ts'
+import { createRunner } from '../runner/runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
 import type { RunInfo, Services, Workflow } from './task.ts'
-import { chooseRenderer, useColor, type Env, type Output, type RendererName } from './terminal.ts'
+import { chooseRenderer, useColor, type Env, type Output, type RendererName } from '../terminal.ts'
 import { initialVariantState, variantChanges } from './variant-state.ts'
 
 export interface RunWorkflowOptions {

@@ -2,9 +2,9 @@
 // workflows order them. A task is a small object; it sees one variant's
 // context and the services container, so tests swap services without
 // monkey-patching modules.
-import type { Config, Variant } from './config.ts'
+import type { Config, Variant } from '../config/config.ts'
 import type { Emit } from './events.ts'
-import type { Runner } from './runner.ts'
+import type { Runner } from '../runner/runner.ts'
 
 /** What the run learns about one variant as its tasks go, read by later tasks and the summary. */
 export interface VariantState {

@@ -6,9 +6,10 @@ import { statSync } from 'node:fs'
 import { dirname, extname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
-import { ConfigError, UsageError, type ConfigProblem } from './errors.ts'
+import { ConfigError, UsageError, type ConfigProblem } from '../errors.ts'
 
-const engineFolder = dirname(fileURLToPath(import.meta.url))
+// kspawn's engine, and the package root above it (engine/config/ → engine/ → the root).
+const engineFolder = dirname(dirname(fileURLToPath(import.meta.url)))
 
 /** In the order they are looked for in a folder. */
 export const configFileNames = ['kspawn.config.ts', 'kspawn.config.mts', 'kspawn.config.js', 'kspawn.config.mjs'] as const
@@ -125,7 +126,7 @@ function loadProblem(error: unknown, file: string): ConfigProblem {
   const frames = stackFrames(error)
   const inConfig = frames.find((frame) => frame.file === file)
   // Where it was thrown, unless that is in a dependency or in kspawn's engine.
-  const origin = frames.find((frame) => !frame.file.includes(`${sep}node_modules${sep}`) && dirname(frame.file) !== engineFolder)
+  const origin = frames.find((frame) => !frame.file.includes(`${sep}node_modules${sep}`) && !frame.file.startsWith(`${engineFolder}${sep}`))
   const at = origin === undefined || origin.file === file ? '' : ` (at ${displayPath(origin.file, dirname(file))}:${origin.line})`
   return { path: '', line: inConfig?.line, message: `the config threw ${error.name}: ${error.message}${at}` }
 }

@@ -1,12 +1,12 @@
 // `kspawn run --teardown`: after the workflow, the run's clusters are removed,
 // also for a variant whose smoke test failed (kubetest2 runs down after a
 // failed test). Without it clusters stay up and the summary says how to remove them.
-import { readClusterRecords, removeClusterRecord } from './cluster-records.ts'
-import type { Config } from './config.ts'
+import { readClusterRecords, removeClusterRecord } from '../cluster-records.ts'
+import type { Config } from '../config/config.ts'
 import type { Emit } from './events.ts'
 import type { VariantRun } from './pipeline.ts'
-import type { Deployer, StepIO } from './plugin.ts'
-import type { Runner } from './runner.ts'
+import type { Deployer, StepIO } from '../plugin.ts'
+import type { Runner } from '../runner/runner.ts'
 
 export interface TeardownResult {
   cluster: string

@@ -2,7 +2,7 @@ import type { WriteStream } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { finished } from 'node:stream/promises'
-import { StepError } from './errors.ts'
+import { StepError } from '../errors.ts'
 
 /** A step's log file, appended to. A write error is kept for the caller to report once. */
 export class LogFile {

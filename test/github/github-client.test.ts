@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { Interrupted, UsageError } from '../../engine/errors.ts'
-import { createGitHubClient, explainFailure, findToken, GitHubError } from '../../engine/github.ts'
+import { createGitHubClient, explainFailure, findToken, GitHubError } from '../../github/github.ts'
 
 const TOKEN = 'ghp_clientTestToken0123456789abcdefABCDEF'
 

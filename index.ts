@@ -16,5 +16,5 @@ export type {
   Variant,
 } from './engine/config/config.ts'
 export type { ClusterSpec, Deployer, Plugin, SmokeTarget, StepIO, Tester } from './engine/plugin.ts'
-export type { AdmissionOperation, AdmissionTester } from './plugins/admission.ts'
-export type { KubeSpawnDeployer, KubeSpawnOptions } from './plugins/kube-spawn.ts'
+export type { AdmissionOperation, AdmissionTester } from './plugins/admission/index.ts'
+export type { KubeSpawnDeployer, KubeSpawnOptions } from './plugins/kube-spawn/index.ts'

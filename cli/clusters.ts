@@ -3,12 +3,11 @@
 // running one and what to do about each one that is not, and the deployer's
 // other clusters, marked as not kspawn's.
 import { tmpdir } from 'node:os'
-import { readClusterRecords, type ClusterRecord } from '../engine/cluster-records.ts'
+import { configDeployers, deployerOf, readClusterRecords, type ClusterRecord } from '../engine/cluster-records.ts'
 import { formatCommandLine, quoteArg } from '../engine/runner/command-line.ts'
-import type { ClusterStatus } from '../engine/plugin.ts'
-import { loadConfig } from '../engine/config/load-config.ts'
+import type { ClusterStatus, Deployer } from '../engine/plugin.ts'
 import { commandIO } from './command-io.ts'
-import type { CliDeps } from './deps.ts'
+import { loadConfigFor, type CliDeps } from './deps.ts'
 
 export interface ClustersCommandOptions {
   /** --config */
@@ -16,14 +15,27 @@ export interface ClustersCommandOptions {
 }
 
 export async function clustersCommand(options: ClustersCommandOptions, deps: CliDeps): Promise<number> {
-  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
-  const { deployer } = config
+  const config = await loadConfigFor(deps, options.config)
   const records = await readClusterRecords(config.workdir)
   const ours = new Set(records.map((record) => record.cluster))
-  const foreign = (await deployer.clusters()).filter((cluster) => !ours.has(cluster))
-  // Listing only reads: in dry-run the runner runs machinectl and writes no log.
+  // Listing only reads: in dry-run the runner runs the deployers' listing commands and writes no log.
   const io = commandIO({ runDir: tmpdir(), dryRun: true, step: 'clusters' }, deps)('clusters')
-  const statuses = await deployer.status([...ours, ...foreign], io)
+  // Each cluster asked of the deployer that made it; each deployer also lists the clusters kspawn did not make.
+  const statuses = new Map<string, ClusterStatus>()
+  const deployerNames = new Map<string, string>()
+  for (const record of records) {
+    const deployer = deployerOf(record, config)
+    if (!deployer) continue
+    deployerNames.set(record.cluster, deployer.name)
+    for (const [cluster, status] of await deployer.status([record.cluster], io)) statuses.set(cluster, status)
+  }
+  const foreignBy: { deployer: Deployer; clusters: string[] }[] = []
+  for (const deployer of configDeployers(config)) {
+    const clusters = (await deployer.clusters()).filter((cluster) => !ours.has(cluster))
+    if (clusters.length === 0) continue
+    for (const [cluster, status] of await deployer.status(clusters, io)) statuses.set(cluster, status)
+    foreignBy.push({ deployer, clusters })
+  }
 
   const lines: string[] = []
   if (records.length === 0) {
@@ -38,10 +50,10 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
     const down = (cluster: string) => formatCommandLine(['kspawn', 'down', cluster, ...(options.config === undefined ? [] : ['--config', options.config])])
     lines.push(...table([['CLUSTER', 'VARIANT', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
       const record = records[i]
-      return record ? advice(deployer.name, record, statuses.get(record.cluster), down(record.cluster)) : []
+      return record ? advice(deployerNames.get(record.cluster) ?? record.deployer.name, record, statuses.get(record.cluster), down(record.cluster)) : []
     }))
   }
-  if (foreign.length > 0) {
+  for (const { deployer, clusters: foreign } of foreignBy) {
     lines.push('', `Not made by kspawn, in ${deployer.name}'s folder (kspawn down leaves them alone unless --force):`)
     const rows = foreign.map((cluster) => {
       const status = statuses.get(cluster)

@@ -1,5 +1,7 @@
 // Everything a command reaches outside itself, in one container: tests pass
 // their own writers, environment, folder and registry of fake tasks.
+import type { Config } from '../engine/config/config.ts'
+import type { PluginDefinition } from '../engine/plugin.ts'
 import type { Env, Output } from '../engine/terminal.ts'
 import { loadRegistry, type Registry } from './registry.ts'
 import { watchProcessSignals, type Interrupts } from './signals.ts'
@@ -14,6 +16,8 @@ export interface CliDeps {
   home?: string
   isRoot: boolean
   loadRegistry(): Promise<Registry>
+  /** The plugins kspawn ships (plugins/index.ts), handed to the engine with each config. */
+  loadPlugins(): Promise<readonly PluginDefinition[]>
   /** Starts watching for what interrupts a run (SIGINT, SIGTERM). */
   interrupts(): Interrupts
 }
@@ -26,6 +30,13 @@ export function defaultDeps(): CliDeps {
     cwd: process.cwd(),
     isRoot: process.getuid?.() === 0,
     loadRegistry,
+    loadPlugins: async () => (await import('../plugins/index.ts')).builtinPlugins,
     interrupts: watchProcessSignals,
   }
+}
+
+/** The config a command acts on (`--config`, or the nearest one), checked against the plugins it may use. */
+export async function loadConfigFor(deps: CliDeps, configFile: string | undefined): Promise<Config> {
+  const { loadConfig } = await import('../engine/config/load-config.ts')
+  return loadConfig({ plugins: await deps.loadPlugins(), cwd: deps.cwd, configFile, home: deps.home })
 }

@@ -5,10 +5,10 @@ import { access, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Config } from '../engine/config/config.ts'
+import type { PluginDefinition, ToolNeed } from '../engine/plugin.ts'
 import { CommandError, UsageError } from '../engine/errors.ts'
-import { loadConfig } from '../engine/config/load-config.ts'
 import { createStyle, useColor } from '../engine/terminal.ts'
-import type { CliDeps } from './deps.ts'
+import { loadConfigFor, type CliDeps } from './deps.ts'
 
 export interface DoctorCommandOptions {
   /** --config */
@@ -25,44 +25,26 @@ export interface Check {
   fix?: string
 }
 
-interface Tool {
-  name: string
-  purpose: string
-  /** How to get it; `sudo` is `sudo ` for a user who is not root, and empty for root, who may have no sudo at all. */
-  install: (sudo: string) => string
-  /** Whether the config needs it; without a config, every tool is checked. */
-  neededBy(config: Config): boolean
+/** What every dev loop needs, whatever its plugins: the plugins' own tools go between docker and kubectl. */
+const generic: { before: ToolNeed[]; after: ToolNeed[] } = {
+  before: [
+    { name: 'git', purpose: "to fetch each variant's source into a worktree of its own", install: (sudo) => `${sudo}apt-get install git`, forBuilds: true },
+    { name: 'docker', purpose: 'to build, tag and pull the images clusters run', install: (sudo) => `${sudo}apt-get install docker.io` },
+  ],
+  after: [{ name: 'kubectl', purpose: 'to run the smoke tests against the clusters', install: (sudo) => `${sudo}apt-get install kubernetes-client` }],
 }
 
-const always = () => true
-
-export const tools: Tool[] = [
-  {
-    name: 'git',
-    purpose: "to fetch each variant's source into a worktree of its own",
-    install: (sudo) => `${sudo}apt-get install git`,
-    neededBy: (config) => config.variants.some((variant) => variant.build),
-  },
-  { name: 'docker', purpose: 'to build, tag and pull the hyperkube images', install: (sudo) => `${sudo}apt-get install docker.io`, neededBy: always },
-  {
-    name: 'make',
-    purpose: 'to build Kubernetes and its hyperkube image (build/run.sh make, make -C cluster/images/hyperkube)',
-    install: (sudo) => `${sudo}apt-get install make`,
-    neededBy: (config) => config.variants.some((variant) => variant.build),
-  },
-  {
-    name: 'kube-spawn',
-    purpose: 'to create and start a cluster for each variant',
-    install: () => 'download it from https://github.com/kinvolk/kube-spawn/releases and put it on PATH',
-    neededBy: (config) => config.deployer.name === 'kube-spawn',
-  },
-  { name: 'kubectl', purpose: 'to run the smoke tests against the clusters', install: (sudo) => `${sudo}apt-get install kubernetes-client`, neededBy: always },
-]
+/** The plugins a config uses (its variants' deployers and testers), or every known one without a config. */
+function pluginsInUse(config: Config | undefined, known: readonly PluginDefinition[]): PluginDefinition[] {
+  if (!config) return [...known]
+  const used = new Set(config.variants.flatMap((variant) => [variant.deployer, ...variant.smoke]).map((plugin) => `${plugin.kind}\0${plugin.name}`))
+  return config.plugins.filter((definition) => used.has(`${definition.kind}\0${definition.name}`))
+}
 
 /** Resolves to 0 when everything needed is there, 1 otherwise. */
 export async function doctorCommand(options: DoctorCommandOptions, deps: CliDeps): Promise<number> {
   const config = await loadConfigIfAny(options, deps)
-  const checks = await runChecks(config, deps)
+  const checks = await runChecks(config, deps, await deps.loadPlugins())
   const style = createStyle(useColor(deps.stdout, deps.env))
   const width = Math.max(...checks.map((check) => check.name.length))
   const lines = [config ? `What ${path.relative(deps.cwd, config.file) || config.file} needs:` : 'No config found; what a dev loop can need:']
@@ -79,7 +61,7 @@ export async function doctorCommand(options: DoctorCommandOptions, deps: CliDeps
 
 async function loadConfigIfAny(options: DoctorCommandOptions, deps: CliDeps): Promise<Config | undefined> {
   try {
-    return await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+    return await loadConfigFor(deps, options.config)
   } catch (error) {
     // No config found is fine here: the doctor then checks for everything.
     if (error instanceof UsageError && options.config === undefined) return undefined
@@ -87,8 +69,11 @@ async function loadConfigIfAny(options: DoctorCommandOptions, deps: CliDeps): Pr
   }
 }
 
-export async function runChecks(config: Config | undefined, deps: CliDeps): Promise<Check[]> {
-  const needed = tools.filter((tool) => !config || tool.neededBy(config))
+export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 'env' | 'isRoot'>, known: readonly PluginDefinition[]): Promise<Check[]> {
+  const plugins = pluginsInUse(config, known)
+  const builds = !config || config.variants.some((variant) => variant.build)
+  const all = [...generic.before, ...plugins.flatMap((plugin) => plugin.doctor?.tools ?? []), ...generic.after]
+  const needed = all.filter((tool, index) => (builds || !tool.forBuilds) && all.findIndex((other) => other.name === tool.name) === index)
   const { createRunner } = await import('../engine/runner/runner.ts')
   // In dry-run mode the runner still runs commands that only read, and writes no log: the doctor leaves no trace.
   const runner = createRunner({ runDir: tmpdir(), dryRun: true, emit: () => {}, isRoot: deps.isRoot })
@@ -127,8 +112,9 @@ export async function runChecks(config: Config | undefined, deps: CliDeps): Prom
     }
   }
 
-  if (!config || config.deployer.name === 'kube-spawn') {
-    const purpose = 'to run kube-spawn as root (sudo -E)'
+  const sudoPurposes = plugins.map((plugin) => plugin.doctor?.sudo).filter((purpose) => purpose !== undefined)
+  if (sudoPurposes.length > 0) {
+    const purpose = sudoPurposes.join('; ')
     if (deps.isRoot) {
       checks.push({ name: 'sudo', ok: true, detail: 'not needed, kspawn runs as root', purpose })
     } else {

@@ -3,14 +3,14 @@
 // kspawn did not make is left alone unless --force: membership is what
 // kspawn recorded, never what a name looks like.
 import path from 'node:path'
-import { readClusterRecords, removeClusterRecord } from '../engine/cluster-records.ts'
+import { configDeployers, deployerOf, readClusterRecords, removeClusterRecord } from '../engine/cluster-records.ts'
+import type { Deployer } from '../engine/plugin.ts'
 import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { UsageError } from '../engine/errors.ts'
-import { loadConfig } from '../engine/config/load-config.ts'
 import { createRunDir, plannedRunDir } from '../engine/run/run-dir.ts'
 import { removalFailed } from '../engine/run/teardown.ts'
 import { commandIO } from './command-io.ts'
-import type { CliDeps } from './deps.ts'
+import { loadConfigFor, type CliDeps } from './deps.ts'
 
 export interface DownCommandOptions {
   clusters: string[]
@@ -24,11 +24,15 @@ export interface DownCommandOptions {
 
 /** Resolves to the exit status: 0 every cluster named is gone, 1 one was left or failed to go. */
 export async function downCommand(options: DownCommandOptions, deps: CliDeps): Promise<number> {
-  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
-  const { deployer } = config
+  const config = await loadConfigFor(deps, options.config)
   const records = await readClusterRecords(config.workdir)
   const ours = records.map((record) => record.cluster)
-  const theirs = (await deployer.clusters()).filter((cluster) => !ours.includes(cluster))
+  // The clusters kspawn did not make, by the deployer that has them.
+  const owners = new Map<string, Deployer>()
+  for (const deployer of configDeployers(config)) {
+    for (const cluster of await deployer.clusters()) if (!ours.includes(cluster) && !owners.has(cluster)) owners.set(cluster, deployer)
+  }
+  const theirs = [...owners.keys()]
 
   if (options.all && options.clusters.length > 0) throw new UsageError('name clusters or give --all, not both\nSee: kspawn down --help')
   if (!options.all && options.clusters.length === 0) {
@@ -37,7 +41,8 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
   const unknown = options.clusters.filter((cluster) => !ours.includes(cluster) && !theirs.includes(cluster))
   if (unknown.length > 0) {
     const which = unknown.length === 1 ? `unknown cluster "${unknown[0]}"` : `unknown clusters ${unknown.map((name) => `"${name}"`).join(', ')}`
-    const others = theirs.length > 0 ? `; ${deployer.name} also has ${list(theirs)}, which kspawn did not make` : ''
+    const byDeployer = [...new Set(owners.values())].map((deployer) => `${deployer.name} also has ${list(theirs.filter((cluster) => owners.get(cluster) === deployer))}`)
+    const others = byDeployer.length > 0 ? `; ${byDeployer.join('; ')}, which kspawn did not make` : ''
     throw new UsageError(`${which}: kspawn's clusters are ${list(ours)}${others} (kspawn clusters shows them)`)
   }
 
@@ -60,6 +65,13 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
   const { dir } = dryRun ? plannedRunDir(config.workdir, 'down', now) : await createRunDir(config.workdir, 'down', now)
   const ioFor = commandIO({ runDir: dir, dryRun, step: 'down' }, deps)
   for (const cluster of doomed) {
+    const record = records.find((candidate) => candidate.cluster === cluster)
+    const deployer = record ? deployerOf(record, config) : owners.get(cluster)
+    if (!deployer) {
+      deps.stderr.write(`cannot remove cluster ${cluster}: it was made with the deployer "${record?.deployer.name}", which ${config.file} does not know (its plugins: ${config.plugins.filter((plugin) => plugin.kind === 'deployer').map((plugin) => plugin.name).join(', ')})\n`)
+      exitCode = 1
+      continue
+    }
     // A recorded cluster that the deployer no longer has is only forgotten.
     const gone = !(await deployer.exists(cluster))
     const io = ioFor(cluster)

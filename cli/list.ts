@@ -2,8 +2,7 @@
 // variants with where each comes from, its image tag and its cluster.
 import path from 'node:path'
 import type { GitRef, Source, Variant } from '../engine/config/config.ts'
-import { loadConfig } from '../engine/config/load-config.ts'
-import type { CliDeps } from './deps.ts'
+import { loadConfigFor, type CliDeps } from './deps.ts'
 
 export interface ListCommandOptions {
   /** --config */
@@ -12,7 +11,7 @@ export interface ListCommandOptions {
 
 export async function listCommand(options: ListCommandOptions, deps: CliDeps): Promise<number> {
   const registry = await deps.loadRegistry()
-  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const config = await loadConfigFor(deps, options.config)
   const lines: string[] = []
 
   lines.push('Workflows:')

@@ -7,14 +7,13 @@ import { UsageError } from '../engine/errors.ts'
 import { createGitHubClient, explainFailure, findToken, type GitHubToken } from '../github/github.ts'
 import { resolveTarget, type Target } from '../github/github-target.ts'
 import { apiForUrl, apiUrlProblem, hasCredentials, normalApiUrl, parseGitHubRef, webHostOf } from '../github/github-url.ts'
-import { loadConfig } from '../engine/config/load-config.ts'
 import type { Tester } from '../engine/plugin.ts'
 import { commentBody, upsertComment } from '../github/pr-comment.ts'
 import { checkChoices, derivePrVariant, type PrVariant } from '../github/pr-variant.ts'
 import type { RendererName } from '../engine/terminal.ts'
 import { HYPERKUBE_REPOSITORY } from '../engine/run/variant-state.ts'
 import { sameRemote } from '../tasks/git.ts'
-import type { CliDeps } from './deps.ts'
+import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findWorkflow } from './registry.ts'
 import { readVersion } from './version.ts'
 
@@ -39,11 +38,12 @@ export interface PrCommandOptions {
 
 /** Resolves to the exit status: 0 passed, 1 a step (or the comment) failed, 2 bad input, 130 interrupted. */
 export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promise<number> {
-  // Everything the command line says is checked before the config is read or GitHub asked.
-  checkChoices(options)
+  // Everything the command line says is checked before GitHub is asked; --cluster also by the rule of the config's deployer.
   const flagApi = options.githubApi === undefined ? undefined : checkApiFlag(options.githubApi)
   const timeoutMs = checkTimeout(options.githubTimeout)
-  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const config = await loadConfigFor(deps, options.config)
+  const deployerPlugin = config.plugins.find((plugin) => plugin.kind === 'deployer' && plugin.name === config.deployer.name)
+  checkChoices(options, deployerPlugin?.clusterName)
   const configApi = config.github?.api
   const webHosts = [...new Set([flagApi, configApi].filter((api) => api !== undefined).map(webHostOf))]
   const ref = parseGitHubRef(options.url, { webHosts, argument: '<url>' })
@@ -68,7 +68,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
   try {
     const octokit = createGitHubClient({ api, ...(token ? { token } : {}), timeoutMs, signal: interrupts.signal, onRetry: warn })
     const target = await resolveTarget(ref, { octokit, api, ...(token ? { token } : {}) })
-    const derived = await derivePrVariant({ target, checkout: config.kubernetes.checkout, choices: options, smoke, sameRemote })
+    const derived = await derivePrVariant({ target, checkout: config.kubernetes.checkout, choices: options, smoke, deployer: config.deployer, sameRemote })
     for (const message of target.warnings) warn(message)
     for (const message of derived.notes) warn(message)
     plain.write(formatPlan({ target, derived, config, api, token, smokeFrom: options.smoke }))

@@ -1,8 +1,7 @@
 // `kspawn run <workflow>`: the workflow for the config's variants.
 import { formatCommandLine } from '../engine/runner/command-line.ts'
-import { loadConfig } from '../engine/config/load-config.ts'
 import type { RendererName } from '../engine/terminal.ts'
-import type { CliDeps } from './deps.ts'
+import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findWorkflow } from './registry.ts'
 
 export interface RunCommandOptions {
@@ -22,7 +21,7 @@ export interface RunCommandOptions {
 /** Resolves to the exit status: 0 every variant passed, 1 a step failed, 130 interrupted. */
 export async function runCommand(options: RunCommandOptions, deps: CliDeps): Promise<number> {
   const workflow = findWorkflow(await deps.loadRegistry(), options.workflow)
-  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const config = await loadConfigFor(deps, options.config)
   const { runWorkflow } = await import('../engine/run/run-workflow.ts')
   const interrupts = deps.interrupts()
   try {

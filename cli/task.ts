@@ -2,9 +2,8 @@
 // starts from what the variant's latest run recorded (the worktree, the
 // built version, the cluster's kubeconfig), so a step can be redone by hand.
 import { UsageError } from '../engine/errors.ts'
-import { loadConfig } from '../engine/config/load-config.ts'
 import type { RendererName } from '../engine/terminal.ts'
-import type { CliDeps } from './deps.ts'
+import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findTask } from './registry.ts'
 
 export interface TaskCommandOptions {
@@ -21,7 +20,7 @@ export interface TaskCommandOptions {
 /** Resolves to the exit status: 0 the task passed, 1 it failed, 130 interrupted. */
 export async function taskCommand(options: TaskCommandOptions, deps: CliDeps): Promise<number> {
   const task = findTask(await deps.loadRegistry(), options.task)
-  const config = await loadConfig({ cwd: deps.cwd, configFile: options.config, home: deps.home })
+  const config = await loadConfigFor(deps, options.config)
   const variants = config.variants.map((variant) => variant.name)
   const variant = options.variant ?? (variants.length === 1 ? variants[0] : undefined)
   if (variant === undefined) {

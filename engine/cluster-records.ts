@@ -1,16 +1,18 @@
 // Which clusters kspawn made: one file per cluster, <workdir>/clusters/<cluster>.json,
 // written before the cluster is started so that a half-made one is known too.
 // Membership is recorded, never guessed from names; whether a cluster runs is
-// the deployer's to say (kube-spawn's own files and the machines).
+// the deployer's to say (its own files and machines).
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { Config } from './config/config.ts'
+import type { Deployer } from './plugin.ts'
 
 export interface ClusterRecord {
   cluster: string
   variant: string
-  /** The hyperkube image tag the cluster runs. */
+  /** The tag of the image the cluster runs. */
   tag: string
-  /** The local image the deployer takes, gcr.io/google-containers/hyperkube-amd64:<tag>. */
+  /** The local image the deployer runs, e.g. gcr.io/google-containers/hyperkube-amd64:<tag> for kube-spawn. */
   image: string
   /** The deployer and its settings when the cluster was made, e.g. { name: 'kube-spawn', nodes: 2, dir: '/var/lib/kube-spawn' }. */
   deployer: { name: string } & Record<string, unknown>
@@ -53,4 +55,32 @@ export async function readClusterRecords(workdir: string): Promise<ClusterRecord
     }
   }
   return records
+}
+
+/** The deployers a config's clusters run on: the config's and each variant's own, each once (the same plugin with the same settings is one). */
+export function configDeployers(config: Config): Deployer[] {
+  const deployers = new Map<string, Deployer>()
+  for (const deployer of [config.deployer, ...config.variants.map((variant) => variant.deployer)]) {
+    deployers.set(deployerKey(deployer.name, deployer.options), deployers.get(deployerKey(deployer.name, deployer.options)) ?? deployer)
+  }
+  return [...deployers.values()]
+}
+
+/**
+ * The deployer that made a recorded cluster, with the settings it was made
+ * with: one of the config's when it has those, else the record's settings
+ * made into a deployer by its plugin; undefined when no plugin of that name is known.
+ */
+export function deployerOf(record: ClusterRecord, config: Config): Deployer | undefined {
+  const { name, ...options } = record.deployer
+  const same = configDeployers(config).find((deployer) => deployerKey(deployer.name, deployer.options) === deployerKey(name, options))
+  if (same) return same
+  const plugin = config.plugins.find((definition) => definition.kind === 'deployer' && definition.name === name)
+  if (plugin) return plugin.revive({ kind: 'deployer', name, options }) as Deployer
+  return config.variants.find((variant) => variant.deployer.name === name)?.deployer ?? (config.deployer.name === name ? config.deployer : undefined)
+}
+
+function deployerKey(name: string, options: object): string {
+  const sorted = Object.fromEntries(Object.entries(options).sort(([a], [b]) => a.localeCompare(b)))
+  return JSON.stringify([name, sorted])
 }

@@ -4,6 +4,9 @@
 // deployer's up and down; a tester's run) is in methods on the value's
 // prototype, so the engine validates plugin values by their fields and keeps
 // the object the factory returned.
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ZodType } from 'zod'
 import type { Command, CommandResult } from './runner/runner.ts'
 import type { SmokeResult } from './run/task.ts'
 
@@ -86,4 +89,71 @@ export interface Tester extends Plugin {
   describe(): string
   /** Runs the test; each expectation passed or failed with what was seen. In dry-run it prints its commands and judges nothing. */
   run(target: SmokeTarget, io: StepIO): Promise<SmokeResult[]>
+}
+
+/**
+ * What kspawn knows of a plugin without running it: one per plugin, in the
+ * plugin's folder (plugins/<name>/plugin.ts). plugins/index.ts lists the
+ * built-in ones; a config adds its own with `plugins: [...]`.
+ */
+export interface PluginDefinition {
+  readonly kind: 'deployer' | 'tester'
+  /** What its values are named, e.g. `kube-spawn`; unique among the plugins of a kind. */
+  readonly name: string
+  /** The module configs import its factory from, e.g. `kspawn/plugins/kube-spawn`. */
+  readonly module: string
+  /** That module's file, when kspawn ships it: a config importing `module` gets this very file. */
+  readonly file?: string
+  /** How a config makes a value, for messages, e.g. `kubeSpawn()`. */
+  readonly example: string
+  /**
+   * The schema of a value of this plugin (kind, name and its own fields), in
+   * the words of engine/config/schema-kit.ts. Loaded only when a config that
+   * uses the plugin is checked, so that a config stays cheap to load.
+   */
+  schema(): ZodType | Promise<ZodType>
+  /** The value, with its behaviour, from plain data that the schema accepted (a config that calls no factory). */
+  revive(data: Record<string, unknown>): Plugin
+  /** What `kspawn doctor` checks for a config that uses it. */
+  readonly doctor?: DoctorNeeds
+  /** A deployer's own rule on cluster names, on top of kspawn's (a lowercase DNS label of up to 63 characters). */
+  readonly clusterName?: ClusterNameRule
+}
+
+export interface DoctorNeeds {
+  /** Programs it runs, in the order doctor lists them. */
+  tools?: ToolNeed[]
+  /** Why it runs commands through sudo when kspawn is not root, e.g. `to run kube-spawn as root (sudo -E)`; doctor then checks sudo. */
+  sudo?: string
+}
+
+export interface ToolNeed {
+  /** The program, as looked up in PATH. */
+  name: string
+  /** What it is for, e.g. `to create and start a cluster for each variant`. */
+  purpose: string
+  /** How to get it; `sudo` is `sudo ` for a user who is not root, empty for root. */
+  install(sudo: string): string
+  /** Needed only when a variant is built from source. */
+  forBuilds?: boolean
+}
+
+export interface ClusterNameRule {
+  /** What a valid name is, completing "expected a cluster name (…)", e.g. `a lowercase DNS label not ending in a digit`. */
+  what: string
+  /** Why a name that kspawn's own rule accepts is invalid here, or undefined. */
+  problem(name: string): string | undefined
+}
+
+/** A plugin definition, typed: the identity function, so that plugin.ts files get checking and completion. */
+export function definePlugin(definition: PluginDefinition): PluginDefinition {
+  return definition
+}
+
+/**
+ * The file of a module next to the calling one (`import.meta.url`), with the
+ * caller's own extension: `.ts` in the sources, `.js` once built.
+ */
+export function moduleNextTo(url: string, name: string): string {
+  return fileURLToPath(new URL(`./${name}${extname(fileURLToPath(url))}`, url))
 }

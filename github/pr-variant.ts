@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { BuildVariant } from '../engine/config/config.ts'
-import type { Tester } from '../engine/plugin.ts'
+import type { ClusterNameRule, Deployer, Tester } from '../engine/plugin.ts'
 import { UsageError } from '../engine/errors.ts'
 import type { Target } from './github-target.ts'
 import { clusterNameProblem, dockerTagProblem } from '../engine/config/validate.ts'
@@ -31,7 +31,7 @@ export interface PrVariant {
   notes: string[]
 }
 
-/** Longest derived cluster name: kube-spawn's machines are kubespawn<cluster><index>. */
+/** Longest derived cluster name, leaving room for what deployers add to it in their machine names (kubespawn<cluster><index>, <cluster>-control-plane). */
 const MAX_DERIVED_CLUSTER = 40
 
 /** Why a remote name cannot be used, or undefined. */
@@ -43,12 +43,13 @@ export function remoteNameProblem(name: string): string | undefined {
   return undefined
 }
 
-/** Checks --cluster, --tag and --remote before anything is asked of GitHub. */
-export function checkChoices(choices: PrVariantChoices): void {
+/** Checks --cluster (by kspawn's rule and the deployer's own, if any), --tag and --remote before anything is asked of GitHub. */
+export function checkChoices(choices: PrVariantChoices, clusterRule?: ClusterNameRule): void {
   const problems: string[] = []
   if (choices.cluster !== undefined) {
-    const why = clusterNameProblem(choices.cluster)
-    if (why !== undefined) problems.push(`--cluster: expected a cluster name (a lowercase DNS label not ending in a digit), found "${choices.cluster}" (${why})`)
+    const why = clusterNameProblem(choices.cluster) ?? clusterRule?.problem(choices.cluster)
+    const what = clusterRule?.what ?? 'a lowercase DNS label'
+    if (why !== undefined) problems.push(`--cluster: expected a cluster name (${what}), found "${choices.cluster}" (${why})`)
   }
   if (choices.tag !== undefined) {
     const why = dockerTagProblem(choices.tag)
@@ -103,12 +104,14 @@ export interface DeriveOptions {
   checkout: string
   choices: PrVariantChoices
   smoke: Tester[]
+  /** The deployer the PR's cluster runs on: the config's. */
+  deployer: Deployer
   /** Whether two remote URLs name one repository (tasks/git.ts sameRemote). */
   sameRemote: (a: string, b: string) => boolean
 }
 
 /** The variant to run, with every name derived or chosen; fails when the chosen or derived remote name is taken by another repository. */
-export async function derivePrVariant({ target, checkout, choices, smoke, sameRemote }: DeriveOptions): Promise<PrVariant> {
+export async function derivePrVariant({ target, checkout, choices, smoke, deployer, sameRemote }: DeriveOptions): Promise<PrVariant> {
   const short = target.sha.slice(0, 7)
   const notes: string[] = []
   const baseVersion = choices.tag === undefined ? await baseVersionOf(checkout, target.versionHints) : undefined
@@ -147,6 +150,7 @@ export async function derivePrVariant({ target, checkout, choices, smoke, sameRe
   const variant: BuildVariant = {
     name: cluster,
     cluster,
+    deployer,
     tag,
     build: { remote: target.remote.url, ref: { commit: target.sha, ...(target.fetchRef ? { via: target.fetchRef } : {}) }, remoteName: name },
     smoke,
@@ -160,7 +164,7 @@ function dockerTag(text: string): string {
   return tag === '' ? 'pr' : tag
 }
 
-/** A lowercase DNS label that does not end in a digit, from any text. */
+/** A lowercase DNS label that does not end in a digit, from any text: a name every deployer takes. */
 export function clusterName(text: string): string {
   let name = text
     .toLowerCase()
@@ -169,7 +173,7 @@ export function clusterName(text: string): string {
     .slice(0, MAX_DERIVED_CLUSTER)
     .replace(/^-+|-+$/g, '')
   if (name === '') name = 'pr'
-  // kube-spawn names machines kubespawn<cluster><index>: a trailing digit could make two clusters' machines collide.
+  // A deployer may number its machines after the cluster name (kube-spawn: kubespawn<cluster><index>), where a trailing digit could make two clusters' machines collide.
   if (/[0-9]$/.test(name)) name = `${name.slice(0, MAX_DERIVED_CLUSTER - 2).replace(/-+$/, '')}-x`
   return name
 }

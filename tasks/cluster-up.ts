@@ -22,7 +22,7 @@ export const clusterUp: Task = {
   title: (ctx) => `Spawn cluster ${ctx.variant.cluster} on ${hyperkubeImage(ctx.variant.tag)}`,
   async run(ctx, services) {
     const step = openStep('cluster-up', ctx, services)
-    const { deployer } = ctx.config
+    const { deployer } = ctx.variant
     const cluster = ctx.variant.cluster
     const image = hyperkubeImage(ctx.variant.tag)
     const binaries = await kubernetesBuildFor(ctx, step)
@@ -71,7 +71,7 @@ export const clusterUp: Task = {
     const cluster = ctx.state.halfMadeCluster
     if (cluster === undefined) return
     const step = openStep('cluster-up', ctx, services)
-    const { deployer } = ctx.config
+    const { deployer } = ctx.variant
     try {
       await deployer.down(cluster, step)
     } catch (error) {
@@ -85,7 +85,7 @@ export const clusterUp: Task = {
 
 /** Refusing a cluster that exists: whether it came up, and the commands that remove it (kspawn down first: it also stops machines kube-spawn would leave). */
 async function alreadyExists(ctx: TaskContext, step: Step): Promise<StepError> {
-  const { deployer } = ctx.config
+  const { deployer } = ctx.variant
   const cluster = ctx.variant.cluster
   const kubeconfig = deployer.kubeconfig(cluster)
   const state = (await exists(kubeconfig)) ? `${kubeconfig} is its kubeconfig` : `not brought up: it has no kubeconfig at ${kubeconfig}`

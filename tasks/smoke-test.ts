@@ -49,7 +49,7 @@ export const smokeTest: Task = {
   async run(ctx, services) {
     const step = openStep('smoke-test', ctx, services)
     const cluster = ctx.variant.cluster
-    const kubeconfig = ctx.state.kubeconfig ?? ctx.config.deployer.kubeconfig(cluster)
+    const kubeconfig = ctx.state.kubeconfig ?? ctx.variant.deployer.kubeconfig(cluster)
     if (!step.dryRun && !(await exists(kubeconfig))) {
       throw new StepError(`cluster ${cluster} has no kubeconfig at ${kubeconfig}: bring it up first (kspawn task cluster-up --variant ${ctx.variant.name})`)
     }
@@ -58,8 +58,8 @@ export const smokeTest: Task = {
     if (!step.dryRun) ctx.state.smoke = results
 
     // The cluster's machines, as the deployer's own files list them: each must register as a node.
-    const machines = step.dryRun ? 0 : ((await ctx.config.deployer.status([cluster], step)).get(cluster)?.machines.length ?? 0)
-    const nodes = await nodesReady(kubectl, cluster, machines, ctx.config.deployer.readySeconds(), ctx.config.file)
+    const machines = step.dryRun ? 0 : ((await ctx.variant.deployer.status([cluster], step)).get(cluster)?.machines.length ?? 0)
+    const nodes = await nodesReady(kubectl, cluster, machines, ctx.variant.deployer.readySeconds(), ctx.config.file)
     if (nodes) results.push(nodes)
     if (nodes && !nodes.passed) throw failure(cluster, results)
 

@@ -7,10 +7,9 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import type { Config, GitRef, Source, UserConfig, UserSource, UserVariant, Variant } from './config.ts'
 import { ConfigError, type ConfigProblem } from '../errors.ts'
-import { admission, type AdmissionTester } from '../../plugins/admission.ts'
-import { kubeSpawn, type KubeSpawnOptions } from '../../plugins/kube-spawn.ts'
 import { apiUrlProblem, hasCredentials, normalApiUrl } from '../../github/github-url.ts'
-import type { Deployer, Plugin, Tester } from '../plugin.ts'
+import type { ClusterNameRule, Deployer, Plugin, PluginDefinition, Tester } from '../plugin.ts'
+import { closest, expected, formatPath, isObject, listed, object, text, whenObject } from './schema-kit.ts'
 import {
   branchNameProblem,
   clusterNameProblem,
@@ -25,6 +24,8 @@ import {
 } from './validate.ts'
 
 export interface ParseConfigOptions {
+  /** The plugins the config may use, with their schemas (loadPlugins): kspawn's, and those in the config's own `plugins`. */
+  plugins: KnownPlugins
   /** Absolute path of the config file: relative paths in the config are resolved against its folder. */
   file: string
   /** How messages name the file. Default: `file`. */
@@ -34,21 +35,47 @@ export interface ParseConfigOptions {
 }
 
 /** Validates a config file's default export and returns it normalized; throws a ConfigError listing every problem. */
-export function parseConfig(input: unknown, { file, displayFile = file, home = homedir() }: ParseConfigOptions): Config {
-  const result = userConfigSchema.safeParse(input)
-  if (!result.success) {
-    throw new ConfigError(displayFile, result.error.issues.map((issue): ConfigProblem => ({ path: formatPath(issue.path), message: issue.message })))
-  }
+export function parseConfig(input: unknown, { plugins, file, displayFile = file, home = homedir() }: ParseConfigOptions): Config {
+  const fail = (issues: readonly { path: readonly PropertyKey[]; message: string }[]) =>
+    new ConfigError(displayFile, issues.map((issue): ConfigProblem => ({ path: formatPath(issue.path), message: issue.message })))
+  // The config's own plugins first: the rest of it is checked against them.
+  const own = ownPlugins(input)
+  const listProblems = pluginListProblems(own, plugins.known.filter((definition) => !(Array.isArray(own) && own.includes(definition))))
+  if (listProblems.length > 0) throw fail(listProblems)
+  const unloaded = Array.isArray(own) ? own.findIndex((definition) => !plugins.known.includes(definition as PluginDefinition)) : -1
+  if (unloaded !== -1) throw fail([{ path: ['plugins', unloaded], message: 'expected a plugin whose schema was loaded with the config (loadConfig does it), found one that was not' }])
+  const result = userConfigSchema(plugins, isObject(input) ? input.deployer : undefined).safeParse(input)
+  if (!result.success) throw fail(result.error.issues)
   // The schema checked the input against UserConfig; normalizing the input itself keeps plugin values as their factories made them.
-  return normalize(input as UserConfig, file, home)
+  return normalize(input as UserConfig, plugins.known, file, home)
 }
 
-// Checks across fields run whenever the value is an object, even when one of
-// its fields is invalid, so that one pass reports every problem.
-const whenObject = { when: (payload: { value: unknown }) => isObject(payload.value) }
+/** The `plugins` field of a config's default export, as written. */
+export function ownPlugins(input: unknown): unknown {
+  return isObject(input) ? input.plugins : undefined
+}
+
+/**
+ * The plugins a config may use, with their schemas: kspawn's own and the
+ * config's (`plugins`), which must each be a valid definition with a name no
+ * other plugin of its kind has; a ConfigError says what is wrong with them.
+ */
+export async function loadPlugins(builtin: readonly PluginDefinition[], own: unknown = undefined, displayFile = 'the config'): Promise<KnownPlugins> {
+  const problems = pluginListProblems(own, builtin)
+  if (problems.length > 0) throw new ConfigError(displayFile, problems.map((issue) => ({ path: formatPath(issue.path), message: issue.message })))
+  const known = [...builtin, ...((own as PluginDefinition[] | undefined) ?? [])]
+  const schemas = new Map<string, z.ZodType>()
+  for (const definition of known) schemas.set(pluginKey(definition.kind, definition.name), await definition.schema())
+  return { known, schemas }
+}
 
 const tagWhat = 'a Docker image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})'
-const clusterWhat = 'a cluster name (a lowercase DNS label not ending in a digit)'
+const dnsLabel = 'a lowercase DNS label'
+
+/** `a cluster name (a lowercase DNS label not ending in a digit)`, with the deployer's own rule when it has one. */
+function clusterWhat(rule: ClusterNameRule | undefined): string {
+  return `a cluster name (${rule?.what ?? dnsLabel})`
+}
 
 const apiWhat = 'a GitHub API URL, such as https://github.example.com/api/v3'
 
@@ -68,48 +95,21 @@ const source = object('a source ({ remote, branch }, { remote, commit } or { rem
   }, whenObject),
 )
 
-const admissionTester = object('an admission tester', {
-  kind: z.literal('tester'),
-  name: z.literal('admission'),
-  operation: z.enum(['attach'], { error: (issue) => expected('the operation "attach"', issue.input) }),
-  expect: z.enum(['deny', 'allow'], { error: (issue) => expected('"deny" or "allow"', issue.input) }),
-  message: z
-    .custom<RegExp | string>((value) => value instanceof RegExp || (typeof value === 'string' && value !== ''), {
-      error: (issue) => expected('a RegExp, or a string the error message contains', issue.input),
-    })
-    .optional(),
-})
+export interface KnownPlugins {
+  known: readonly PluginDefinition[]
+  /** By pluginKey(kind, name). */
+  schemas: ReadonlyMap<string, z.ZodType>
+}
 
-const tester = plugin('tester', "a tester such as admission.denies('attach') from 'kspawn/plugins/admission'", {
-  admission: admissionTester,
-})
+function pluginKey(kind: string, name: string): string {
+  return `${kind}\0${name}`
+}
 
-const testers = z.array(tester, { error: (issue) => expected('a list of testers', issue.input) })
+function testers(plugins: KnownPlugins) {
+  return z.array(plugin('tester', plugins), { error: (issue) => expected('a list of testers', issue.input) })
+}
 
-const kubeSpawnDeployer = object('a kube-spawn deployer', {
-  kind: z.literal('deployer'),
-  name: z.literal('kube-spawn'),
-  options: object('kube-spawn options', {
-    nodes: z
-      .number({ error: (issue) => expected('a number of machines, at least 1', issue.input) })
-      .int({ error: (issue) => expected('a whole number of machines', issue.input) })
-      .min(1, { error: (issue) => expected('a number of machines, at least 1', issue.input) }),
-    dir: text('an absolute path', (dir) => (dir.startsWith('/') ? undefined : '')),
-    sudo: z.union([z.literal('auto'), z.boolean()], { error: (issue) => expected('"auto", true or false', issue.input) }),
-    readySeconds: z
-      .number({ error: (issue) => expected('a number of seconds, at least 1', issue.input) })
-      .int({ error: (issue) => expected('a whole number of seconds', issue.input) })
-      .min(1, { error: (issue) => expected('a number of seconds, at least 1', issue.input) })
-      // A config written as plain data may leave it out: kubeSpawn() gives the default.
-      .optional(),
-  }),
-})
-
-const deployer = plugin('deployer', "a deployer such as kubeSpawn() from 'kspawn/plugins/kube-spawn'", {
-  'kube-spawn': kubeSpawnDeployer,
-})
-
-const variant = object('a variant: { source, tag } to build an image, or { image } to use an external one', {
+const variant = (plugins: KnownPlugins, configDeployer: unknown) => object('a variant: { source, tag } to build an image, or { image } to use an external one', {
   source: source.optional(),
   tag: text(tagWhat, dockerTagProblem).optional(),
   image: text('an image reference ([registry/]repository:tag or [registry/]repository@sha256:<digest>)', (ref) => {
@@ -118,10 +118,17 @@ const variant = object('a variant: { source, tag } to build an image, or { image
     const image = parseImageRef(ref)
     return image?.tag === undefined && image?.digest === undefined ? 'it has neither a tag nor a digest' : undefined
   }).optional(),
-  cluster: text(clusterWhat, clusterNameProblem).optional(),
-  smoke: testers.optional(),
+  // Checked with the rule of the variant's deployer, below.
+  cluster: z.string({ error: (issue) => expected(`a cluster name (${dnsLabel})`, issue.input) }).optional(),
+  deployer: plugin('deployer', plugins).optional(),
+  smoke: testers(plugins).optional(),
 }).check(
   z.superRefine((value, ctx) => {
+    if (typeof value.cluster === 'string') {
+      const rule = clusterNameRule(plugins, value.deployer ?? configDeployer)
+      const problem = clusterNameProblem(value.cluster) ?? rule?.problem(value.cluster)
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['cluster'], message: expected(clusterWhat(rule), value.cluster, problem) })
+    }
     if (value.image !== undefined) {
       const image = typeof value.image === 'string' ? parseImageRef(value.image) : undefined
       if (value.tag === undefined && image?.digest !== undefined && image.tag === undefined) {
@@ -138,14 +145,16 @@ const variant = object('a variant: { source, tag } to build an image, or { image
   }, whenObject),
 )
 
-const userConfigSchema = object('a config object (export default defineConfig({ ... }))', {
+const userConfigSchema = (plugins: KnownPlugins, configDeployer: unknown) => object('a config object (export default defineConfig({ ... }))', {
   kubernetes: object('{ checkout: <path of your Kubernetes checkout> }', {
     checkout: text('the path of your Kubernetes checkout', nonEmpty),
   }),
   workdir: text('a folder path', nonEmpty).optional(),
-  deployer,
-  variants: z.record(z.string(), variant, { error: (issue) => expected('variants by name ({ name: { ... } })', issue.input) }),
-  smoke: testers.optional(),
+  // Checked first, by pluginListProblems.
+  plugins: z.unknown().optional(),
+  deployer: plugin('deployer', plugins),
+  variants: z.record(z.string(), variant(plugins, configDeployer), { error: (issue) => expected('variants by name ({ name: { ... } })', issue.input) }),
+  smoke: testers(plugins).optional(),
   share: object('{ repository: <where to push images> }', {
     repository: text('a repository to push images to, such as docker.io/kinvolk', repositoryPrefixProblem),
   }).optional(),
@@ -173,9 +182,11 @@ const userConfigSchema = object('a config object (export default defineConfig({ 
         continue
       }
       if (!isObject(variant)) continue
+      const rule = clusterNameRule(plugins, variant.deployer ?? value.deployer)
+      const problemOf = (name: string) => clusterNameProblem(name) ?? rule?.problem(name)
       let cluster = variant.cluster
       if (cluster === undefined) {
-        const problem = clusterNameProblem(name)
+        const problem = problemOf(name)
         if (problem !== undefined) {
           const what = 'a variant name that is a valid cluster name, or a cluster field (a cluster is named after its variant by default)'
           ctx.addIssue({ code: 'custom', path: ['variants', name], message: expected(what, name, problem) })
@@ -183,7 +194,8 @@ const userConfigSchema = object('a config object (export default defineConfig({ 
         }
         cluster = name
       }
-      if (typeof cluster !== 'string' || clusterNameProblem(cluster) !== undefined) continue
+      // A cluster field that is not a valid name was reported with the variant.
+      if (typeof cluster !== 'string' || problemOf(cluster) !== undefined) continue
       const other = clusters.get(cluster)
       if (other === undefined) {
         clusters.set(cluster, name)
@@ -196,44 +208,52 @@ const userConfigSchema = object('a config object (export default defineConfig({ 
   }, whenObject),
 )
 
-function normalize(config: UserConfig, file: string, home: string): Config {
+function normalize(config: UserConfig, plugins: readonly PluginDefinition[], file: string, home: string): Config {
   const base = dirname(file)
-  const smoke = (config.smoke ?? []).map(withBehaviour)
+  const revive = <T extends Deployer | Tester>(value: T): T => withBehaviour(value, plugins)
+  const smoke = (config.smoke ?? []).map(revive)
+  const deployer = revive(config.deployer)
   const toVariant = (name: string, input: UserVariant): Variant => {
     const cluster = input.cluster ?? name
-    const tests = input.smoke?.map(withBehaviour) ?? smoke
-    if (input.image === undefined) return { name, cluster, tag: input.tag, build: toSource(input.source, base, home), smoke: tests }
+    const tests = input.smoke?.map(revive) ?? smoke
+    const common = { name, cluster, deployer: input.deployer === undefined ? deployer : revive(input.deployer), smoke: tests }
+    if (input.image === undefined) return { ...common, tag: input.tag, build: toSource(input.source, base, home) }
     // Validated: the reference parses, and has a tag unless the variant gives one.
     const image = parseImageRef(input.image)!
     const source = input.source === undefined ? undefined : toSource(input.source, base, home)
-    return { name, cluster, tag: input.tag ?? image.tag!, image, source, smoke: tests }
+    return { ...common, tag: input.tag ?? image.tag!, image, source }
   }
   return {
     file,
     kubernetes: { checkout: resolvePath(config.kubernetes.checkout, base, home) },
     workdir: resolvePath(config.workdir ?? '.kspawn', base, home),
-    deployer: withBehaviour(config.deployer),
+    deployer,
     variants: Object.entries(config.variants).map(([name, input]) => toVariant(name, input)),
     share: config.share === undefined ? undefined : { repository: config.share.repository },
     ...(config.github === undefined ? {} : { github: { api: normalApiUrl(config.github.api) } }),
     smoke,
+    plugins,
   }
 }
 
 /**
  * A plugin value written as plain data (a config that does not import the
- * factories) is made again by its factory, which gives it its behaviour;
+ * factories) is made again by its plugin, which gives it its behaviour;
  * a value a factory made is kept as it is. The schema has checked the fields.
  */
-function withBehaviour<T extends Deployer | Tester>(value: T): T {
+function withBehaviour<T extends Deployer | Tester>(value: T, plugins: readonly PluginDefinition[]): T {
   const data = value as unknown as Record<string, unknown>
-  if (value.kind === 'deployer' && typeof data.up !== 'function') return kubeSpawn(data.options as KubeSpawnOptions) as unknown as T
-  if (value.kind === 'tester' && typeof data.run !== 'function') {
-    const tester = data as unknown as AdmissionTester
-    const made = tester.expect === 'allow' ? admission.allows(tester.operation) : admission.denies(tester.operation, tester.message === undefined ? {} : { message: tester.message })
-    return made as unknown as T
-  }
-  return value
+  const behaves = value.kind === 'deployer' ? typeof data.up === 'function' : typeof data.run === 'function'
+  if (behaves) return value
+  // The schema accepted only values of a known plugin.
+  const definition = plugins.find((candidate) => candidate.kind === value.kind && candidate.name === value.name)!
+  return definition.revive(data) as T
+}
+
+/** The cluster-name rule of the deployer a variant runs on, when its plugin has one. */
+function clusterNameRule(plugins: KnownPlugins, deployer: unknown): ClusterNameRule | undefined {
+  if (!isObject(deployer)) return undefined
+  return plugins.known.find((definition) => definition.kind === 'deployer' && definition.name === deployer.name)?.clusterName
 }
 
 function toSource(input: UserSource, base: string, home: string): Source {
@@ -253,43 +273,23 @@ function resolvePath(path: string, base: string, home: string): string {
   return resolve(base, path)
 }
 
-/** A string field; `problem` says why a string is invalid ('' for no particular reason), or returns undefined. */
-function text(what: string, problem: (value: string) => string | undefined) {
-  return z.string({ error: (issue) => expected(what, issue.input) }).check(
-    z.superRefine((value, ctx) => {
-      const why = problem(value)
-      if (why !== undefined) ctx.addIssue({ code: 'custom', message: expected(what, value, why) })
-    }),
-  )
-}
 
-/** An object whose fields are all known: each unknown field is a problem of its own. */
-function object<Shape extends z.ZodRawShape>(what: string, shape: Shape) {
-  const known = Object.keys(shape)
-  return z.looseObject(shape, { error: (issue) => expected(what, issue.input) }).check(
-    z.superRefine((value, ctx) => {
-      for (const key of Object.keys(value)) {
-        if (known.includes(key)) continue
-        const guess = closest(key, known)
-        const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`
-        const fields = known.length === 1 ? 'the field' : 'the fields'
-        ctx.addIssue({ code: 'custom', message: `expected only ${fields} ${listed(known)}, found unknown field ${JSON.stringify(key)}${hint}` })
-      }
-    }, whenObject),
-  )
-}
-
-/** A value made by a plugin factory, checked against the fields of the plugin it names and kept as it is. */
-function plugin(kind: string, what: string, plugins: Record<string, z.ZodType>) {
+/** A value made by a plugin factory (or written as plain data), checked against the schema of the plugin it names and kept as it is. */
+function plugin(kind: 'deployer' | 'tester', plugins: KnownPlugins) {
+  const ofKind = plugins.known.filter((definition) => definition.kind === kind)
+  const examples = ofKind.map((definition) => `${definition.example} from '${definition.module}'`)
+  const what = `a ${kind} such as ${examples.length > 0 ? examples.join(' or ') : 'none: no plugin of that kind is known'}`
   return z.unknown().check(
     z.superRefine((value, ctx) => {
       if (!isObject(value) || value.kind !== kind || typeof value.name !== 'string') {
         ctx.addIssue({ code: 'custom', message: expected(what, value) })
         return
       }
-      const schema = plugins[value.name]
+      const schema = plugins.schemas.get(pluginKey(kind, value.name))
       if (schema === undefined) {
-        ctx.addIssue({ code: 'custom', message: expected(what, value, `known ${kind}s: ${listed(Object.keys(plugins))}`) })
+        const guess = closest(value.name, ofKind.map((definition) => definition.name))
+        const hint = guess === undefined ? '' : `; did you mean "${guess}"?`
+        ctx.addIssue({ code: 'custom', message: expected(what, value, `known ${kind}s: ${listed(ofKind.map((definition) => definition.name))}${hint}`) })
         return
       }
       for (const issue of schema.safeParse(value).error?.issues ?? []) {
@@ -299,71 +299,40 @@ function plugin(kind: string, what: string, plugins: Record<string, z.ZodType>) 
   )
 }
 
-function expected(what: string, value: unknown, why?: string): string {
-  return `expected ${what}, found ${found(value)}${why ? ` (${why})` : ''}`
-}
-
-/** A value as a message shows it. */
-function found(value: unknown): string {
-  if (value === undefined) return 'nothing'
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === null) return String(value)
-  if (typeof value === 'function') return 'a function'
-  if (typeof value === 'symbol') return 'a symbol'
-  if (value instanceof RegExp) return String(value)
-  if (Array.isArray(value)) return 'a list'
-  if (isPlugin(value)) return `${value.kind} "${value.name}"`
-  return 'an object'
-}
-
-/** `variants.denyattach.smoke[0]`; keys that are not plain words are quoted. */
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((key, index) => {
-      if (typeof key === 'number') return `[${key}]`
-      const name = String(key)
-      if (/^[A-Za-z0-9_$-]+$/.test(name)) return index === 0 ? name : `.${name}`
-      return `[${JSON.stringify(name)}]`
-    })
-    .join('')
-}
-
-function listed(words: readonly string[]): string {
-  return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`
-}
-
-/** The known word a misspelt one most likely meant: one edit away, or two for words of six letters or more. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (distance <= Math.min(2, Math.max(1, Math.floor(candidate.length / 3))) && distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
+/** What is wrong with a config's own `plugins` list: each must be a plugin definition whose name no known plugin of its kind has. */
+function pluginListProblems(list: unknown, builtin: readonly PluginDefinition[]): { path: PropertyKey[]; message: string }[] {
+  if (list === undefined) return []
+  const what = "a list of plugin definitions, such as [myPlugin] where myPlugin = definePlugin({ kind, name, module, example, schema, revive }) from 'kspawn'"
+  if (!Array.isArray(list)) return [{ path: ['plugins'], message: expected(what, list) }]
+  const problems: { path: PropertyKey[]; message: string }[] = []
+  const seen = [...builtin]
+  list.forEach((entry: unknown, index) => {
+    const path = ['plugins', index]
+    if (!isObject(entry)) {
+      problems.push({ path, message: expected('a plugin definition (definePlugin({ ... }))', entry) })
+      return
     }
-  }
-  return best
-}
-
-/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  const rows = [Array.from({ length: b.length + 1 }, (_, j) => j)]
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i]
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1)
+    const fields: [string, (value: unknown) => boolean, string][] = [
+      ['kind', (value) => value === 'deployer' || value === 'tester', '"deployer" or "tester"'],
+      ['name', (value) => typeof value === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(value), 'a plugin name (lowercase letters, digits and "-")'],
+      ['module', (value) => typeof value === 'string' && value !== '', 'the module configs import it from'],
+      ['example', (value) => typeof value === 'string' && value !== '', 'how a config makes a value, e.g. "myDeployer()"'],
+      ['schema', (value) => typeof value === 'function', 'a function returning the schema of its values'],
+      ['revive', (value) => typeof value === 'function', 'a function making a value from plain data'],
+    ]
+    let valid = true
+    for (const [field, ok, expectation] of fields) {
+      if (ok(entry[field])) continue
+      valid = false
+      problems.push({ path: [...path, field], message: expected(expectation, entry[field]) })
     }
-    rows.push(row)
-  }
-  return rows[a.length]![b.length]!
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function isPlugin(value: object): value is Plugin {
-  return 'kind' in value && typeof value.kind === 'string' && 'name' in value && typeof value.name === 'string'
+    if (!valid) return
+    const definition = entry as unknown as PluginDefinition
+    if (seen.some((other) => other.kind === definition.kind && other.name === definition.name)) {
+      problems.push({ path: [...path, 'name'], message: expected(`a name no other ${definition.kind} has`, definition.name, 'a plugin of that kind and name is known already') })
+      return
+    }
+    seen.push(definition)
+  })
+  return problems
 }

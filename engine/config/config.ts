@@ -2,7 +2,7 @@
 // config (Config, what the rest of kspawn reads: absolute paths, defaults
 // applied, one Variant per cluster). This module is imported by config files
 // themselves, so it stays free of runtime dependencies.
-import type { Deployer, Tester } from '../plugin.ts'
+import type { Deployer, PluginDefinition, Tester } from '../plugin.ts'
 
 /** Where a patch comes from: a git remote and one branch, commit or tag on it. */
 export type UserSource =
@@ -11,21 +11,23 @@ export type UserSource =
   | { remote: string; tag: string; branch?: never; commit?: never }
 
 interface UserVariantCommon {
-  /** kube-spawn cluster name: a lowercase DNS label not ending in a digit. Default: the variant name. */
+  /** The variant's cluster: a lowercase DNS label, and whatever its deployer adds (kube-spawn: not ending in a digit). Default: the variant name. */
   cluster?: string
+  /** The deployer this variant's cluster runs on, instead of the config's. */
+  deployer?: Deployer
   /** Smoke tests for this variant, replacing the top-level `smoke`. */
   smoke?: Tester[]
 }
 
-/** A variant that kspawn builds from source into a hyperkube image. */
+/** A variant that kspawn builds from source into the image its deployer runs. */
 export interface UserBuildVariant extends UserVariantCommon {
   source: UserSource
-  /** Tag of the hyperkube image to build (`make -C cluster/images/hyperkube VERSION=<tag>`). */
+  /** Tag of the image to build (for kube-spawn: `make -C cluster/images/hyperkube VERSION=<tag>`). */
   tag: string
   image?: never
 }
 
-/** A variant that runs a hyperkube image someone else built; kspawn never builds it. */
+/** A variant that runs an image someone else built; kspawn never builds it. */
 export interface UserImageVariant extends UserVariantCommon {
   /** e.g. `docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix`, or pinned with `@sha256:<digest>`. */
   image: string
@@ -44,13 +46,16 @@ export interface UserConfig {
   }
   /** Where kspawn keeps worktrees, run logs and state, relative to this file. Default `.kspawn`. */
   workdir?: string
+  /** The deployer of every variant that names none of its own. */
   deployer: Deployer
+  /** Plugins of your own, besides those kspawn ships: their definitions (definePlugin from 'kspawn'). */
+  plugins?: PluginDefinition[]
   /** The variants to run side by side, by name; each gets its own cluster. */
   variants: Record<string, UserVariant>
   /** Smoke tests for every variant that has no `smoke` of its own. */
   smoke?: Tester[]
   share?: {
-    /** Where `share` pushes images, e.g. `docker.io/kinvolk`: the image becomes `<repository>/hyperkube-amd64:<tag>`. */
+    /** Where `share` pushes images, e.g. `docker.io/kinvolk`: the image becomes `<repository>/<the deployer's image name>:<tag>` (kube-spawn: hyperkube-amd64). */
     repository: string
   }
   github?: {
@@ -97,7 +102,9 @@ export interface ImageRef {
 interface VariantCommon {
   name: string
   cluster: string
-  /** The hyperkube image tag the cluster runs. */
+  /** The deployer its cluster runs on: its own, or the config's. */
+  deployer: Deployer
+  /** The tag of the image the cluster runs. */
   tag: string
   smoke: Tester[]
 }
@@ -124,7 +131,10 @@ export interface Config {
   kubernetes: { checkout: string }
   /** Absolute. */
   workdir: string
+  /** The deployer of the variants that name none. */
   deployer: Deployer
+  /** Every plugin the config could use: kspawn's and the config's own. */
+  plugins: readonly PluginDefinition[]
   /** In the order the config lists them. */
   variants: Variant[]
   share?: { repository: string }

@@ -7,6 +7,7 @@ import { dirname, extname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.ts'
+import type { PluginDefinition } from '../plugin.ts'
 
 // kspawn's engine, and the package root above it (engine/config/ → engine/ → the root).
 const engineFolder = dirname(dirname(fileURLToPath(import.meta.url)))
@@ -14,14 +15,10 @@ const engineFolder = dirname(dirname(fileURLToPath(import.meta.url)))
 /** In the order they are looked for in a folder. */
 export const configFileNames = ['kspawn.config.ts', 'kspawn.config.mts', 'kspawn.config.js', 'kspawn.config.mjs'] as const
 
-/** The import names a config file can use, and their module in this package (as in package.json "exports"). */
-export const packageModules = {
-  kspawn: 'index',
-  'kspawn/plugins/kube-spawn': 'plugins/kube-spawn',
-  'kspawn/plugins/admission': 'plugins/admission',
-} as const
 
 export interface LoadConfigOptions {
+  /** The plugins kspawn ships (plugins/index.ts), which the CLI hands over; a config may add its own. */
+  plugins: readonly PluginDefinition[]
   /** Where discovery starts, and what messages name files relative to. Default: `process.cwd()`. */
   cwd?: string
   /** A config file to load instead of discovering one (`--config`); relative to `cwd`. */
@@ -41,7 +38,7 @@ export function findConfigFile(cwd: string): string | undefined {
   }
 }
 
-export async function loadConfig({ cwd = process.cwd(), configFile, home }: LoadConfigOptions = {}): Promise<Config> {
+export async function loadConfig({ plugins, cwd = process.cwd(), configFile, home }: LoadConfigOptions): Promise<Config> {
   const file = configFile === undefined ? findConfigFile(cwd) : resolve(cwd, configFile)
   if (file === undefined) {
     throw new UsageError(
@@ -50,9 +47,10 @@ export async function loadConfig({ cwd = process.cwd(), configFile, home }: Load
   }
   const displayFile = displayPath(file, cwd)
   if (configFile !== undefined) checkConfigFile(file, displayFile)
-  const exported = await importConfig(file, displayFile)
-  const { parseConfig } = await import('./config-schema.ts')
-  return parseConfig(exported, { file, displayFile, ...(home === undefined ? {} : { home }) })
+  const exported = await importConfig(file, displayFile, plugins)
+  const { loadPlugins, ownPlugins, parseConfig } = await import('./config-schema.ts')
+  const known = await loadPlugins(plugins, ownPlugins(exported), displayFile)
+  return parseConfig(exported, { plugins: known, file, displayFile, ...(home === undefined ? {} : { home }) })
 }
 
 function checkConfigFile(file: string, displayFile: string): void {
@@ -68,12 +66,12 @@ function checkConfigFile(file: string, displayFile: string): void {
 }
 
 /** Runs the config file and returns its default export. */
-async function importConfig(file: string, displayFile: string): Promise<unknown> {
+async function importConfig(file: string, displayFile: string, plugins: readonly PluginDefinition[]): Promise<unknown> {
   const { createJiti } = await import('jiti')
   const jiti = createJiti(import.meta.url, {
     // A config edited between two loads in one process is read again.
     moduleCache: false,
-    alias: packageAliases(),
+    alias: packageAliases(plugins),
     // Installed, kspawn's own modules load natively: the config shares them with the running kspawn.
     nativeModules: ['kspawn'],
   })
@@ -98,10 +96,11 @@ async function importConfig(file: string, displayFile: string): Promise<unknown>
 // it, found next to this module: dist/ once built and installed, the sources
 // in this repository (where package.json "exports" points at a dist/ that may
 // not exist). A config never sees another copy than the one that checks it.
-function packageAliases(): Record<string, string> {
-  const root = dirname(engineFolder)
+function packageAliases(plugins: readonly PluginDefinition[]): Record<string, string> {
   const extension = extname(fileURLToPath(import.meta.url))
-  return Object.fromEntries(Object.entries(packageModules).map(([name, module]) => [name, join(root, module + extension)]))
+  const modules: Record<string, string> = { kspawn: join(dirname(engineFolder), `index${extension}`) }
+  for (const plugin of plugins) if (plugin.file !== undefined) modules[plugin.module] = plugin.file
+  return modules
 }
 
 /** What went wrong while running the config file, located in it when the error says where. */

@@ -52,10 +52,8 @@ export function dockerTagProblem(tag: string): string | undefined {
 }
 
 /**
- * A cluster name: an RFC 1123 DNS label in lowercase that does not end in a
- * digit, since kube-spawn names machines kubespawn<cluster><index> and cluster
- * "web1" would then collide with machine 1x of cluster "web". The reason
- * suggests names ending in a letter.
+ * kspawn's rule on cluster names, for every deployer: an RFC 1123 DNS label in
+ * lowercase. A deployer may add its own rule (PluginDefinition.clusterName).
  */
 export function clusterNameProblem(name: string): string | undefined {
   if (name === '') return 'it is empty'
@@ -63,26 +61,8 @@ export function clusterNameProblem(name: string): string | undefined {
   const bad = /[^a-z0-9-]/.exec(name)
   if (bad) return `it contains ${describeChar(bad[0])}`
   if (name.startsWith('-') || name.endsWith('-')) return 'it starts or ends with "-"'
-  const digits = /[0-9]+$/.exec(name)?.[0]
-  if (digits !== undefined) {
-    const stem = name.slice(0, -digits.length)
-    const suggestions = [`${stem}${stem ? '-' : ''}${[...digits].map((d) => DIGIT_WORDS[Number(d)]).join('-')}`, `${stem}${[...digits].map((d) => DIGIT_LETTERS[Number(d)]).join('')}`]
-      .filter((suggestion) => suggestion.length <= 63)
-      .map((suggestion) => `"${suggestion}"`)
-    // The collision with this very name when there is one (no index starts with "0"), else the classic one.
-    const [mine, other, prefix] = stem && !digits.startsWith('0') ? [name, stem, stem] : ['x1', 'x', 'x']
-    const index = mine.slice(prefix.length)
-    return (
-      `it ends in a digit; kube-spawn v0.2 names machines kubespawn<cluster><index>, so machine 0 of cluster "${mine}" and machine ${index}0 of cluster "${other}" are both kubespawn${mine}0` +
-      (suggestions.length ? `: use a name ending in a letter, such as ${suggestions.join(' or ')}` : '')
-    )
-  }
   return undefined
 }
-
-const DIGIT_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
-// 1 → a, 2 → b, ... as "x1" → "xa"; 0 → j, the key after 9.
-const DIGIT_LETTERS = 'jabcdefghi'
 
 // The grammar of github.com/distribution/reference.
 const pathComponent = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/

@@ -46,14 +46,14 @@ export async function tearDown(options: TeardownOptions): Promise<Map<string, Te
     }
     emit({ kind: 'info', ...source, message: `removing cluster ${cluster} (--teardown)` })
     try {
-      await config.deployer.down(cluster, io)
+      await ctx.variant.deployer.down(cluster, io)
       if (!dryRun) {
         await removeClusterRecord(config.workdir, cluster)
         delete ctx.state.halfMadeCluster
       }
       results.set(ctx.variant.name, { cluster, removed: true })
     } catch (error) {
-      const message = await removalFailed(config.deployer, cluster, error, io, `removing cluster ${cluster} failed`, options.downCommand(cluster))
+      const message = await removalFailed(ctx.variant.deployer, cluster, error, io, `removing cluster ${cluster} failed`, options.downCommand(cluster))
       emit({ kind: 'warn', ...source, message })
       results.set(ctx.variant.name, { cluster, removed: false, message })
     }

@@ -144,6 +144,32 @@ test('a bad config exits 2 with the problem, and nothing runs', async () => {
   assert.equal(await readdir(dir), ['kspawn.config.mjs'], 'no run folder')
 })
 
+test('a config written as plain data names its deployer: an unknown one exits 2 naming the known ones, a known one is that plugin', async () => {
+  const plain = (deployer: string) => `export default {
+  kubernetes: { checkout: './kubernetes' },
+  deployer: ${deployer},
+  variants: { web: { image: 'docker.io/kinvolk/hyperkube-amd64:v1' } },
+}
+`
+  await writeFile(path.join(dir, 'kspawn.config.mjs'), plain(`{ kind: 'deployer', name: 'kube-spwan', options: { nodes: 2 } }`))
+  for (const argv of [['run', 'dev-loop'], ['list'], ['clusters'], ['doctor']]) {
+    const unknown = await kspawn(argv)
+    assert.is(unknown.exitCode, 2, argv.join(' '))
+    assert.is(
+      unknown.stderr,
+      `kspawn.config.mjs: deployer: expected a deployer such as kubeSpawn() from 'kspawn/plugins/kube-spawn', found deployer "kube-spwan" (known deployers: kube-spawn; did you mean "kube-spawn"?)\n`,
+    )
+  }
+  // A plain-data deployer of a known plugin is that plugin, with its defaults and its rule on cluster names.
+  // (Another file: Node keeps an ES module it has imported, whatever the file says now.)
+  await writeFile(path.join(dir, 'known.config.mjs'), plain(`{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 2, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`).replace('web: {', 'web1: {'))
+  const rule = await kspawn(['list', '--config', 'known.config.mjs'])
+  assert.is(rule.exitCode, 2)
+  assert.match(rule.stderr, 'known.config.mjs: variants.web1: expected a variant name that is a valid cluster name, or a cluster field (a cluster is named after its variant by default), found "web1" (it ends in a digit; kube-spawn v0.2 names machines kubespawn<cluster><index>')
+  assert.equal(await readdir(dir), ['known.config.mjs', 'kspawn.config.mjs'], 'no run folder')
+  await rm(path.join(dir, 'known.config.mjs'))
+})
+
 test('list shows the workflows with their tasks, the tasks, and the variants with their image, tag and cluster', async () => {
   await writeConfigFile(dir)
   const { exitCode, stdout } = await kspawn(['list'])

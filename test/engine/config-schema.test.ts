@@ -2,13 +2,16 @@
 // messages a user sees, and the Config the rest of kspawn reads.
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { parseConfig } from '../../engine/config/config-schema.ts'
+import { loadPlugins, parseConfig } from '../../engine/config/config-schema.ts'
+import { builtinPlugins } from '../../plugins/index.ts'
+
+const plugins = await loadPlugins(builtinPlugins)
 import { ConfigError } from '../../engine/errors.ts'
-import { admission } from '../../plugins/admission.ts'
-import { kubeSpawn } from '../../plugins/kube-spawn.ts'
+import { admission } from '../../plugins/admission/index.ts'
+import { kubeSpawn } from '../../plugins/kube-spawn/index.ts'
 
 const file = '/work/project/kspawn.config.ts'
-const parse = (input: unknown) => parseConfig(input, { file, displayFile: 'kspawn.config.ts', home: '/home/dev' })
+const parse = (input: unknown) => parseConfig(input, { plugins, file, displayFile: 'kspawn.config.ts', home: '/home/dev' })
 
 /** A valid config, with `change` applied to a copy. */
 function config(change: (config: any) => void = () => {}): any {
@@ -67,14 +70,14 @@ const cases: [name: string, input: any, messages: string[]][] = [
       delete c.variants.denyattach.tag
     }),
     [
-      'kspawn.config.ts: variants.denyattach: expected only the fields source, tag, image, cluster and smoke, found unknown field "tga" (did you mean "tag"?)',
+      'kspawn.config.ts: variants.denyattach: expected only the fields source, tag, image, cluster, deployer and smoke, found unknown field "tga" (did you mean "tag"?)',
       `kspawn.config.ts: variants.denyattach.tag: expected ${tag} to name the image built from source, found nothing`,
     ],
   ],
   [
     'an unknown top-level field',
     config((c) => (c.clusters = {})),
-    ['kspawn.config.ts: expected only the fields kubernetes, workdir, deployer, variants, smoke, share and github, found unknown field "clusters"'],
+    ['kspawn.config.ts: expected only the fields kubernetes, workdir, plugins, deployer, variants, smoke, share and github, found unknown field "clusters"'],
   ],
   [
     'a missing checkout',
@@ -270,6 +273,7 @@ test('normalizes: absolute paths, defaults, one Variant per entry in order', () 
       {
         name: 'denyattach',
         cluster: 'denyattach',
+        deployer,
         tag: 'v1.8.5-beta.0-denyattach',
         build: { remote: '/work/remotes/kinvolk-kubernetes.git', ref: { branch: 'alban/v1.8.5-beta.0-denyattach' } },
         smoke: [everywhere],
@@ -277,6 +281,7 @@ test('normalizes: absolute paths, defaults, one Variant per entry in order', () 
       {
         name: 'denyattachfix',
         cluster: 'denyattachfix',
+        deployer,
         tag: 'v1.8.5-beta.0-denyattachfix',
         image: {
           ref: 'docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix',
@@ -290,6 +295,7 @@ test('normalizes: absolute paths, defaults, one Variant per entry in order', () 
       {
         name: 'pinned',
         cluster: 'pinned-one',
+        deployer,
         tag: 'pinned',
         image: { ref: `127.0.0.1:5000/hyperkube-amd64@${digest}`, registry: '127.0.0.1:5000', repository: 'hyperkube-amd64', digest },
         source: undefined,
@@ -298,9 +304,12 @@ test('normalizes: absolute paths, defaults, one Variant per entry in order', () 
     ],
     share: { repository: 'docker.io/kinvolk' },
     smoke: [everywhere],
+    plugins: builtinPlugins,
   })
   // Plugin values are kept as their factories made them, ready to carry behaviour.
   assert.is(loaded.deployer, deployer)
+  // A variant that names no deployer of its own runs on the config's.
+  assert.is(loaded.variants[0]!.deployer, deployer)
   assert.is(loaded.variants[0]!.smoke[0], everywhere)
 })
 

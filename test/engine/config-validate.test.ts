@@ -1,5 +1,6 @@
 // The pure validators of engine/config/validate.ts, case by case. Git ref names are
 // also checked against the real `git check-ref-format`.
+import { kubeSpawnPlugin } from '../../plugins/kube-spawn/plugin.ts'
 import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { test } from '../suite.ts'
@@ -107,9 +108,7 @@ test('dockerTagProblem: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}', () => {
   for (const [tag, problem] of cases) assert.is(dockerTagProblem(tag), problem, tag)
 })
 
-test('clusterNameProblem: a lowercase DNS label not ending in a digit', () => {
-  const digit = (collision: string, suggestions: string) =>
-    `it ends in a digit; kube-spawn v0.2 names machines kubespawn<cluster><index>, so ${collision}: use a name ending in a letter, such as ${suggestions}`
+test("clusterNameProblem: kspawn's rule for every deployer, a lowercase DNS label", () => {
   const cases: [string, string | undefined][] = [
     ['denyattach', undefined],
     ['denyattachfix', undefined],
@@ -117,6 +116,9 @@ test('clusterNameProblem: a lowercase DNS label not ending in a digit', () => {
     ['a', undefined],
     ['1a', undefined],
     ['x'.repeat(63), undefined],
+    // A deployer may refuse these (kube-spawn does, below); kspawn's own rule does not.
+    ['deny2', undefined],
+    ['7', undefined],
     ['', 'it is empty'],
     ['x'.repeat(64), 'it is 64 characters long, more than 63'],
     ['DenyAttach', 'it contains "D"'],
@@ -124,12 +126,24 @@ test('clusterNameProblem: a lowercase DNS label not ending in a digit', () => {
     ['deny.attach', 'it contains "."'],
     ['-deny', 'it starts or ends with "-"'],
     ['deny-', 'it starts or ends with "-"'],
+  ]
+  for (const [name, problem] of cases) assert.is(clusterNameProblem(name), problem, name)
+})
+
+test("kube-spawn's own rule on cluster names: not ending in a digit, which would collide with another cluster's machine", () => {
+  const digit = (collision: string, suggestions: string) =>
+    `it ends in a digit; kube-spawn v0.2 names machines kubespawn<cluster><index>, so ${collision}: use a name ending in a letter, such as ${suggestions}`
+  const cases: [string, string | undefined][] = [
+    ['denyattach', undefined],
+    ['1a', undefined],
     ['deny2', digit('machine 0 of cluster "deny2" and machine 20 of cluster "deny" are both kubespawndeny20', '"deny-two" or "denyb"')],
     ['x1', digit('machine 0 of cluster "x1" and machine 10 of cluster "x" are both kubespawnx10', '"x-one" or "xa"')],
     ['web10', digit('machine 0 of cluster "web10" and machine 100 of cluster "web" are both kubespawnweb100', '"web-one-zero" or "webaj"')],
     ['7', digit('machine 0 of cluster "x1" and machine 10 of cluster "x" are both kubespawnx10', '"seven" or "g"')],
   ]
-  for (const [name, problem] of cases) assert.is(clusterNameProblem(name), problem, name)
+  const rule = kubeSpawnPlugin.clusterName!
+  assert.is(rule.what, 'a lowercase DNS label not ending in a digit')
+  for (const [name, problem] of cases) assert.is(rule.problem(name), problem, name)
 })
 
 const digest = `sha256:${'ab'.repeat(32)}`

@@ -6,8 +6,11 @@ import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { ConfigError, UsageError } from '../../engine/errors.ts'
-import { configFileNames, findConfigFile, loadConfig, packageModules } from '../../engine/config/load-config.ts'
-import type { AdmissionTester } from '../../plugins/admission.ts'
+import { configFileNames, findConfigFile, loadConfig as loadWith } from '../../engine/config/load-config.ts'
+import { builtinPlugins } from '../../plugins/index.ts'
+
+const loadConfig = (options: Omit<Parameters<typeof loadWith>[0], 'plugins'>) => loadWith({ plugins: builtinPlugins, ...options })
+import type { AdmissionTester } from '../../plugins/admission/index.ts'
 
 const repo = path.resolve(import.meta.dirname, '../..')
 
@@ -234,10 +237,12 @@ test('the shipped kspawn.config.ts is the article loop, and valid', async () => 
   assert.equal(denyattach && { ...denyattach, smoke: undefined }, {
     name: 'denyattach',
     cluster: 'denyattach',
+    deployer: config.deployer,
     tag: 'v1.8.5-beta.0-denyattach',
     build: { remote: 'https://github.com/kinvolk/kubernetes', ref: { branch: 'alban/v1.8.5-beta.0-denyattach' } },
     smoke: undefined,
   })
+  assert.is(config.deployer.name, 'kube-spawn')
   assert.is(fix?.image?.ref, 'docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattachfix')
   assert.is(fix?.tag, 'v1.8.5-beta.0-denyattachfix')
   assert.is(fix?.cluster, 'denyattachfix')
@@ -252,11 +257,13 @@ test('the shipped kspawn.config.ts is the article loop, and valid', async () => 
   assert.ok(matches(deniedByFix![0]!, rejection('DenyAttach')))
 })
 
-test('package.json exports what a config can import', async () => {
+test('package.json exports what a config can import: kspawn, and each plugin kspawn ships from its folder', async () => {
   const manifest = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8'))
-  for (const [name, module] of Object.entries(packageModules)) {
-    const subpath = name === 'kspawn' ? '.' : `./${name.slice('kspawn/'.length)}`
-    assert.equal(manifest.exports[subpath], { types: `./dist/${module}.d.ts`, default: `./dist/${module}.js` }, name)
+  assert.equal(manifest.exports['.'], { types: './dist/index.d.ts', default: './dist/index.js' })
+  assert.equal(manifest.exports['./plugins/*'], { types: './dist/plugins/*/index.d.ts', default: './dist/plugins/*/index.js' })
+  for (const plugin of builtinPlugins) {
+    assert.is(plugin.module, `kspawn/plugins/${plugin.name}`)
+    assert.is(plugin.file, path.join(repo, 'plugins', plugin.name, 'index.ts'))
   }
   assert.is(manifest.types, manifest.exports['.'].types)
 })

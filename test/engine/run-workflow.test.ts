@@ -281,8 +281,8 @@ test('--resume starts over a variant whose definition changed, saying what chang
 })
 
 test('variants built from source start before image variants, which wait for their kubelet and kubeadm', () => {
-  const build = (name: string) => ({ name, cluster: name, tag: name, smoke: [], build: { remote: '/r', ref: { branch: 'b' } } }) as Variant
-  const image = (name: string) => ({ name, cluster: name, tag: name, smoke: [], image: { ref: 'r/i:t', repository: 'r/i', tag: 't' } }) as Variant
+  const build = (name: string) => ({ name, cluster: name, tag: name, smoke: [], build: { remote: '/r', ref: { branch: 'b' } } }) as unknown as Variant
+  const image = (name: string) => ({ name, cluster: name, tag: name, smoke: [], image: { ref: 'r/i:t', repository: 'r/i', tag: 't' } }) as unknown as Variant
   const config = { file: 'kspawn.config.ts', variants: [image('fix'), build('deny'), image('other'), build('more')] } as unknown as Config
   assert.equal(selectVariants(config).map((variant) => variant.name), ['deny', 'more', 'fix', 'other'])
   assert.equal(selectVariants(config, ['other', 'deny']).map((variant) => variant.name), ['deny', 'other'])

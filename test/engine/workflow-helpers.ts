@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Config, Variant } from '../../engine/config/config.ts'
 import type { Services, Task, TaskContext } from '../../engine/run/task.ts'
-import { kubeSpawn } from '../../plugins/kube-spawn.ts'
+import { builtinPlugins } from '../../plugins/index.ts'
+import { kubeSpawn } from '../../plugins/kube-spawn/index.ts'
 
 export function imageVariant(name: string): Variant {
   const tag = `v1.8.5-beta.0-${name}`
   return {
     name,
     cluster: name,
+    deployer: kubeSpawn(),
     tag,
     smoke: [],
     image: { ref: `docker.io/kinvolk/hyperkube-amd64:${tag}`, registry: 'docker.io', repository: 'kinvolk/hyperkube-amd64', tag },
@@ -33,6 +35,7 @@ export async function tempProject(variants = ['denyattach', 'denyattachfix']): P
     workdir: path.join(dir, '.kspawn'),
     deployer: kubeSpawn(),
     variants: variants.map(imageVariant),
+    plugins: builtinPlugins,
   }
   return { dir, config, cleanup: () => rm(dir, { recursive: true, force: true }) }
 }

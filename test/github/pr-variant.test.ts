@@ -10,6 +10,8 @@ import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../../engine/errors.ts'
 import type { Target } from '../../github/github-target.ts'
+import { kubeSpawn } from '../../plugins/kube-spawn/index.ts'
+import { kubeSpawnPlugin } from '../../plugins/kube-spawn/plugin.ts'
 import { checkChoices, clusterName, derivePrVariant } from '../../github/pr-variant.ts'
 import { sameRemote } from '../../tasks/git.ts'
 
@@ -50,7 +52,7 @@ test.after(async () => {
   await rm(checkout, { recursive: true, force: true })
 })
 
-const derive = (target: Target, choices = {}) => derivePrVariant({ target, checkout, choices, smoke: [], sameRemote })
+const derive = (target: Target, choices = {}) => derivePrVariant({ target, checkout, choices, smoke: [], deployer: kubeSpawn(), sameRemote })
 
 test('a pull request: <base version>-pr<N>-<short sha>, cluster pr<N>-<head owner>, remote named for the head owner', async () => {
   const derived = await derive(pullTarget({ versionHints: ['f'.repeat(40), tagged] }))
@@ -129,7 +131,7 @@ test('derived cluster names are DNS labels that do not end in a digit, and short
 
 test('--cluster, --tag and --remote are checked before anything is asked, every problem at once', () => {
   try {
-    checkChoices({ cluster: 'Pr7', tag: '-bad', remote: '.hidden' })
+    checkChoices({ cluster: 'Pr7', tag: '-bad', remote: '.hidden' }, kubeSpawnPlugin.clusterName)
     assert.unreachable()
   } catch (error) {
     assert.instance(error, UsageError)

@@ -4,10 +4,13 @@
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { formatCommandLine } from '../../engine/runner/command-line.ts'
-import { parseConfig } from '../../engine/config/config-schema.ts'
+import { loadPlugins, parseConfig } from '../../engine/config/config-schema.ts'
+import { builtinPlugins } from '../../plugins/index.ts'
+
+const plugins = await loadPlugins(builtinPlugins)
 import type { StepIO } from '../../engine/plugin.ts'
 import type { CommandResult } from '../../engine/runner/runner.ts'
-import { admission, ATTACH_SECONDS, attachArgv, deletePodArgv, judgeAttach, podLogsArgv, readAttach, runPodArgv, waitPodReadyArgv } from '../../plugins/admission.ts'
+import { admission, ATTACH_SECONDS, attachArgv, deletePodArgv, judgeAttach, podLogsArgv, readAttach, runPodArgv, waitPodReadyArgv } from '../../plugins/admission/index.ts'
 
 const forbidden = `Error from server (Forbidden): pods "kspawn-smoke-a1b2c3" is forbidden: cannot attach to a container, rejected by admission controller`
 
@@ -78,8 +81,8 @@ test('testers describe their expectation; a config sees their fields only', () =
 
   const base = { kubernetes: { checkout: '/k' }, variants: { web: { image: 'r/h:v1' } }, deployer: { kind: 'deployer', name: 'kube-spawn', options: { nodes: 2, dir: '/d', sudo: 'auto' } } }
   const tester = admission.denies('attach', { message: /x/ })
-  assert.is(parseConfig({ ...base, smoke: [tester] }, { file: '/p/kspawn.config.ts' }).variants[0]?.smoke[0], tester)
-  assert.throws(() => parseConfig({ ...base, smoke: [admission.denies('attach', { mesage: 'x' } as never)] }, { file: '/p/kspawn.config.ts' }), /unknown field "mesage" \(did you mean "message"\?\)/)
+  assert.is(parseConfig({ ...base, smoke: [tester] }, { plugins, file: '/p/kspawn.config.ts' }).variants[0]?.smoke[0], tester)
+  assert.throws(() => parseConfig({ ...base, smoke: [admission.denies('attach', { mesage: 'x' } as never)] }, { plugins, file: '/p/kspawn.config.ts' }), /unknown field "mesage" \(did you mean "message"\?\)/)
 })
 
 test('in dry-run the test prints its commands, in order, and judges nothing', async () => {

@@ -6,11 +6,14 @@ import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { formatCommandLine } from '../../engine/runner/command-line.ts'
-import { parseConfig } from '../../engine/config/config-schema.ts'
+import { loadPlugins, parseConfig } from '../../engine/config/config-schema.ts'
+import { builtinPlugins } from '../../plugins/index.ts'
+
+const plugins = await loadPlugins(builtinPlugins)
 import { ConfigError } from '../../engine/errors.ts'
 import type { StepIO } from '../../engine/plugin.ts'
 import type { Command, CommandResult } from '../../engine/runner/runner.ts'
-import { createArgv, destroyArgv, kubeSpawn, startArgv, stopArgv } from '../../plugins/kube-spawn.ts'
+import { createArgv, destroyArgv, kubeSpawn, startArgv, stopArgv } from '../../plugins/kube-spawn/index.ts'
 
 const options = kubeSpawn({ dir: '/var/lib/kube-spawn', nodes: 2 }).options
 
@@ -117,15 +120,15 @@ test('down terminates first the machines that run while kspawn.toml does not say
   }
 })
 
-test('a config sees the fields, and validation still reports a misspelt option', () => {
+test('a config sees the fields, and validation still reports a misspelt option', async () => {
   const deployer = kubeSpawn({ nodes: 3 })
   assert.equal(Object.keys(deployer), ['kind', 'name', 'options'])
   const base = { kubernetes: { checkout: '/k' }, variants: { web: { image: 'r/h:v1' } } }
-  const config = parseConfig({ ...base, deployer }, { file: '/p/kspawn.config.ts' })
+  const config = await parseConfig({ ...base, deployer }, { plugins, file: '/p/kspawn.config.ts' })
   assert.is(config.deployer, deployer)
   assert.type(config.deployer.up, 'function')
   try {
-    parseConfig({ ...base, deployer: kubeSpawn({ nodez: 3 } as never) }, { file: '/p/kspawn.config.ts' })
+    await parseConfig({ ...base, deployer: kubeSpawn({ nodez: 3 } as never) }, { plugins, file: '/p/kspawn.config.ts' })
     assert.unreachable('a misspelt option was accepted')
   } catch (error) {
     assert.instance(error, ConfigError)
@@ -133,15 +136,15 @@ test('a config sees the fields, and validation still reports a misspelt option',
   }
 })
 
-test('a config written as plain data gets the behaviour of the plugins it names', () => {
-  const config = parseConfig(
+test('a config written as plain data gets the behaviour of the plugins it names', async () => {
+  const config = await parseConfig(
     {
       kubernetes: { checkout: '/k' },
       deployer: { kind: 'deployer', name: 'kube-spawn', options: { nodes: 3, dir: '/d', sudo: false } },
       variants: { web: { image: 'r/h:v1' } },
       smoke: [{ kind: 'tester', name: 'admission', operation: 'attach', expect: 'deny', message: 'rejected by' }],
     },
-    { file: '/p/kspawn.config.mjs' },
+    { plugins, file: '/p/kspawn.config.mjs' },
   )
   assert.type(config.deployer.up, 'function')
   assert.equal({ ...config.deployer }, { ...kubeSpawn({ nodes: 3, dir: '/d', sudo: false }) })

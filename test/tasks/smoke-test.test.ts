@@ -2,7 +2,7 @@
 // of smoke-test are in cluster-up.test.ts, which brings the clusters up).
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { kubeSpawn } from '../../plugins/kube-spawn.ts'
+import { kubeSpawn } from '../../plugins/kube-spawn/index.ts'
 import { getNodesArgv, parseServerGitVersion, versionArgv, waitNodesReadyArgv } from '../../tasks/smoke-test.ts'
 
 test('the commands', () => {

@@ -9,14 +9,17 @@ import path from 'node:path'
 import type { Test } from '../suite.ts'
 
 export { groundwork } from '../suite.ts'
-import { parseConfig } from '../../engine/config/config-schema.ts'
+import { loadPlugins, parseConfig } from '../../engine/config/config-schema.ts'
+import { builtinPlugins } from '../../plugins/index.ts'
+
+const plugins = await loadPlugins(builtinPlugins)
 import type { Config, UserVariant } from '../../engine/config/config.ts'
 import type { KspawnEvent } from '../../engine/run/events.ts'
 import type { Tester } from '../../engine/plugin.ts'
 import { createRunner } from '../../engine/runner/runner.ts'
 import type { Services, Task, TaskContext, Workflow } from '../../engine/run/task.ts'
 import { initialVariantState } from '../../engine/run/variant-state.ts'
-import { kubeSpawn } from '../../plugins/kube-spawn.ts'
+import { kubeSpawn } from '../../plugins/kube-spawn/index.ts'
 import { HYPERKUBE, must, sh, world, type World } from '../world/harness.ts'
 
 export { branches, HYPERKUBE, messages, must, sh } from '../world/harness.ts'
@@ -72,7 +75,7 @@ export function configFor(place: Playground, variants: Record<string, UserVarian
     variants,
     smoke,
   }
-  return parseConfig(input, { file: path.join(place.root, 'kspawn.config.ts') })
+  return parseConfig(input, { plugins, file: path.join(place.root, 'kspawn.config.ts') })
 }
 
 export interface Run {

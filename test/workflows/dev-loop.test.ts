@@ -10,7 +10,7 @@ import { runWorkflow } from '../../engine/run/run-workflow.ts'
 import { devLoop } from '../../workflows/dev-loop.ts'
 import { tasks, workflows } from '../../workflows/index.ts'
 import { branches, configFor, HYPERKUBE, inWorld, messages, must, playground, runOf, runWorkflowTasks, sh, theWorld, uniqueName, type Playground } from '../tasks/support.ts'
-import { admission } from '../../plugins/admission.ts'
+import { admission } from '../../plugins/admission/index.ts'
 
 const test = suite('dev-loop')
 inWorld(test)

@@ -3,11 +3,11 @@
 // DenyAttach admission controller. Config files import this module, so it
 // loads nothing heavy: commands run through the StepIO that the smoke-test
 // task hands in.
-import { formatCommandLine } from '../engine/runner/command-line.ts'
-import { isCommandError } from '../engine/errors.ts'
-import type { SmokeTarget, StepIO, Tester } from '../engine/plugin.ts'
-import type { CommandResult } from '../engine/runner/runner.ts'
-import type { SmokeResult } from '../engine/run/task.ts'
+import { formatCommandLine } from '../../engine/runner/command-line.ts'
+import { isCommandError } from '../../engine/errors.ts'
+import type { SmokeTarget, StepIO, Tester } from '../../engine/plugin.ts'
+import type { CommandResult } from '../../engine/runner/runner.ts'
+import type { SmokeResult } from '../../engine/run/task.ts'
 
 /** The pod operations a test can exercise, named like their kubectl commands. */
 export type AdmissionOperation = 'attach'

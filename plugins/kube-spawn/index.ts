@@ -4,10 +4,10 @@
 // the cluster-up task hands in.
 import { access, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { formatCommandLine } from '../engine/runner/command-line.ts'
-import { isCommandError, StepError } from '../engine/errors.ts'
-import type { ClusterSpec, ClusterStatus, Deployer, StepIO } from '../engine/plugin.ts'
-import type { Command } from '../engine/runner/runner.ts'
+import { formatCommandLine } from '../../engine/runner/command-line.ts'
+import { isCommandError, StepError } from '../../engine/errors.ts'
+import type { ClusterSpec, ClusterStatus, Deployer, StepIO } from '../../engine/plugin.ts'
+import type { Command } from '../../engine/runner/runner.ts'
 
 export interface KubeSpawnOptions {
   /** Machines in each cluster, the first one being the master. Default 2. */

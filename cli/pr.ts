@@ -11,7 +11,6 @@ import type { Tester } from '../engine/plugin.ts'
 import { commentBody, upsertComment } from '../github/pr-comment.ts'
 import { checkChoices, derivePrVariant, type PrVariant } from '../github/pr-variant.ts'
 import type { RendererName } from '../engine/terminal.ts'
-import { HYPERKUBE_REPOSITORY } from '../engine/run/variant-state.ts'
 import { sameRemote } from '../tasks/git.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findWorkflow } from './registry.ts'
@@ -100,9 +99,9 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       variant,
       from: target.from,
       sha: target.sha,
-      image: `${HYPERKUBE_REPOSITORY}:${derived.variant.tag}`,
+      image: derived.variant.deployer.image(derived.variant),
       cluster: derived.variant.cluster,
-      deployer: config.deployer.name,
+      deployer: derived.variant.deployer.name,
       version: readVersion(),
       ...(deps.home ? { home: deps.home } : process.env.HOME ? { home: process.env.HOME } : {}),
     })
@@ -169,8 +168,8 @@ function formatPlan({ target, derived, config, api, token, smokeFrom }: PlanFact
     ...(target.pull ? [['base', `${target.pull.base.fullName} ${target.pull.base.ref} at ${target.pull.base.sha.slice(0, 12)}${derived.baseVersion ? ` (${derived.baseVersion})` : ''}`] as [string, string]] : []),
     ['remote', `${remote.name} ${remote.url}${remote.existing ? ' (already in your checkout)' : ' (added to your checkout)'}`],
     ['variant', variant.name],
-    ['image', `${HYPERKUBE_REPOSITORY}:${variant.tag}`],
-    ['cluster', `${variant.cluster} (${config.deployer.name})`],
+    ['image', variant.deployer.image(variant)],
+    ['cluster', `${variant.cluster} (${variant.deployer.name})`],
     ['smoke', variant.smoke.length === 0 ? 'none (the config has no top-level smoke tests; pick a variant\'s with --smoke <variant>)' : `${variant.smoke.map((tester) => tester.describe()).join('; ')}${smokeFrom ? ` (from variant ${smokeFrom})` : ' (from the config)'}`],
     ['github', `${api}${token ? `, with the token from ${token.source}` : ', anonymously'}`],
   ]

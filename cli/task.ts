@@ -2,6 +2,7 @@
 // starts from what the variant's latest run recorded (the worktree, the
 // built version, the cluster's kubeconfig), so a step can be redone by hand.
 import { UsageError } from '../engine/errors.ts'
+import { selectVariants } from '../engine/run/run-workflow.ts'
 import type { RendererName } from '../engine/terminal.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findTask } from './registry.ts'
@@ -19,13 +20,17 @@ export interface TaskCommandOptions {
 
 /** Resolves to the exit status: 0 the task passed, 1 it failed, 130 interrupted. */
 export async function taskCommand(options: TaskCommandOptions, deps: CliDeps): Promise<number> {
-  const task = findTask(await deps.loadRegistry(), options.task)
+  const registry = await deps.loadRegistry()
   const config = await loadConfigFor(deps, options.config)
   const variants = config.variants.map((variant) => variant.name)
   const variant = options.variant ?? (variants.length === 1 ? variants[0] : undefined)
   if (variant === undefined) {
-    throw new UsageError(`name the variant to run ${task.id} for with --variant: one of ${variants.join(', ')}`)
+    throw new UsageError(`name the variant to run ${options.task} for with --variant: one of ${variants.join(', ')}`)
   }
+  // kspawn's own tasks, and the steps of the variant's deployer (kube-spawn: build, image, use-image).
+  const { deployer } = selectVariants(config, [variant])[0]!
+  const own = await deployer.steps()
+  const task = findTask({ ...registry, tasks: [...registry.tasks, ...own.filter((step) => !registry.tasks.some((task) => task.id === step.id))] }, options.task)
   const { runWorkflow } = await import('../engine/run/run-workflow.ts')
   const interrupts = deps.interrupts()
   try {

@@ -8,7 +8,8 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ZodType } from 'zod'
 import type { Command, CommandResult } from './runner/runner.ts'
-import type { SmokeResult } from './run/task.ts'
+import type { Variant } from './config/config.ts'
+import type { SmokeResult, Task, TaskContext } from './run/task.ts'
 
 export interface Plugin {
   readonly kind: string
@@ -27,14 +28,25 @@ export interface StepIO {
   readonly isRoot: boolean
 }
 
+/** What a variant's cluster runs, as its deployer made or adopted it: the value that up() takes. */
+export interface ClusterImage {
+  /** The image in the local Docker engine, e.g. `gcr.io/google-containers/hyperkube-amd64:v1.8.5-beta.0-denyattach`. */
+  image: string
+  /** Its tag. */
+  tag: string
+  /** What the control plane runs and where it came from, for the summary, e.g. `<image>, pulled from <ref>`. */
+  controlPlane: string
+  /** The Kubernetes build the machines take kubeadm and kubelet from, when not from the image. */
+  binaries?: { dir: string; gitVersion: string; from: string }
+  /** What only this deployer's up() reads, e.g. kube-spawn's $GOPATH. */
+  data?: Readonly<Record<string, string>>
+}
+
 /** One variant's cluster, as a deployer is asked to bring it up. */
 export interface ClusterSpec {
   /** e.g. `denyattach` */
   name: string
-  /** The cluster runs the local image gcr.io/google-containers/hyperkube-amd64:<tag>. */
-  tag: string
-  /** The $GOPATH whose src/k8s.io/kubernetes/_output holds the Kubernetes build (kubelet, kubeadm) the machines get. */
-  gopath: string
+  image: ClusterImage
 }
 
 /** Whether a cluster's machines run, as the deployer's own files and the machine manager say. */
@@ -46,7 +58,7 @@ export interface ClusterStatus {
   machines: string[]
   /** Those of its machines that run. */
   running: string[]
-  /** The hyperkube image tag, when the deployer's files say. */
+  /** The tag of the image it runs, when the deployer's files say. */
   tag?: string
 }
 
@@ -54,6 +66,24 @@ export interface ClusterStatus {
 export interface Deployer extends Plugin {
   readonly kind: 'deployer'
   readonly options: object
+  /**
+   * The steps that make what its clusters run, from a variant's fetched
+   * source tree or from its external image (kubetest2's Build()): the dev
+   * loop runs them between fetch-source and cluster-up, each with its own
+   * log, and `kspawn task <id> --variant <name>` runs one alone. Loaded when
+   * a run needs them, so that a config stays cheap to load.
+   */
+  steps(): Promise<readonly Task[]>
+  /** The local image a variant's cluster runs, as the steps name it, e.g. gcr.io/google-containers/hyperkube-amd64:<tag>. */
+  image(variant: Variant): string
+  /** The repository name `share` pushes its images under: <share.repository>/<shareName>:<tag>. */
+  readonly shareName: string
+  /**
+   * What the variant's cluster will run, from what the steps made (the
+   * variant's state): checked to be there, or a StepError naming the step to
+   * run. Reads only, so it runs in dry-run too.
+   */
+  prepare(ctx: TaskContext, io: StepIO & { readonly signal: AbortSignal }): Promise<ClusterImage>
   /** Where a cluster's kubeconfig is once it is up. */
   kubeconfig(cluster: string): string
   /** Seconds the nodes of a cluster that is up get to turn Ready. */

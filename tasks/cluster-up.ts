@@ -1,36 +1,31 @@
-// cluster-up: the article's `kube-spawn create --dev` and `start`, through the
-// configured deployer. An existing cluster of the same name is refused unless
+// cluster-up: a cluster for the variant on what its deployer's steps made
+// (the article's `kube-spawn create --dev` and `start`). An existing cluster of the same name is refused unless
 // the run asks to recreate it; a cluster that does not come up is removed
 // again by the rollback, or the error says what remains and how to remove it.
 // A cluster left half made (the run was interrupted, or the rollback failed)
 // is in the variant's state, so that the summary names it and a resumed run
 // replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
-import path from 'node:path'
 import { readClusterRecords, removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
 import { removalFailed } from '../engine/run/teardown.ts'
 import type { Task, TaskContext } from '../engine/run/task.ts'
-import { exists } from './build.ts'
-import { hyperkubeImage, localImageId } from './image.ts'
-import { kubernetesBuildFor } from './kubernetes-build.ts'
+import { exists } from './docker.ts'
 import { openStep, type Step } from './step.ts'
 
 export const clusterUp: Task = {
   id: 'cluster-up',
-  description: "kube-spawn create --dev and start: a cluster on the variant's image, its kubeconfig printed as an export line",
-  title: (ctx) => `Spawn cluster ${ctx.variant.cluster} on ${hyperkubeImage(ctx.variant.tag)}`,
+  description: "bring up the variant's cluster on its image through its deployer (kspawn list names each deployer's commands), and print its kubeconfig as an export line",
+  title: (ctx) => `Spawn cluster ${ctx.variant.cluster} on ${ctx.variant.deployer.image(ctx.variant)}`,
   async run(ctx, services) {
     const step = openStep('cluster-up', ctx, services)
     const { deployer } = ctx.variant
     const cluster = ctx.variant.cluster
-    const image = hyperkubeImage(ctx.variant.tag)
-    const binaries = await kubernetesBuildFor(ctx, step)
-    const gopath = binaries.gopath
-    ctx.state.binaries = { dir: binaries.dir, gitVersion: binaries.gitVersion, from: binaries.from }
-    ctx.state.controlPlane = ctx.variant.image ? `${image}, pulled from ${ctx.variant.image.ref}` : `${image}, made from the build of variant ${ctx.variant.name}`
-    if (ctx.variant.image) step.info(`variant ${ctx.variant.name} runs the image ${ctx.variant.image.ref}; its machines get kubeadm and kubelet from ${binaries.from} (${binaries.dir}, ${binaries.gitVersion})`)
-    if (!step.dryRun && (await localImageId(image, step)) === undefined) throw missingImage(ctx, image)
+    // What the deployer's steps made, checked: the image, and where the machines' binaries come from.
+    const made = await deployer.prepare(ctx, step)
+    const image = made.image
+    if (made.binaries) ctx.state.binaries = made.binaries
+    ctx.state.controlPlane = made.controlPlane
 
     if (await deployer.exists(cluster)) {
       // The variant's own cluster, that its latest run began and did not bring up: continuing that run means starting the cluster again.
@@ -60,7 +55,7 @@ export const clusterUp: Task = {
         config: ctx.config.file,
       })
     }
-    await deployer.up({ name: cluster, tag: ctx.variant.tag, gopath }, step)
+    await deployer.up({ name: cluster, image: made }, step)
     delete ctx.state.halfMadeCluster
 
     const kubeconfig = deployer.kubeconfig(cluster)
@@ -97,14 +92,4 @@ async function alreadyExists(ctx: TaskContext, step: Step): Promise<StepError> {
       ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
     ].join('\n'),
   )
-}
-
-function missingImage(ctx: TaskContext, image: string): StepError {
-  if (ctx.variant.image) {
-    const ref = ctx.variant.image.ref
-    return new StepError(
-      `the Docker engine has no image ${image}, which kube-spawn --dev runs for variant ${ctx.variant.name}: take it first (kspawn task use-image --variant ${ctx.variant.name}, which runs docker pull ${ref} and docker tag ${ref} ${image})`,
-    )
-  }
-  return new StepError(`the Docker engine has no image ${image}: make it first (kspawn task image --variant ${ctx.variant.name})`)
 }

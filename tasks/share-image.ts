@@ -1,19 +1,22 @@
 // share-image: the article's "Sharing the hyperkube image": tag the local
-// hyperkube image into the config's share.repository and push it, so that
+// image the variant's deployer made into the config's share.repository
+// (<repository>/<the deployer's shareName>:<tag>) and push it, so that
 // others can run it as an external image. Credentials are Docker's own
 // (`docker login`): kspawn never reads, prints or stores them.
 import { StepError } from '../engine/errors.ts'
 import type { Task } from '../engine/run/task.ts'
-import { hyperkubeImage, localImageId } from './image.ts'
+import type { Variant } from '../engine/config/config.ts'
+import { localImageId, tagArgv } from './docker.ts'
 import { openStep } from './step.ts'
 
-/** `<repository>/hyperkube-amd64:<tag>`: the name the article pushes, e.g. docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach. */
-export function sharedImage(repository: string, tag: string): string {
-  return `${repository.replace(/\/+$/, '')}/hyperkube-amd64:${tag}`
+/** `<repository>/<shareName>:<tag>`: the name the article pushes, e.g. docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach. */
+export function sharedImage(repository: string, name: string, tag: string): string {
+  return `${repository.replace(/\/+$/, '')}/${name}:${tag}`
 }
 
-export function tagArgv(source: string, target: string): string[] {
-  return ['docker', 'tag', source, target]
+/** Where share-image pushes a variant's image. */
+function sharedImageOf(repository: string, variant: Variant): string {
+  return sharedImage(repository, variant.deployer.shareName, variant.tag)
 }
 
 export function pushArgv(image: string): string[] {
@@ -38,18 +41,19 @@ export function pickRepoDigest(repoDigests: string[], image: string): string | u
 
 export const shareImage: Task = {
   id: 'share-image',
-  description: 'docker tag and docker push the hyperkube image to share.repository, and print it with its digest',
-  title: (ctx) => `Share ${hyperkubeImage(ctx.variant.tag)}${ctx.config.share ? ` as ${sharedImage(ctx.config.share.repository, ctx.variant.tag)}` : ''}`,
+  description: "docker tag and docker push the image the variant's deployer made to share.repository, and print it with its digest",
+  title: (ctx) => `Share ${ctx.variant.deployer.image(ctx.variant)}${ctx.config.share ? ` as ${sharedImageOf(ctx.config.share.repository, ctx.variant)}` : ''}`,
   async run(ctx, services) {
     const step = openStep('share-image', ctx, services)
     const { share, file } = ctx.config
     if (!share) {
       throw new StepError(`${file} has no share.repository, the repository to push images to: add share: { repository: 'docker.io/<your account>' } and rerun`)
     }
-    const local = hyperkubeImage(ctx.variant.tag)
-    const target = sharedImage(share.repository, ctx.variant.tag)
+    const local = ctx.variant.deployer.image(ctx.variant)
+    const target = sharedImageOf(share.repository, ctx.variant)
     if (!step.dryRun && (await localImageId(local, step)) === undefined) {
-      const how = ctx.variant.build ? `make it first (kspawn task image --variant ${ctx.variant.name})` : `take it first (kspawn task use-image --variant ${ctx.variant.name})`
+      const steps = (await ctx.variant.deployer.steps()).map((task) => task.id)
+      const how = `make it first with the steps of its deployer ${ctx.variant.deployer.name} (kspawn task <step> --variant ${ctx.variant.name}, the steps being ${steps.join(', ')}), or run kspawn run share --variant ${ctx.variant.name}`
       throw new StepError(`the Docker engine has no image ${local} to share: ${how}`)
     }
     await step.run({ argv: tagArgv(local, target) })

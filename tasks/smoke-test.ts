@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { CommandError, StepError } from '../engine/errors.ts'
 import type { SmokeResult, Task, TaskContext } from '../engine/run/task.ts'
-import { exists } from './build.ts'
+import { exists } from './docker.ts'
 import { openStep, type Step } from './step.ts'
 
 export function waitNodesReadyArgv(timeoutSeconds: number): string[] {

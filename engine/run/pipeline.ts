@@ -20,6 +20,8 @@ import { withoutColor, type Output, type RendererName } from '../terminal.ts'
 
 export interface VariantRun {
   ctx: TaskContext
+  /** The workflow's tasks for this variant, its deployer's steps included (tasksFor). */
+  tasks: Task[]
   /** Tasks an earlier run finished, by id, with that run's id: `--resume` skips them. */
   done?: ReadonlyMap<string, string>
 }
@@ -176,7 +178,7 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
     task: (_, wrapper) => {
       if (services.signal.aborted) return wrapper.skip('not started: the run was interrupted')
       return wrapper.newListr(
-        workflow.tasks.map((task) => step(task, run)),
+        run.tasks.map((task) => step(task, run)),
         { concurrent: false, exitOnError: true },
       )
     },

@@ -54,9 +54,9 @@ export interface RunRecord {
 export interface RunRecorderOptions {
   id: string
   workflow: string
-  taskIds: string[]
   config: Config
-  variants: { variant: Variant; state: VariantState }[]
+  /** Each with the ids of the tasks it runs, in order. */
+  variants: { variant: Variant; state: VariantState; taskIds: string[] }[]
   dryRun: boolean
   started: Date
   /** Where state.json is kept up to date; nothing is written without it (dry-run). */
@@ -77,11 +77,11 @@ export class RunRecorder {
       dryRun: options.dryRun,
       startedAt: options.started.toISOString(),
       status: 'running',
-      variants: options.variants.map(({ variant, state }) => ({
+      variants: options.variants.map(({ variant, state, taskIds }) => ({
         name: variant.name,
         fingerprint: variantFingerprint(variant),
         status: 'running',
-        tasks: options.taskIds.map((id) => ({ id, status: 'not-run' })),
+        tasks: taskIds.map((id) => ({ id, status: 'not-run' })),
         // The live object the tasks update, so each write has their latest findings.
         state,
       })),

@@ -15,7 +15,7 @@ import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from '../runner/runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
-import type { RunInfo, Services, Workflow } from './task.ts'
+import { tasksFor, type RunInfo, type Services, type Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from '../terminal.ts'
 import { initialVariantState, variantChanges } from './variant-state.ts'
 
@@ -99,9 +99,8 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const recorder = new RunRecorder({
     id,
     workflow: workflow.id,
-    taskIds: workflow.tasks.map((task) => task.id),
     config,
-    variants: runs.map(({ ctx }) => ({ variant: ctx.variant, state: ctx.state })),
+    variants: runs.map(({ ctx, tasks }) => ({ variant: ctx.variant, state: ctx.state, taskIds: tasks.map((task) => task.id) })),
     dryRun,
     started,
     ...(dryRun ? {} : { file: path.join(dir, STATE_FILE) }),
@@ -206,7 +205,8 @@ function concurrencyOf(requested: number | undefined, variants: number): number 
 async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { run: RunInfo }): Promise<{ run: VariantRun; warning?: string }> {
   const { config, workflow, run } = options
   const initial = initialVariantState(config, variant)
-  const fresh = { ctx: { config, variant, state: initial, run } }
+  const tasks = await tasksFor(workflow, variant)
+  const fresh = { ctx: { config, variant, state: initial, run }, tasks }
   if (!options.resume && !options.inheritState) return { run: fresh }
   const recorded = await findLatestRecord(config, variant, options.resume ? { workflow: workflow.id } : {})
   if (!recorded) return { run: fresh }
@@ -219,11 +219,11 @@ async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { 
   if (!options.resume) {
     // Smoke results belong to the run that saw them; a task run alone starts from what was built and brought up.
     const { smoke: _, ...earlier } = recorded.variant.state
-    return { run: { ctx: { config, variant, state: { ...initial, ...earlier }, run } } }
+    return { run: { ctx: { config, variant, state: { ...initial, ...earlier }, run }, tasks } }
   }
   const state = { ...initial, ...recorded.variant.state }
   const done = recorded.variant.tasks.filter((task) => task.status === 'done')
-  return { run: { ctx: { config, variant, state, run }, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) } }
+  return { run: { ctx: { config, variant, state, run }, tasks, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) } }
 }
 
 /** tearDown, with its dry-run commands printed as the run printed the others (the task list has ended). */

@@ -8,7 +8,7 @@ import type { Runner } from '../runner/runner.ts'
 
 /** What the run learns about one variant as its tasks go, read by later tasks and the summary. */
 export interface VariantState {
-  /** $GOPATH of the tree that is built: kube-spawn --dev reads $GOPATH/src/k8s.io/kubernetes/_output. */
+  /** The GOPATH-shaped folder of the tree that is built: the worktree is its src/k8s.io/kubernetes. */
   gopath?: string
   /** The git worktree kspawn owns for this variant: <gopath>/src/k8s.io/kubernetes. */
   worktree?: string
@@ -16,11 +16,11 @@ export interface VariantState {
   commit?: string
   /** gitVersion of what was built (hack/print-workspace-status.sh), which the cluster must report. */
   gitVersion?: string
-  /** The local image the deployer takes: gcr.io/google-containers/hyperkube-amd64:<tag>. */
+  /** The local image the deployer runs (Deployer.image). */
   image?: string
-  /** The reference share-image pushed, with its digest: `<repository>/hyperkube-amd64@sha256:...`. */
+  /** The reference share-image pushed, with its digest: `<repository>/<name>@sha256:...`. */
   shared?: string
-  /** The Kubernetes build the cluster's machines take kubeadm and kubelet from (kube-spawn --dev reads them from a build, not from the image). */
+  /** The Kubernetes build the cluster's machines take kubeadm and kubelet from, when the deployer takes them from a build and not from the image. */
   binaries?: { dir: string; gitVersion: string; from: string }
   /** The image the control plane runs and where it came from, e.g. `gcr.io/...:<tag>, pulled from <ref>`. */
   controlPlane?: string
@@ -72,8 +72,8 @@ export interface Services {
   signal: AbortSignal
 }
 
-/** The tasks of the dev loop. */
-export type TaskId = 'fetch-source' | 'build' | 'image' | 'use-image' | 'cluster-up' | 'smoke-test' | 'share-image'
+/** kspawn's own tasks; a deployer's steps have ids of their own (kube-spawn: build, image, use-image). */
+export type TaskId = 'fetch-source' | 'cluster-up' | 'smoke-test' | 'share-image'
 
 export interface Task {
   /** What `kspawn task <id>` takes: lowercase words joined by `-`, e.g. `fetch-source`. */
@@ -88,9 +88,21 @@ export interface Task {
   rollback?(ctx: TaskContext, services: Services): Promise<void>
 }
 
+/** In a workflow's tasks, where the steps of the variant's deployer go: those that make what its cluster runs (Deployer.steps). */
+export const deployerSteps = { deployerSteps: true } as const
+
+export type WorkflowTask = Task | typeof deployerSteps
+
 export interface Workflow {
   id: string
   description: string
   /** Run in order for each variant; variants run concurrently. */
-  tasks: Task[]
+  tasks: WorkflowTask[]
+}
+
+/** The tasks a workflow runs for one variant: its deployer's steps in their place. */
+export async function tasksFor(workflow: Workflow, variant: Variant): Promise<Task[]> {
+  const tasks: Task[] = []
+  for (const task of workflow.tasks) tasks.push(...('deployerSteps' in task ? await variant.deployer.steps() : [task]))
+  return tasks
 }

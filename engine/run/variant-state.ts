@@ -6,10 +6,7 @@ import path from 'node:path'
 import type { Config, Variant } from '../config/config.ts'
 import type { VariantState } from './task.ts'
 
-/** The repository the hyperkube Makefile tags its image in, and the name kube-spawn --dev looks for. */
-export const HYPERKUBE_REPOSITORY = 'gcr.io/google-containers/hyperkube-amd64'
-
-/** A separate $GOPATH per variant: kube-spawn --dev reads $GOPATH/src/k8s.io/kubernetes, so two variants cannot share one. */
+/** A separate GOPATH-shaped folder per variant, as Kubernetes trees of every age build in one: <workdir>/worktrees/<variant>. */
 export function variantGopath(config: Config, variant: Variant): string {
   return path.join(config.workdir, 'worktrees', variant.name)
 }
@@ -20,7 +17,7 @@ export function variantWorktree(config: Config, variant: Variant): string {
 
 /** The state every run of a variant starts from, before any task has run. */
 export function initialVariantState(config: Config, variant: Variant): VariantState {
-  const image = `${HYPERKUBE_REPOSITORY}:${variant.tag}`
+  const image = variant.deployer.image(variant)
   if (!variant.build) return { image }
   return { gopath: variantGopath(config, variant), worktree: variantWorktree(config, variant), image }
 }
@@ -28,7 +25,7 @@ export function initialVariantState(config: Config, variant: Variant): VariantSt
 /** The fields of a variant that decide what its tasks make; a run recorded with other values cannot be reused. */
 export function variantFingerprint(variant: Variant): string {
   const { name, cluster, tag, build, image, source } = variant
-  return JSON.stringify({ name, cluster, tag, build, image: image?.ref, source })
+  return JSON.stringify({ name, cluster, tag, build, image: image?.ref, source, deployer: variant.deployer.name })
 }
 
 /**

@@ -1,12 +1,16 @@
 // kube-spawn (v0.2) as a deployer: one cluster per variant, made of
-// systemd-nspawn machines named kubespawn<cluster><index>. Config files import
-// this module, so it loads nothing heavy: commands run through the StepIO that
-// the cluster-up task hands in.
+// systemd-nspawn machines named kubespawn<cluster><index>, running a hyperkube
+// image that its steps make (build/run.sh make, then make -C
+// cluster/images/hyperkube) or adopt (docker pull and tag). Config files
+// import this module, so it loads nothing heavy: the steps are loaded when a
+// run needs them, and commands run through the StepIO that tasks hand in.
 import { access, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { formatCommandLine } from '../../engine/runner/command-line.ts'
 import { isCommandError, StepError } from '../../engine/errors.ts'
-import type { ClusterSpec, ClusterStatus, Deployer, StepIO } from '../../engine/plugin.ts'
+import type { Variant } from '../../engine/config/config.ts'
+import type { ClusterImage, ClusterSpec, ClusterStatus, Deployer, StepIO } from '../../engine/plugin.ts'
+import type { Task, TaskContext } from '../../engine/run/task.ts'
 import type { Command } from '../../engine/runner/runner.ts'
 
 export interface KubeSpawnOptions {
@@ -23,6 +27,9 @@ export interface KubeSpawnOptions {
    */
   readySeconds?: number
 }
+
+/** The repository the hyperkube Makefile tags its image in, and the name kube-spawn --dev looks for. */
+export const HYPERKUBE_REPOSITORY = 'gcr.io/google-containers/hyperkube-amd64'
 
 export interface KubeSpawnDeployer extends Deployer {
   readonly name: 'kube-spawn'
@@ -98,6 +105,25 @@ class KubeSpawn implements KubeSpawnDeployer {
     this.options = options
   }
 
+  /** build (build/run.sh make), image (make -C cluster/images/hyperkube) and use-image (an external image, pulled and tagged). */
+  async steps(): Promise<readonly Task[]> {
+    const [{ build }, { image }, { useImage }] = await Promise.all([import('./build.ts'), import('./image.ts'), import('./use-image.ts')])
+    return [build, image, useImage]
+  }
+
+  image(variant: Variant): string {
+    return `${HYPERKUBE_REPOSITORY}:${variant.tag}`
+  }
+
+  get shareName(): string {
+    return 'hyperkube-amd64'
+  }
+
+  async prepare(ctx: TaskContext, io: StepIO & { readonly signal: AbortSignal }): Promise<ClusterImage> {
+    const { prepare } = await import('./prepare.ts')
+    return prepare(ctx, io)
+  }
+
   kubeconfig(cluster: string): string {
     return path.join(this.options.dir, cluster, 'kubeconfig')
   }
@@ -140,8 +166,10 @@ class KubeSpawn implements KubeSpawnDeployer {
 
   async up(spec: ClusterSpec, io: StepIO): Promise<void> {
     // kube-spawn --dev takes kubelet, kubeadm and kubectl from $GOPATH/src/k8s.io/kubernetes/_output.
-    const env = { GOPATH: spec.gopath }
-    await io.run(this.command(createArgv(this.options, spec.name, spec.tag), env))
+    const gopath = spec.image.data?.gopath
+    if (gopath === undefined) throw new StepError(`kube-spawn needs the $GOPATH of a Kubernetes build to bring cluster ${spec.name} up, and ${spec.image.image} came without one`)
+    const env = { GOPATH: gopath }
+    await io.run(this.command(createArgv(this.options, spec.name, spec.image.tag), env))
     const start = await io.run(this.command(startArgv(this.options, spec.name), env))
     if (io.dryRun) return
 

@@ -105,7 +105,7 @@ test('an unknown workflow, task or variant exits 2 and lists the known ones', as
 
   const task = await kspawn(['task', 'bild', '--variant', 'denyattach'])
   assert.is(task.exitCode, 2)
-  assert.is(task.stderr, 'unknown task "bild": the tasks are fetch-source, build, cluster-up, smoke-test (kspawn list shows them)\n')
+  assert.is(task.stderr, 'unknown task "bild": the tasks are fetch-source, build, cluster-up, smoke-test, image, use-image (kspawn list shows them)\n')
 
   const file = path.join(dir, 'kspawn.config.mjs')
   for (const argv of [
@@ -188,6 +188,10 @@ test('list shows the workflows with their tasks, the tasks, and the variants wit
       '  build         the fake build task',
       '  cluster-up    the fake cluster-up task',
       '  smoke-test    the fake smoke-test task',
+      '  Steps of the deployer kube-spawn, for its variants:',
+      "  build         build/run.sh make in the variant's worktree (skipped when that tree was built with the same flags)",
+      '  image         make -C cluster/images/hyperkube VERSION=<tag>: the hyperkube image the cluster runs',
+      '  use-image     docker pull an external image and docker tag it as a local build would be (refused when its patch changes kubeadm)',
       '',
       'Variants in kspawn.config.mjs:',
       '  denyattach     image docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach',

@@ -38,6 +38,7 @@ async function runPipeline({ tasks, variants, concurrency = 2, renderer = 'silen
       workflow: { id: 'loop', description: 'a test loop', tasks },
       variants: project.config.variants.map((variant) => ({
         ctx: { config: project.config, variant, state: initialVariantState(project.config, variant), run },
+        tasks,
       })),
       services,
       concurrency,

@@ -46,9 +46,12 @@ test('the article commands, with the state folder always named', () => {
   assert.equal(createArgv(kubeSpawn({ nodes: 3 }).options, 'web', 'v1').slice(-2), ['-n', '3'])
 })
 
+/** What kube-spawn's steps made for a variant: the hyperkube image of a tag, and the $GOPATH of the build. */
+const made = (tag: string, gopath: string) => ({ image: `gcr.io/google-containers/hyperkube-amd64:${tag}`, tag, controlPlane: 'made', data: { gopath } })
+
 test('up runs create then start as root, with GOPATH pointing at the build', async () => {
   const io = recordingIO()
-  await kubeSpawn().up({ name: 'denyattach', tag: 'v1.8.5-beta.0-denyattach', gopath: '/work/.kspawn/worktrees/denyattach' }, io)
+  await kubeSpawn().up({ name: 'denyattach', image: made('v1.8.5-beta.0-denyattach', '/work/.kspawn/worktrees/denyattach') }, io)
   assert.equal(
     io.commands.map((command) => command.argv.slice(3, 4)[0]),
     ['create', 'start'],
@@ -61,7 +64,7 @@ test('up runs create then start as root, with GOPATH pointing at the build', asy
 
 test('sudo: false never asks for root; the commands to remove a cluster by hand say sudo -E only when needed', async () => {
   const io = recordingIO()
-  await kubeSpawn({ sudo: false }).up({ name: 'web', tag: 'v1', gopath: '/g' }, io)
+  await kubeSpawn({ sudo: false }).up({ name: 'web', image: made('v1', '/g') }, io)
   assert.ok(io.commands.every((command) => command.needsRoot === false))
   assert.equal(kubeSpawn().downCommandLines('web', false), [
     'sudo -E kube-spawn -d /var/lib/kube-spawn stop -c web',

@@ -7,7 +7,7 @@ import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../engine/config/config.ts'
 import { CommandError, StepError } from '../../engine/errors.ts'
-import { ARTIFACTS, build, BUILD_OUTPUT, buildFlagsDigest, parseGitVersion } from '../../tasks/build.ts'
+import { ARTIFACTS, build, BUILD_OUTPUT, buildFlagsDigest, parseGitVersion } from '../../plugins/kube-spawn/build.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
 import { branches, configFor, groundwork, inWorld, must, mustPass, playground, runOf, runTask, theWorld, type Playground } from './support.ts'
 

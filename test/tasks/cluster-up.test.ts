@@ -10,10 +10,10 @@ import * as assert from 'uvu/assert'
 import type { Config } from '../../engine/config/config.ts'
 import { StepError } from '../../engine/errors.ts'
 import { admission } from '../../plugins/admission/index.ts'
-import { build } from '../../tasks/build.ts'
+import { build } from '../../plugins/kube-spawn/build.ts'
 import { clusterUp } from '../../tasks/cluster-up.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
-import { image } from '../../tasks/image.ts'
+import { image } from '../../plugins/kube-spawn/image.ts'
 import { smokeTest } from '../../tasks/smoke-test.ts'
 import {
   branches,

@@ -3,9 +3,9 @@
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../engine/config/config.ts'
-import { build } from '../../tasks/build.ts'
+import { build } from '../../plugins/kube-spawn/build.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
-import { hyperkubeImage, image, imageArgv } from '../../tasks/image.ts'
+import { hyperkubeImage, image, imageArgv } from '../../plugins/kube-spawn/image.ts'
 import { branches, configFor, groundwork, HYPERKUBE, inWorld, mustPass, playground, removeImages, runOf, runTask, sh, theWorld, uniqueName, type Playground } from './support.ts'
 
 const test = suite('image')

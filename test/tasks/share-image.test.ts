@@ -4,7 +4,8 @@
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { StepError } from '../../engine/errors.ts'
-import { parsePushDigest, pickRepoDigest, pushArgv, repoDigestsArgv, shareImage, sharedImage, tagArgv } from '../../tasks/share-image.ts'
+import { tagArgv } from '../../tasks/docker.ts'
+import { parsePushDigest, pickRepoDigest, pushArgv, repoDigestsArgv, shareImage, sharedImage } from '../../tasks/share-image.ts'
 import { configFor, HYPERKUBE, inWorld, must, playground, runOf, runTask, sh, theWorld, uniqueName, type Playground } from './support.ts'
 
 const test = suite('share-image')
@@ -25,7 +26,7 @@ test.before(async () => {
 })
 
 test.after(async () => {
-  await sh(['docker', 'rmi', '--force', local, sharedImage(repository, tag), ...(pulled ? [pulled] : [])])
+  await sh(['docker', 'rmi', '--force', local, sharedImage(repository, 'hyperkube-amd64', tag), ...(pulled ? [pulled] : [])])
   await place.remove()
 })
 
@@ -35,8 +36,8 @@ const config = (share: boolean) => {
 }
 
 test('argv builders', () => {
-  assert.is(sharedImage('docker.io/kinvolk', 'v1.8.5-beta.0-denyattach'), 'docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach')
-  assert.is(sharedImage('127.0.0.1:5000/', 'v1'), '127.0.0.1:5000/hyperkube-amd64:v1')
+  assert.is(sharedImage('docker.io/kinvolk', 'hyperkube-amd64', 'v1.8.5-beta.0-denyattach'), 'docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach')
+  assert.is(sharedImage('127.0.0.1:5000/', 'hyperkube-amd64', 'v1'), '127.0.0.1:5000/hyperkube-amd64:v1')
   assert.equal(tagArgv(`${HYPERKUBE}:v1`, 'docker.io/kinvolk/hyperkube-amd64:v1'), ['docker', 'tag', `${HYPERKUBE}:v1`, 'docker.io/kinvolk/hyperkube-amd64:v1'])
   assert.equal(pushArgv('docker.io/kinvolk/hyperkube-amd64:v1'), ['docker', 'push', 'docker.io/kinvolk/hyperkube-amd64:v1'])
   assert.equal(repoDigestsArgv('r/h:v1'), ['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', 'r/h:v1'])
@@ -57,7 +58,7 @@ test('without share in the config, the step fails naming the field, and runs not
 test('dry run prints the tag and the push, and pushes nothing', async () => {
   const run = runOf(config(true), 'denyattach', { root: place.root, dryRun: true })
   assert.equal(await runTask(shareImage, run), {})
-  const target = sharedImage(repository, tag)
+  const target = sharedImage(repository, 'hyperkube-amd64', tag)
   assert.equal(run.printed(), [`docker tag ${local} ${target}`, `docker push ${target}`])
 })
 
@@ -65,7 +66,7 @@ test('pushes to the registry and prints the digest; the image pulled back by dig
   const run = runOf(config(true), 'denyattach', { root: place.root })
   const outcome = await runTask(shareImage, run)
   assert.is(outcome.error, undefined, String((outcome.error as Error | undefined)?.message))
-  const target = sharedImage(repository, tag)
+  const target = sharedImage(repository, 'hyperkube-amd64', tag)
   const shared = run.ctx.state.shared ?? ''
   assert.match(shared, new RegExp(`^${repository.replace(/[.]/g, '\\.')}/hyperkube-amd64@sha256:[0-9a-f]{64}$`))
   assert.ok(run.messages('info').includes(`pushed ${target}: ${shared}`))

@@ -17,7 +17,7 @@ import type { Config, UserVariant } from '../../engine/config/config.ts'
 import type { KspawnEvent } from '../../engine/run/events.ts'
 import type { Tester } from '../../engine/plugin.ts'
 import { createRunner } from '../../engine/runner/runner.ts'
-import type { Services, Task, TaskContext, Workflow } from '../../engine/run/task.ts'
+import { tasksFor, type Services, type Task, type TaskContext, type Workflow } from '../../engine/run/task.ts'
 import { initialVariantState } from '../../engine/run/variant-state.ts'
 import { kubeSpawn } from '../../plugins/kube-spawn/index.ts'
 import { HYPERKUBE, must, sh, world, type World } from '../world/harness.ts'
@@ -134,7 +134,7 @@ export async function runTask(task: Task, run: Run): Promise<Outcome> {
 /** Runs the workflow's tasks in order until one fails; the failing task's id and error. */
 export async function runWorkflowTasks(workflow: Workflow, run: Run): Promise<{ failed?: string; error?: unknown; skipped: Record<string, string> }> {
   const skipped: Record<string, string> = {}
-  for (const task of workflow.tasks) {
+  for (const task of await tasksFor(workflow, run.ctx.variant)) {
     const outcome = await runTask(task, run)
     if (outcome.skipped) skipped[task.id] = outcome.skipped
     if (outcome.error !== undefined) return { failed: task.id, error: outcome.error, skipped }

@@ -6,10 +6,10 @@ import * as assert from 'uvu/assert'
 import type { UserVariant } from '../../engine/config/config.ts'
 import { StepError } from '../../engine/errors.ts'
 import type { Workflow } from '../../engine/run/task.ts'
-import { build } from '../../tasks/build.ts'
+import { build } from '../../plugins/kube-spawn/build.ts'
 import { fetchSource } from '../../tasks/fetch-source.ts'
-import { image } from '../../tasks/image.ts'
-import { changedFilesArgs, pullArgv, touchesKubeadm, useImage } from '../../tasks/use-image.ts'
+import { image } from '../../plugins/kube-spawn/image.ts'
+import { changedFilesArgs, pullArgv, touchesKubeadm, useImage } from '../../plugins/kube-spawn/use-image.ts'
 import { branches, configFor, HYPERKUBE, inWorld, must, playground, runOf, runWorkflowTasks, sh, theWorld, uniqueName, type Playground } from './support.ts'
 
 const test = suite('use-image')

@@ -2,13 +2,14 @@
 // stamp in _output records what was built (commit, local changes, flags); a
 // build of the same tree with the same flags is not done again.
 import { createHash } from 'node:crypto'
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { exists } from '../../tasks/docker.ts'
 import path from 'node:path'
-import { StepError } from '../engine/errors.ts'
-import type { Task, TaskContext } from '../engine/run/task.ts'
-import { variantWorktree } from '../engine/run/variant-state.ts'
-import { gitReader } from './git.ts'
-import { openStep, type Step } from './step.ts'
+import { StepError } from '../../engine/errors.ts'
+import type { Task, TaskContext } from '../../engine/run/task.ts'
+import { variantWorktree } from '../../engine/run/variant-state.ts'
+import { gitReader } from '../../tasks/git.ts'
+import { openStep, type Step } from '../../tasks/step.ts'
 
 /** Where `build/run.sh make` puts the binaries, relative to the tree; kube-spawn --dev copies them from there. */
 export const BUILD_OUTPUT = path.join('_output', 'dockerized', 'bin', 'linux', 'amd64')
@@ -142,13 +143,6 @@ export async function hasBuild(worktree: string): Promise<boolean> {
 async function hasArtifacts(worktree: string): Promise<boolean> {
   const present = await Promise.all(ARTIFACTS.map((name) => exists(path.join(worktree, BUILD_OUTPUT, name))))
   return present.every(Boolean)
-}
-
-export function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  )
 }
 
 function sha256(data: string | Buffer): string {

@@ -7,13 +7,13 @@
 // kubeadm, which comes from a Kubernetes build instead. A patch that changes
 // kubeadm therefore cannot be tested through an image: when the variant names
 // the patch, it is checked first, and such a variant stops before anything runs.
-import { StepError } from '../engine/errors.ts'
-import type { Task, TaskContext } from '../engine/run/task.ts'
-import { describeRef, fetchIntoCheckout } from './fetch-source.ts'
-import { hyperkubeImage, localImageId } from './image.ts'
+import { StepError } from '../../engine/errors.ts'
+import type { Task, TaskContext } from '../../engine/run/task.ts'
+import { describeRef, fetchIntoCheckout } from '../../tasks/fetch-source.ts'
+import { hyperkubeImage } from './image.ts'
 import { plannedBuildSource } from './kubernetes-build.ts'
-import { tagArgv } from './share-image.ts'
-import { openStep, type Step } from './step.ts'
+import { localImageId, tagArgv } from '../../tasks/docker.ts'
+import { openStep, type Step } from '../../tasks/step.ts'
 
 export function pullArgv(image: string): string[] {
   return ['docker', 'pull', image]

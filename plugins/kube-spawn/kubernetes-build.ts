@@ -4,14 +4,18 @@
 // kubeadm, so an image variant borrows a build and the summary says which.
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Variant } from '../engine/config/config.ts'
-import { Interrupted, StepError } from '../engine/errors.ts'
-import { STATE_FILE } from '../engine/run/run-dir.ts'
-import type { RunRecord } from '../engine/run/run-state.ts'
-import type { TaskContext } from '../engine/run/task.ts'
-import { variantGopath, variantWorktree } from '../engine/run/variant-state.ts'
-import { BUILD_OUTPUT, exists, hasBuild, readBuildStamp } from './build.ts'
-import type { Step } from './step.ts'
+import type { Variant } from '../../engine/config/config.ts'
+import { Interrupted, StepError } from '../../engine/errors.ts'
+import { STATE_FILE } from '../../engine/run/run-dir.ts'
+import type { RunRecord } from '../../engine/run/run-state.ts'
+import type { TaskContext } from '../../engine/run/task.ts'
+import { variantGopath, variantWorktree } from '../../engine/run/variant-state.ts'
+import { exists } from '../../tasks/docker.ts'
+import { BUILD_OUTPUT, hasBuild, readBuildStamp } from './build.ts'
+import type { StepIO } from '../../engine/plugin.ts'
+
+/** What the build lookup acts through: a step's IO, and its abort signal while it waits. */
+type Step = StepIO & { readonly signal: AbortSignal }
 
 export interface KubernetesBuild {
   /** The $GOPATH kube-spawn --dev is given. */

@@ -5,11 +5,13 @@
 // made from the current build is not made again.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { StepError } from '../engine/errors.ts'
-import type { Task } from '../engine/run/task.ts'
-import { HYPERKUBE_REPOSITORY, variantWorktree } from '../engine/run/variant-state.ts'
+import { StepError } from '../../engine/errors.ts'
+import type { Task } from '../../engine/run/task.ts'
+import { variantWorktree } from '../../engine/run/variant-state.ts'
+import { HYPERKUBE_REPOSITORY } from './index.ts'
 import { readBuildStamp, worktreeOf } from './build.ts'
-import { openStep, type Step } from './step.ts'
+import { localImageId } from '../../tasks/docker.ts'
+import { openStep } from '../../tasks/step.ts'
 
 const STAMP_FILE = path.join('_output', 'kspawn-image.json')
 
@@ -27,20 +29,6 @@ export function hyperkubeImage(tag: string): string {
 
 export function imageArgv(tag: string): string[] {
   return ['make', '-C', 'cluster/images/hyperkube', `VERSION=${tag}`]
-}
-
-export function imageInspectArgv(image: string): string[] {
-  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', image]
-}
-
-/** The id of an image in the Docker engine, or undefined when the engine has no such image. */
-export async function localImageId(image: string, step: Step): Promise<string | undefined> {
-  const result = await step.run({ argv: imageInspectArgv(image), reads: true, capture: true, okExitCodes: [0, 1] })
-  if (result.exitCode === 0) return result.stdout?.trim()
-  if (result.tail.some((line) => /no such image/i.test(line))) return undefined
-  // Exit 1 for another reason: most likely the engine cannot be reached.
-  const where = process.env.DOCKER_HOST ? ` (DOCKER_HOST=${process.env.DOCKER_HOST})` : ''
-  throw new StepError([`cannot ask the Docker engine${where} for the image ${image}: ${result.commandLine} exited with code 1`, ...result.tail.slice(-5).map((line) => `    ${line}`)].join('\n'))
 }
 
 export const image: Task = {

@@ -15,7 +15,7 @@ import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from '../runner/runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
-import { tasksFor, type RunInfo, type Services, type Workflow } from './task.ts'
+import { tasksFor, type RunInfo, type Services, type Task, type Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from '../terminal.ts'
 import { initialVariantState, variantChanges } from './variant-state.ts'
 
@@ -94,7 +94,11 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const interruption = new AbortController()
   const runner = createRunner({ runDir: dir, dryRun, emit: hub.emit, isRoot })
   const services: Services = { runner, emit: hub.emit, isRoot, signal: interruption.signal }
-  const prepared = await Promise.all(variants.map((variant) => prepareVariant(variant, { ...options, run })))
+  // Each variant's tasks, its deployer's steps in place, found one variant after the other: a config's
+  // plugins are loaded by jiti, whose concurrent imports of one module can see it unfinished.
+  const tasks = new Map<Variant, Task[]>()
+  for (const variant of variants) tasks.set(variant, await tasksFor(workflow, variant))
+  const prepared = await Promise.all(variants.map((variant) => prepareVariant(variant, tasks.get(variant)!, { ...options, run })))
   const runs = prepared.map((variant) => variant.run)
   const recorder = new RunRecorder({
     id,
@@ -202,10 +206,9 @@ function concurrencyOf(requested: number | undefined, variants: number): number 
 }
 
 /** The variant's run, from what its latest run recorded when asked to; `warning` says why that record was not used. */
-async function prepareVariant(variant: Variant, options: RunWorkflowOptions & { run: RunInfo }): Promise<{ run: VariantRun; warning?: string }> {
+async function prepareVariant(variant: Variant, tasks: Task[], options: RunWorkflowOptions & { run: RunInfo }): Promise<{ run: VariantRun; warning?: string }> {
   const { config, workflow, run } = options
   const initial = initialVariantState(config, variant)
-  const tasks = await tasksFor(workflow, variant)
   const fresh = { ctx: { config, variant, state: initial, run }, tasks }
   if (!options.resume && !options.inheritState) return { run: fresh }
   const recorded = await findLatestRecord(config, variant, options.resume ? { workflow: workflow.id } : {})

@@ -28,8 +28,9 @@ export interface KubeSpawnOptions {
   readySeconds?: number
 }
 
-/** The repository the hyperkube Makefile tags its image in, and the name kube-spawn --dev looks for. */
-export const HYPERKUBE_REPOSITORY = 'gcr.io/google-containers/hyperkube-amd64'
+import { HYPERKUBE_REPOSITORY } from './names.ts'
+
+export { HYPERKUBE_REPOSITORY }
 
 export interface KubeSpawnDeployer extends Deployer {
   readonly name: 'kube-spawn'
@@ -106,9 +107,8 @@ class KubeSpawn implements KubeSpawnDeployer {
   }
 
   /** build (build/run.sh make), image (make -C cluster/images/hyperkube) and use-image (an external image, pulled and tagged). */
-  async steps(): Promise<readonly Task[]> {
-    const [{ build }, { image }, { useImage }] = await Promise.all([import('./build.ts'), import('./image.ts'), import('./use-image.ts')])
-    return [build, image, useImage]
+  steps(): Promise<readonly Task[]> {
+    return loadSteps()
   }
 
   image(variant: Variant): string {
@@ -120,7 +120,7 @@ class KubeSpawn implements KubeSpawnDeployer {
   }
 
   async prepare(ctx: TaskContext, io: StepIO & { readonly signal: AbortSignal }): Promise<ClusterImage> {
-    const { prepare } = await import('./prepare.ts')
+    const { prepare } = await (prepareModule ??= import('./prepare.ts'))
     return prepare(ctx, io)
   }
 
@@ -249,6 +249,15 @@ class KubeSpawn implements KubeSpawnDeployer {
   private command(argv: string[], env?: Record<string, string>): Command {
     return { argv, needsRoot: this.needsRoot, ...(env ? { env } : {}) }
   }
+}
+
+// Loaded once, however many variants ask at once: a config's plugins are loaded by jiti, whose
+// concurrent imports of one module can see it unfinished.
+let prepareModule: Promise<typeof import('./prepare.ts')> | undefined
+let steps: Promise<readonly Task[]> | undefined
+function loadSteps(): Promise<readonly Task[]> {
+  steps ??= Promise.all([import('./build.ts'), import('./image.ts'), import('./use-image.ts')]).then(([{ build }, { image }, { useImage }]) => [build, image, useImage])
+  return steps
 }
 
 export function kubeSpawn(options: KubeSpawnOptions = {}): KubeSpawnDeployer {

@@ -1,6 +1,10 @@
-// kube-spawn's own rule on cluster names: it names machines
-// kubespawn<cluster><index>, so a cluster name must not end in a digit.
-// Pure, so that the plugin's definition can carry it cheaply.
+// The names kube-spawn uses: the hyperkube image's, and its own rule on
+// cluster names (it names machines kubespawn<cluster><index>, so a cluster
+// name must not end in a digit). Pure, so that the plugin's definition and
+// every module of the plugin can import it cheaply.
+
+/** The repository the hyperkube Makefile tags its image in, and the name kube-spawn --dev looks for. */
+export const HYPERKUBE_REPOSITORY = 'gcr.io/google-containers/hyperkube-amd64'
 
 /**
  * Why kube-spawn cannot take a cluster name that is a valid DNS label: cluster

@@ -35,6 +35,6 @@ export type {
 export { StepError } from './engine/errors.ts'
 export type { Command, CommandResult } from './engine/runner/runner.ts'
 export type { RunInfo, Services, SmokeResult, Task, TaskContext, VariantState } from './engine/run/task.ts'
-export { openStep, type Step } from './tasks/step.ts'
+export { openStep, type Step } from './engine/run/step-io.ts'
 export type { AdmissionOperation, AdmissionTester } from './plugins/admission/index.ts'
 export type { KubeSpawnDeployer, KubeSpawnOptions } from './plugins/kube-spawn/index.ts'

@@ -4,10 +4,12 @@
 // other clusters, marked as not kspawn's.
 import { tmpdir } from 'node:os'
 import { configDeployers, deployerOf, readClusterRecords, type ClusterRecord } from '../engine/cluster-records.ts'
-import { formatCommandLine, quoteArg } from '../engine/runner/command-line.ts'
+import { quoteArg } from '../engine/runner/command-line.ts'
 import type { ClusterStatus, Deployer } from '../engine/plugin.ts'
 import { commandIO } from './command-io.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
+import { configArgs } from './run-from-cli.ts'
+import { kspawnDownCommand } from '../engine/run/task.ts'
 
 export interface ClustersCommandOptions {
   /** --config */
@@ -47,7 +49,7 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
       return [record.cluster, record.variant, record.tag, String(nodes), status?.state ?? 'gone']
     })
     // The command as it can be pasted where this one ran: with the same --config, if one was given.
-    const down = (cluster: string) => formatCommandLine(['kspawn', 'down', cluster, ...(options.config === undefined ? [] : ['--config', options.config])])
+    const down = (cluster: string) => kspawnDownCommand({ configArgs: configArgs(options.config) }, cluster)
     lines.push(...table([['CLUSTER', 'VARIANT', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
       const record = records[i]
       return record ? advice(deployerNames.get(record.cluster) ?? record.deployer.name, record, statuses.get(record.cluster), down(record.cluster)) : []

@@ -1,8 +1,10 @@
 // What `kspawn clusters` and `kspawn down` act through: the runner, as a run
 // uses it (dry-run, `sudo -E`, log files), with its commands and messages
 // printed as plain lines instead of a task list.
-import { createRunner } from '../engine/runner/runner.ts'
 import type { StepIO } from '../engine/plugin.ts'
+import type { KspawnEvent } from '../engine/run/events.ts'
+import { stepIO } from '../engine/run/step-io.ts'
+import { createRunner } from '../engine/runner/runner.ts'
 import type { CliDeps } from './deps.ts'
 
 export interface CommandIOOptions {
@@ -15,19 +17,11 @@ export interface CommandIOOptions {
 
 /** One StepIO per cluster: its commands log to their own file. */
 export function commandIO(options: CommandIOOptions, deps: CliDeps): (cluster: string) => StepIO {
-  const runner = createRunner({
-    runDir: options.runDir,
-    dryRun: options.dryRun,
-    isRoot: deps.isRoot,
-    emit: (event) => {
-      if (event.kind === 'cmd' && event.dryRun) deps.stdout.write(`$ ${event.commandLine}\n`)
-    },
-  })
-  return (cluster) => ({
-    dryRun: options.dryRun,
-    isRoot: deps.isRoot,
-    run: (command) => runner.run(command, { id: options.step, variant: cluster }),
-    info: (message) => deps.stdout.write(`${message}\n`),
-    warn: (message) => deps.stderr.write(`warning: ${message}\n`),
-  })
+  const emit = (event: KspawnEvent) => {
+    if (event.kind === 'cmd' && event.dryRun) deps.stdout.write(`$ ${event.commandLine}\n`)
+    else if (event.kind === 'info') deps.stdout.write(`${event.message}\n`)
+    else if (event.kind === 'warn') deps.stderr.write(`warning: ${event.message}\n`)
+  }
+  const runner = createRunner({ runDir: options.runDir, dryRun: options.dryRun, isRoot: deps.isRoot, emit })
+  return (cluster) => stepIO({ runner, emit, dryRun: options.dryRun, isRoot: deps.isRoot }, { step: options.step, variant: cluster })
 }

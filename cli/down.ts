@@ -5,12 +5,13 @@
 import path from 'node:path'
 import { configDeployers, deployerOf, readClusterRecords, removeClusterRecord } from '../engine/cluster-records.ts'
 import type { Deployer } from '../engine/plugin.ts'
-import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { UsageError } from '../engine/errors.ts'
 import { createRunDir, plannedRunDir } from '../engine/run/run-dir.ts'
 import { removalFailed } from '../engine/run/teardown.ts'
 import { commandIO } from './command-io.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
+import { configArgs } from './run-from-cli.ts'
+import { kspawnDownCommand } from '../engine/run/task.ts'
 
 export interface DownCommandOptions {
   clusters: string[]
@@ -78,7 +79,7 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
     try {
       await deployer.down(cluster, io)
     } catch (error) {
-      const again = formatCommandLine(['kspawn', 'down', cluster, ...(options.force && !ours.includes(cluster) ? ['--force'] : []), ...(options.config === undefined ? [] : ['--config', options.config])])
+      const again = kspawnDownCommand({ configArgs: configArgs(options.config) }, cluster, options.force === true && !ours.includes(cluster))
       deps.stderr.write(`${await removalFailed(deployer, cluster, error, io, `could not remove cluster ${cluster}`, again)}\n`)
       exitCode = 1
       continue

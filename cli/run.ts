@@ -3,6 +3,7 @@ import { formatCommandLine } from '../engine/runner/command-line.ts'
 import type { RendererName } from '../engine/terminal.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findWorkflow } from './registry.ts'
+import { configArgs, runFromCli } from './run-from-cli.ts'
 
 export interface RunCommandOptions {
   workflow: string
@@ -22,11 +23,10 @@ export interface RunCommandOptions {
 export async function runCommand(options: RunCommandOptions, deps: CliDeps): Promise<number> {
   const workflow = findWorkflow(await deps.loadRegistry(), options.workflow)
   const config = await loadConfigFor(deps, options.config)
-  const { runWorkflow } = await import('../engine/run/run-workflow.ts')
-  const interrupts = deps.interrupts()
-  try {
-    const outcome = await runWorkflow({
+  const outcome = await runFromCli(
+    {
       config,
+      configFile: options.config,
       workflow,
       variantNames: options.variants,
       concurrency: options.concurrency,
@@ -36,23 +36,14 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps): Pro
       teardown: options.teardown,
       renderer: options.renderer,
       resumeCommand: resumeCommand(options),
-      configArgs: options.config === undefined ? [] : ['--config', options.config],
-      stdout: deps.stdout,
-      stderr: deps.stderr,
-      env: deps.env,
-      isRoot: deps.isRoot,
-      signal: interrupts.signal,
-      force: interrupts.force,
-    })
-    return outcome.exitCode
-  } finally {
-    interrupts.dispose()
-  }
+    },
+    deps,
+  )
+  return outcome.exitCode
 }
 
 function resumeCommand(options: RunCommandOptions): string {
-  const argv = ['kspawn', 'run', options.workflow]
-  if (options.config !== undefined) argv.push('--config', options.config)
+  const argv = ['kspawn', 'run', options.workflow, ...configArgs(options.config)]
   for (const variant of options.variants ?? []) argv.push('--variant', variant)
   if (options.recreate) argv.push('--recreate')
   return formatCommandLine([...argv, '--resume'])

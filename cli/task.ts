@@ -6,6 +6,7 @@ import { selectVariants } from '../engine/run/run-workflow.ts'
 import type { RendererName } from '../engine/terminal.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findTask } from './registry.ts'
+import { runFromCli } from './run-from-cli.ts'
 
 export interface TaskCommandOptions {
   task: string
@@ -31,27 +32,18 @@ export async function taskCommand(options: TaskCommandOptions, deps: CliDeps): P
   const { deployer } = selectVariants(config, [variant])[0]!
   const own = await deployer.steps()
   const task = findTask({ ...registry, tasks: [...registry.tasks, ...own.filter((step) => !registry.tasks.some((task) => task.id === step.id))] }, options.task)
-  const { runWorkflow } = await import('../engine/run/run-workflow.ts')
-  const interrupts = deps.interrupts()
-  try {
-    const outcome = await runWorkflow({
+  const outcome = await runFromCli(
+    {
       config,
+      configFile: options.config,
       workflow: { id: `task-${task.id}`, description: task.description, tasks: [task] },
       variantNames: [variant],
       inheritState: true,
       recreate: options.recreate,
-      configArgs: options.config === undefined ? [] : ['--config', options.config],
       dryRun: options.dryRun,
       renderer: options.renderer,
-      stdout: deps.stdout,
-      stderr: deps.stderr,
-      env: deps.env,
-      isRoot: deps.isRoot,
-      signal: interrupts.signal,
-      force: interrupts.force,
-    })
-    return outcome.exitCode
-  } finally {
-    interrupts.dispose()
-  }
+    },
+    deps,
+  )
+  return outcome.exitCode
 }

@@ -2,7 +2,8 @@
 // written before the cluster is started so that a half-made one is known too.
 // Membership is recorded, never guessed from names; whether a cluster runs is
 // the deployer's to say (its own files and machines).
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { writeJsonFile } from './json-file.ts'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Config } from './config/config.ts'
 import type { Deployer } from './plugin.ts'
@@ -34,8 +35,7 @@ function recordFile(workdir: string, cluster: string): string {
 }
 
 export async function writeClusterRecord(workdir: string, record: ClusterRecord): Promise<void> {
-  await mkdir(clusterRecordsFolder(workdir), { recursive: true })
-  await writeFile(recordFile(workdir, record.cluster), `${JSON.stringify(record, null, 2)}\n`)
+  await writeJsonFile(recordFile(workdir, record.cluster), record)
 }
 
 export async function removeClusterRecord(workdir: string, cluster: string): Promise<void> {

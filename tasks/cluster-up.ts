@@ -8,10 +8,10 @@
 import { readClusterRecords, removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
-import { removalFailed } from '../engine/run/teardown.ts'
-import type { Task, TaskContext } from '../engine/run/task.ts'
+import { howToRemove, removalFailed } from '../engine/run/teardown.ts'
+import { kspawnDownCommand, type Task, type TaskContext } from '../engine/run/task.ts'
 import { exists } from './docker.ts'
-import { openStep, type Step } from './step.ts'
+import { openStep, type Step } from '../engine/run/step-io.ts'
 
 export const clusterUp: Task = {
   id: 'cluster-up',
@@ -70,7 +70,7 @@ export const clusterUp: Task = {
     try {
       await deployer.down(cluster, step)
     } catch (error) {
-      throw new StepError(await removalFailed(deployer, cluster, error, step, `cluster ${cluster} did not come up, and removing what was made of it failed`), { cause: error })
+      throw new StepError(await removalFailed(deployer, cluster, error, step, `cluster ${cluster} did not come up, and removing what was made of it failed`, kspawnDownCommand(ctx.run, cluster)), { cause: error })
     }
     delete ctx.state.halfMadeCluster
     await removeClusterRecord(ctx.config.workdir, cluster)
@@ -88,8 +88,7 @@ async function alreadyExists(ctx: TaskContext, step: Step): Promise<StepError> {
   return new StepError(
     [
       `cluster ${cluster} already exists (${state}): kspawn does not replace a cluster unless asked.`,
-      `  Rerun with --recreate to stop and destroy it first, or remove it yourself with \`kspawn down ${cluster}${ours ? '' : ' --force'}\`, or by hand:`,
-      ...deployer.downCommandLines(cluster, step.isRoot).map((line) => `    ${line}`),
+      ...howToRemove('Rerun with --recreate to stop and destroy it first, or remove it yourself with', kspawnDownCommand(ctx.run, cluster, !ours), deployer, cluster, step.isRoot),
     ].join('\n'),
   )
 }

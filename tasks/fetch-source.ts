@@ -5,14 +5,15 @@
 // so that <workdir>/worktrees/<variant> is the $GOPATH kube-spawn --dev reads.
 // Only the checkout's remotes, objects and worktree list change; its working
 // tree, index, HEAD and stash are never written.
-import { mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises'
+import { readJsonFile, writeJsonFile } from '../engine/json-file.ts'
+import { readdir, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { GitRef, Source } from '../engine/config/config.ts'
 import { StepError } from '../engine/errors.ts'
 import type { Task, TaskContext } from '../engine/run/task.ts'
 import { variantGopath, variantWorktree } from '../engine/run/variant-state.ts'
 import { detachArgv, fetchArgv, gitCommand, gitReader, remoteAddArgv, remoteNameFor, sameRemote, worktreeAddArgv, type GitReader } from './git.ts'
-import { openStep, type Step } from './step.ts'
+import { openStep, type Step } from '../engine/run/step-io.ts'
 
 /** Next to the worktree: the commit kspawn last checked out there, to tell it from a commit made there by hand. */
 const RECORD_FILE = 'worktree.json'
@@ -291,15 +292,10 @@ async function canonical(file: string): Promise<string> {
 }
 
 async function readRecord(file: string): Promise<WorktreeRecord | undefined> {
-  try {
-    const record = JSON.parse(await readFile(file, 'utf8')) as Partial<WorktreeRecord>
-    return typeof record.commit === 'string' ? { commit: record.commit } : undefined
-  } catch {
-    return undefined
-  }
+  const record = await readJsonFile<WorktreeRecord>(file, ['commit'])
+  return record && { commit: record.commit }
 }
 
-async function writeRecord(file: string, record: WorktreeRecord): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true })
-  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`)
+function writeRecord(file: string, record: WorktreeRecord): Promise<void> {
+  return writeJsonFile(file, record)
 }

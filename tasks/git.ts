@@ -8,7 +8,7 @@ import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
 import { stepLabel } from '../engine/run/events.ts'
 import type { Command } from '../engine/runner/runner.ts'
-import type { Step } from './step.ts'
+import type { Step } from '../engine/run/step-io.ts'
 
 /** Variables that point git at another repository, index or object store than the folder a command names. */
 const REPOSITORY_VARIABLES = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE']

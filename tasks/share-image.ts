@@ -7,7 +7,7 @@ import { StepError } from '../engine/errors.ts'
 import type { Task } from '../engine/run/task.ts'
 import type { Variant } from '../engine/config/config.ts'
 import { localImageId, tagArgv } from './docker.ts'
-import { openStep } from './step.ts'
+import { openStep } from '../engine/run/step-io.ts'
 
 /** `<repository>/<shareName>:<tag>`: the name the article pushes, e.g. docker.io/kinvolk/hyperkube-amd64:v1.8.5-beta.0-denyattach. */
 export function sharedImage(repository: string, name: string, tag: string): string {

@@ -8,7 +8,7 @@ import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { CommandError, StepError } from '../engine/errors.ts'
 import type { SmokeResult, Task, TaskContext } from '../engine/run/task.ts'
 import { exists } from './docker.ts'
-import { openStep, type Step } from './step.ts'
+import { openStep, type Step } from '../engine/run/step-io.ts'
 
 export function waitNodesReadyArgv(timeoutSeconds: number): string[] {
   return ['kubectl', 'wait', '--for=condition=Ready', 'node', '--all', `--timeout=${timeoutSeconds}s`]

@@ -13,8 +13,8 @@ import {
   type ListrTask,
   type ListrRendererValue,
 } from 'listr2'
-import { Interrupted, isCommandError, isKspawnError } from '../errors.ts'
 import { stepLabel, type EventHub, type EventSource, type KspawnEvent } from './events.ts'
+import { describeError, rollBackStep, runStep, stepSource, type StepContext } from './lifecycle.ts'
 import type { Services, Task, TaskContext, Workflow } from './task.ts'
 import { withoutColor, type Output, type RendererName } from '../terminal.ts'
 
@@ -108,63 +108,29 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
 
   function step(task: Task, run: VariantRun): ListrTask<Ctx> {
     const { ctx } = run
-    const source: EventSource = { step: task.id, variant: ctx.variant.name }
+    const step: StepContext = { task, run, services, emit: events.emit }
+    const source = stepSource(step)
     const title = task.title(ctx)
     let failure: unknown
-    const runStep = async (live: LiveTask) => {
-      if (services.signal.aborted) throw new Interrupted(`${stepLabel(source)} was not started: the run was interrupted`)
-      events.emit({ kind: 'step-start', ...source, title })
-      const started = performance.now()
-      running.set(key(source), live)
-      try {
-        const doneIn = run.done?.get(task.id)
-        if (doneIn !== undefined) {
-          const reason = `done in run ${doneIn}`
-          events.emit({ kind: 'step-skip', ...source, reason, doneIn })
-          return reason
-        }
-        const reason = await task.skip?.(ctx, services)
-        if (reason) {
-          events.emit({ kind: 'step-skip', ...source, reason })
-          return reason
-        }
-        await task.run(ctx, services)
-        events.emit({ kind: 'step-done', ...source, durationMs: Math.round(performance.now() - started) })
-        return undefined
-      } catch (error) {
-        failure = error
-        const message = describe(error)
-        if (error instanceof Interrupted || services.signal.aborted) {
-          events.emit({ kind: 'step-interrupted', ...source, message })
-        } else {
-          const logFile = isCommandError(error) ? error.failure.logFile : undefined
-          // A failure kspawn did not describe is a bug somewhere: its stack goes to the run's events for whoever fixes it.
-          const stack = !isKspawnError(error) && error instanceof Error ? error.stack : undefined
-          events.emit({ kind: 'step-failed', ...source, message, ...(logFile ? { logFile } : {}), ...(stack ? { stack } : {}) })
-        }
-        // The list shows the first line; the summary shows all of it.
-        throw new Error(message.split('\n')[0])
-      } finally {
-        running.delete(key(source))
-      }
-    }
-    const rollback = task.rollback?.bind(task)
     return {
       title: plain() ? `${title} (${ctx.variant.name})` : title,
       task: async (_, wrapper) => {
-        const skipped = await runStep(wrapper)
-        if (skipped) wrapper.skip(skipped)
+        try {
+          const skipped = await runStep(step, () => running.set(key(source), wrapper))
+          if (skipped) wrapper.skip(skipped)
+        } catch (error) {
+          failure = error
+          // The list shows the first line; the summary shows all of it.
+          throw new Error(describeError(error).split('\n')[0])
+        } finally {
+          running.delete(key(source))
+        }
       },
-      ...(rollback && {
+      ...(task.rollback && {
         rollback: async (_, wrapper) => {
-          // Nothing can run once the run is interrupted; the next run picks up from the record instead.
-          if (failure instanceof Interrupted || services.signal.aborted) return
           running.set(key(source), wrapper)
-          events.emit({ kind: 'info', ...source, message: `rolling back after the failure` })
           try {
-            await rollback(ctx, services)
-          } catch (error) {
-            events.emit({ kind: 'warn', ...source, message: `rollback failed, undo by hand what the step left: ${describe(error)}` })
+            await rollBackStep(step, failure)
           } finally {
             running.delete(key(source))
           }
@@ -227,11 +193,4 @@ function rendererSelection(renderer: RendererName, logger: ListrLogger<ListrLogL
     case 'json':
       return { renderer: 'silent', silentRendererCondition: true } as const
   }
-}
-
-/** What a failure says to people: kspawn's errors are written for them; others keep their name when it tells something (GitError). */
-function describe(error: unknown): string {
-  if (isKspawnError(error)) return error.message
-  if (error instanceof Error) return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`
-  return String(error)
 }

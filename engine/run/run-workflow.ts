@@ -15,7 +15,7 @@ import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from '../runner/runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
-import { tasksFor, type RunInfo, type Services, type Task, type Workflow } from './task.ts'
+import { kspawnDownCommand, tasksFor, type RunInfo, type Services, type Task, type Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from '../terminal.ts'
 import { initialVariantState, variantChanges } from './variant-state.ts'
 
@@ -80,7 +80,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
 
   const started = now()
   const { id, dir } = dryRun ? plannedRunDir(config.workdir, workflow.id, started) : await createRunDir(config.workdir, workflow.id, started)
-  const run: RunInfo = { id, dir, dryRun, recreate }
+  const run: RunInfo = { id, dir, dryRun, recreate, ...(options.configArgs ? { configArgs: options.configArgs } : {}) }
 
   const hub = createEventHub()
   const log = dryRun ? undefined : openEventLog(path.join(dir, EVENTS_FILE))
@@ -135,7 +135,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     interruption.abort(interruptedBy)
     stopping = runner.abort(interruptedBy)
   }
-  const downCommand = (cluster: string) => formatCommandLine(['kspawn', 'down', cluster, ...(options.configArgs ?? [])])
+  const downCommand = (cluster: string) => kspawnDownCommand(run, cluster)
   const summaryOptions = (teardown?: ReadonlyMap<string, TeardownResult>): SummaryOptions => ({
     color,
     printedCommands,

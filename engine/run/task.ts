@@ -3,6 +3,7 @@
 // context and the services container, so tests swap services without
 // monkey-patching modules.
 import type { Config, Variant } from '../config/config.ts'
+import { formatCommandLine } from '../runner/command-line.ts'
 import type { Emit } from './events.ts'
 import type { Runner } from '../runner/runner.ts'
 
@@ -55,6 +56,13 @@ export interface RunInfo {
   dryRun: boolean
   /** Replace an existing cluster of the same name instead of refusing. */
   recreate: boolean
+  /** The `--config <file>` of the command line, if any: kspawn commands the run prints name it too, so that they work when pasted where it ran. */
+  configArgs?: string[]
+}
+
+/** `kspawn down <cluster>` as it can be pasted where the run was started (with --force for a cluster kspawn did not make). */
+export function kspawnDownCommand(run: Pick<RunInfo, 'configArgs'>, cluster: string, force = false): string {
+  return formatCommandLine(['kspawn', 'down', cluster, ...(force ? ['--force'] : []), ...(run.configArgs ?? [])])
 }
 
 export interface TaskContext {

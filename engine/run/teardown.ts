@@ -7,6 +7,7 @@ import type { Emit } from './events.ts'
 import type { VariantRun } from './pipeline.ts'
 import type { Deployer, StepIO } from '../plugin.ts'
 import type { Runner } from '../runner/runner.ts'
+import { stepIO } from './step-io.ts'
 
 export interface TeardownResult {
   cluster: string
@@ -37,13 +38,7 @@ export async function tearDown(options: TeardownOptions): Promise<Map<string, Te
     const cluster = ctx.variant.cluster
     if (ctx.state.kubeconfig === undefined && !recordedByThisRun.has(cluster)) continue
     const source = { step: 'teardown', variant: ctx.variant.name }
-    const io: StepIO = {
-      dryRun,
-      isRoot,
-      run: (command) => runner.run(command, { id: 'teardown', variant: ctx.variant.name }),
-      info: (message) => emit({ kind: 'info', ...source, message }),
-      warn: (message) => emit({ kind: 'warn', ...source, message }),
-    }
+    const io = stepIO({ runner, emit, dryRun, isRoot }, source)
     emit({ kind: 'info', ...source, message: `removing cluster ${cluster} (--teardown)` })
     try {
       await ctx.variant.deployer.down(cluster, io)
@@ -72,10 +67,10 @@ export async function removalFailed(deployer: Deployer, cluster: string, error: 
     (remains) => (remains.length === 0 ? 'nothing' : remains.join('; ')),
     (failed: unknown) => `unknown (${failed instanceof Error ? failed.message.split('\n')[0] : String(failed)})`,
   )
-  return [
-    `${lead}: ${why}`,
-    `  Left of cluster ${cluster}: ${left}.`,
-    `  Once the cause is fixed, remove it with \`${downCommand}\`, or by hand:`,
-    ...deployer.downCommandLines(cluster, io.isRoot).map((line) => `    ${line}`),
-  ].join('\n')
+  return [`${lead}: ${why}`, `  Left of cluster ${cluster}: ${left}.`, ...howToRemove(`Once the cause is fixed, remove it with`, downCommand, deployer, cluster, io.isRoot)].join('\n')
+}
+
+/** `  <intro> \`kspawn down ...\`, or by hand:` and the deployer's own commands, one per line. */
+export function howToRemove(intro: string, downCommand: string, deployer: Deployer, cluster: string, isRoot: boolean): string[] {
+  return [`  ${intro} \`${downCommand}\`, or by hand:`, ...deployer.downCommandLines(cluster, isRoot).map((line) => `    ${line}`)]
 }

@@ -1,15 +1,16 @@
 // build: the article's `build/run.sh make`, in the variant's worktree. A
 // stamp in _output records what was built (commit, local changes, flags); a
 // build of the same tree with the same flags is not done again.
+import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { exists } from '../../tasks/docker.ts'
 import path from 'node:path'
 import { StepError } from '../../engine/errors.ts'
 import type { Task, TaskContext } from '../../engine/run/task.ts'
 import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { gitReader } from '../../tasks/git.ts'
-import { openStep, type Step } from '../../tasks/step.ts'
+import { openStep, type Step } from '../../engine/run/step-io.ts'
 
 /** Where `build/run.sh make` puts the binaries, relative to the tree; kube-spawn --dev copies them from there. */
 export const BUILD_OUTPUT = path.join('_output', 'dockerized', 'bin', 'linux', 'amd64')
@@ -119,20 +120,12 @@ export async function treeState(worktree: string, step: Step): Promise<TreeState
   return { commit, tree: `changes:${hash.digest('hex')}` }
 }
 
-export async function readBuildStamp(worktree: string): Promise<BuildStamp | undefined> {
-  try {
-    const stamp = JSON.parse(await readFile(path.join(worktree, STAMP_FILE), 'utf8')) as Partial<BuildStamp>
-    const fields = [stamp.commit, stamp.tree, stamp.flags, stamp.gitVersion, stamp.builtAt]
-    return fields.every((field) => typeof field === 'string') ? (stamp as BuildStamp) : undefined
-  } catch {
-    return undefined
-  }
+export function readBuildStamp(worktree: string): Promise<BuildStamp | undefined> {
+  return readJsonFile<BuildStamp>(path.join(worktree, STAMP_FILE), ['commit', 'tree', 'flags', 'gitVersion', 'builtAt'])
 }
 
-async function writeBuildStamp(worktree: string, stamp: BuildStamp): Promise<void> {
-  const file = path.join(worktree, STAMP_FILE)
-  await mkdir(path.dirname(file), { recursive: true })
-  await writeFile(file, `${JSON.stringify(stamp, null, 2)}\n`)
+function writeBuildStamp(worktree: string, stamp: BuildStamp): Promise<void> {
+  return writeJsonFile(path.join(worktree, STAMP_FILE), stamp)
 }
 
 /** Whether the tree has a finished build: a stamp, and every artifact still in place. */

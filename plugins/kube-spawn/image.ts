@@ -3,7 +3,8 @@
 // the name kube-spawn --dev takes the cluster's image by. A stamp next to the
 // build's says which build the image was made from, so that an image already
 // made from the current build is not made again.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { StepError } from '../../engine/errors.ts'
 import type { Task } from '../../engine/run/task.ts'
@@ -11,7 +12,7 @@ import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { HYPERKUBE_REPOSITORY } from './names.ts'
 import { readBuildStamp, worktreeOf } from './build.ts'
 import { localImageId } from '../../tasks/docker.ts'
-import { openStep } from '../../tasks/step.ts'
+import { openStep } from '../../engine/run/step-io.ts'
 
 const STAMP_FILE = path.join('_output', 'kspawn-image.json')
 
@@ -64,17 +65,10 @@ export const image: Task = {
   },
 }
 
-async function readImageStamp(worktree: string): Promise<ImageStamp | undefined> {
-  try {
-    const stamp = JSON.parse(await readFile(path.join(worktree, STAMP_FILE), 'utf8')) as Partial<ImageStamp>
-    return typeof stamp.image === 'string' && typeof stamp.id === 'string' && typeof stamp.build === 'string' ? (stamp as ImageStamp) : undefined
-  } catch {
-    return undefined
-  }
+function readImageStamp(worktree: string): Promise<ImageStamp | undefined> {
+  return readJsonFile<ImageStamp>(path.join(worktree, STAMP_FILE), ['image', 'id', 'build'])
 }
 
-async function writeImageStamp(worktree: string, stamp: ImageStamp): Promise<void> {
-  const file = path.join(worktree, STAMP_FILE)
-  await mkdir(path.dirname(file), { recursive: true })
-  await writeFile(file, `${JSON.stringify(stamp, null, 2)}\n`)
+function writeImageStamp(worktree: string, stamp: ImageStamp): Promise<void> {
+  return writeJsonFile(path.join(worktree, STAMP_FILE), stamp)
 }

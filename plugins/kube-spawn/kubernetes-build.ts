@@ -2,7 +2,7 @@
 // kube-spawn --dev copies them from $GOPATH/src/k8s.io/kubernetes/_output,
 // whatever image the control plane runs; an external image carries no
 // kubeadm, so an image variant borrows a build and the summary says which.
-import { readFile } from 'node:fs/promises'
+import { readJsonFile } from '../../engine/json-file.ts'
 import path from 'node:path'
 import type { Variant } from '../../engine/config/config.ts'
 import { Interrupted, StepError } from '../../engine/errors.ts'
@@ -111,12 +111,8 @@ async function waitForBuild(ctx: TaskContext, donor: Variant, worktree: string, 
   }
 }
 
-async function readRunRecord(file: string): Promise<RunRecord | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as RunRecord
-  } catch {
-    return undefined
-  }
+function readRunRecord(file: string): Promise<RunRecord | undefined> {
+  return readJsonFile<RunRecord>(file, ['id'])
 }
 
 /** Where kubernetesBuildFor will take an image variant's kubeadm and kubelet from, said before it is built. */

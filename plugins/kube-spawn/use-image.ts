@@ -13,7 +13,7 @@ import { describeRef, fetchIntoCheckout } from '../../tasks/fetch-source.ts'
 import { hyperkubeImage } from './image.ts'
 import { plannedBuildSource } from './kubernetes-build.ts'
 import { localImageId, tagArgv } from '../../tasks/docker.ts'
-import { openStep, type Step } from '../../tasks/step.ts'
+import { openStep, type Step } from '../../engine/run/step-io.ts'
 
 export function pullArgv(image: string): string[] {
   return ['docker', 'pull', image]

@@ -10,7 +10,7 @@ import { STATE_FILE } from '../../engine/run/run-dir.ts'
 import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { ARTIFACTS, BUILD_OUTPUT } from '../../plugins/kube-spawn/build.ts'
 import { kubernetesBuildFor } from '../../plugins/kube-spawn/kubernetes-build.ts'
-import { openStep } from '../../tasks/step.ts'
+import { openStep } from '../../engine/run/step-io.ts'
 import { branches, configFor, inWorld, playground, runOf, theWorld, type Playground } from './support.ts'
 
 const test = suite('kubernetes-build')

@@ -28,7 +28,8 @@ try {
   await writeFile(path.join(project, 'package.json'), '{ "type": "module" }\n')
 
   const loader = path.join(installed, 'dist/engine/config/load-config.js')
-  const load = `const { loadConfig } = await import(${JSON.stringify(loader)}); await loadConfig()`
+  const plugins = path.join(installed, 'dist/plugins/index.js')
+  const load = `const { loadConfig } = await import(${JSON.stringify(loader)}); const { builtinPlugins } = await import(${JSON.stringify(plugins)}); await loadConfig({ plugins: builtinPlugins })`
   const cases: [name: string, script: string, env?: Record<string, string>][] = [
     ['node, nothing loaded', ''],
     ['import the loader only', `await import(${JSON.stringify(loader)})`],

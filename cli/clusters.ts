@@ -46,13 +46,20 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
     const rows = records.map((record) => {
       const status = statuses.get(record.cluster)
       const nodes = status?.machines.length || Number(record.deployer.nodes ?? 0) || '-'
-      return [record.cluster, record.variant, record.tag, String(nodes), status?.state ?? 'gone']
+      // A cluster made by a deployer this config does not know cannot be asked about.
+      const state = deployerNames.has(record.cluster) ? (status?.state ?? 'gone') : 'unknown'
+      return [record.cluster, record.variant, record.tag, String(nodes), state]
     })
     // The command as it can be pasted where this one ran: with the same --config, if one was given.
     const down = (cluster: string) => kspawnDownCommand({ configArgs: configArgs(options.config) }, cluster)
     lines.push(...table([['CLUSTER', 'VARIANT', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
       const record = records[i]
-      return record ? advice(deployerNames.get(record.cluster) ?? record.deployer.name, record, statuses.get(record.cluster), down(record.cluster)) : []
+      if (!record) return []
+      if (!deployerNames.has(record.cluster)) {
+        const known = config.plugins.filter((plugin) => plugin.kind === 'deployer').map((plugin) => plugin.name)
+        return [`    made with the deployer "${record.deployer.name}", which ${config.file} does not know (its deployers: ${known.join(', ')}): add its plugin to the config to reach it`]
+      }
+      return advice(deployerNames.get(record.cluster)!, record, statuses.get(record.cluster), down(record.cluster))
     }))
   }
   for (const { deployer, clusters: foreign } of foreignBy) {

@@ -69,7 +69,7 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
     const record = records.find((candidate) => candidate.cluster === cluster)
     const deployer = record ? deployerOf(record, config) : owners.get(cluster)
     if (!deployer) {
-      deps.stderr.write(`cannot remove cluster ${cluster}: it was made with the deployer "${record?.deployer.name}", which ${config.file} does not know (its plugins: ${config.plugins.filter((plugin) => plugin.kind === 'deployer').map((plugin) => plugin.name).join(', ')})\n`)
+      deps.stderr.write(`cannot remove cluster ${cluster}: it was made with the deployer "${record?.deployer.name}", which ${config.file} does not know (its deployers: ${config.plugins.filter((plugin) => plugin.kind === 'deployer').map((plugin) => plugin.name).join(', ')})\n`)
       exitCode = 1
       continue
     }

@@ -42,7 +42,8 @@ export async function listCommand(options: ListCommandOptions, deps: CliDeps): P
   const variantWidth = width(config.variants.map((variant) => variant.name))
   for (const variant of config.variants) {
     lines.push(`  ${variant.name.padEnd(variantWidth)}  ${origin(variant)}`)
-    lines.push(`  ${''.padEnd(variantWidth)}  tag ${variant.tag}, cluster ${variant.cluster}`)
+    const deployer = variant.deployer === config.deployer ? '' : ` on ${variant.deployer.name}`
+    lines.push(`  ${''.padEnd(variantWidth)}  tag ${variant.tag}, cluster ${variant.cluster}${deployer}`)
   }
   deps.stdout.write(`${lines.join('\n')}\n`)
   return 0

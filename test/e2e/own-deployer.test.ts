@@ -105,6 +105,14 @@ test('kspawn run dev-loop runs each variant on its own deployer: the toy its nod
   assert.match(summary, `✔ the API server runs the build ${built}`)
   assert.match(summary, `control plane: kspawn-toy/node:${toyTag}, made by the toy's node-image step`)
   assert.match(summaryOf(result.stdout, kubeSpawnCluster), `control plane: ${HYPERKUBE}:${kubeSpawnTag}, made from the build of variant ${kubeSpawnCluster}`)
+
+  // kspawn list shows each deployer's steps, and which variant runs on another deployer than the config's.
+  const list = await kspawn(home, ['list'])
+  assert.is(list.exitCode, 0, list.output)
+  assert.match(list.stdout, '            fetch-source → [toy: node-image | kube-spawn: build → image → use-image] → cluster-up → smoke-test\n')
+  assert.match(list.stdout, '  Steps of the deployer toy, for its variants:\n  node-image ')
+  assert.match(list.stdout, `tag ${toyTag}, cluster ${toyCluster}\n`)
+  assert.match(list.stdout, `tag ${kubeSpawnTag}, cluster ${kubeSpawnCluster} on kube-spawn\n`)
 })
 
 test('kspawn task runs a step of the variant\'s own deployer alone; a step of another deployer is not one of its tasks', async () => {
@@ -121,6 +129,25 @@ test('kspawn clusters and kspawn down --all see and remove the clusters of both 
   assert.is(listed.exitCode, 0, listed.output)
   assert.match(listed.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +${toyTag} +1 +running$`, 'm'))
   assert.match(listed.stdout, new RegExp(`^  ${kubeSpawnCluster} +${kubeSpawnCluster} +${kubeSpawnTag} +2 +running$`, 'm'))
+
+  // A config that no longer has the toy plugin cannot reach the toy's cluster, and says so instead of calling it gone.
+  const withoutToy = join(home, 'without-toy.config.ts')
+  const config = await readFile(join(home, 'kspawn.config.ts'), 'utf8')
+  await writeFile(
+    withoutToy,
+    config
+      .replace(/^import \{ toy(Plugin)? \}.*\n/gm, '')
+      .replace('  plugins: [toyPlugin],\n', '')
+      .replace(/  deployer: toy\(.*\n/, `  deployer: kubeSpawn({ nodes: 2, dir: ${JSON.stringify(world().KSPAWN_WORLD_KUBE_SPAWN_DIR)} }),\n`)
+      .replace(/^    plugged: .*\n/m, ''),
+  )
+  const unknown = await kspawn(home, ['clusters', '--config', withoutToy])
+  assert.is(unknown.exitCode, 0, unknown.output)
+  assert.match(unknown.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +${toyTag} +- +unknown\n    made with the deployer "toy", which ${withoutToy} does not know \\(its deployers: kube-spawn\\): add its plugin to the config to reach it$`, 'm'))
+  const refused = await kspawn(home, ['down', toyCluster, '--config', withoutToy])
+  assert.is(refused.exitCode, 1, refused.output)
+  assert.match(refused.stderr, `cannot remove cluster ${toyCluster}: it was made with the deployer "toy", which ${withoutToy} does not know (its deployers: kube-spawn)`)
+  assert.match((await must(['docker', 'ps', '--format', '{{.Names}}'])).stdout, `toy-${toyCluster}\n`)
 
   const down = await kspawn(home, ['down', '--all'])
   assert.is(down.exitCode, 0, down.output)

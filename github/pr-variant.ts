@@ -9,6 +9,7 @@ import type { ClusterNameRule, Deployer, Tester } from '../engine/plugin.ts'
 import { UsageError } from '../engine/errors.ts'
 import type { Target } from './github-target.ts'
 import { clusterNameProblem, dockerTagProblem } from '../engine/config/validate.ts'
+import { remoteName } from '../tasks/git.ts'
 
 const run = promisify(execFile)
 
@@ -137,7 +138,8 @@ export async function derivePrVariant({ target, checkout, choices, smoke, deploy
 
   const remotes = await checkoutRemotes(checkout)
   const same = remotes.find((remote) => sameRemote(remote.url, target.remote.url))
-  const name = choices.remote ?? same?.name ?? remoteNameOf(target.remote.owner)
+  // Named for the owner the API gives: a clone URL need not have the owner in its path.
+  const name = choices.remote ?? same?.name ?? remoteName(target.remote.owner, 'github')
   const clash = remotes.find((remote) => remote.name === name && !sameRemote(remote.url, target.remote.url))
   if (clash) {
     throw new UsageError(
@@ -176,9 +178,4 @@ export function clusterName(text: string): string {
   // A deployer may number its machines after the cluster name (kube-spawn: kubespawn<cluster><index>), where a trailing digit could make two clusters' machines collide.
   if (/[0-9]$/.test(name)) name = `${name.slice(0, MAX_DERIVED_CLUSTER - 2).replace(/-+$/, '')}-x`
   return name
-}
-
-function remoteNameOf(owner: string): string {
-  const name = owner.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '')
-  return name === '' ? 'github' : name
 }

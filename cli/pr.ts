@@ -56,19 +56,19 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
   }
   const workflow = { ...findWorkflow(await deps.loadRegistry(), 'dev-loop'), id: 'pr' }
 
-  const token = await findToken({ env: deps.env, host: webHostOf(api) })
-  if (options.comment && token === undefined) {
-    throw new UsageError('--comment: expected a GitHub token that may comment on the pull request, found none: set GITHUB_TOKEN or GH_TOKEN, or log in with gh auth login')
-  }
   const plain = options.renderer === 'json' ? deps.stderr : deps.stdout
-  const warn = (message: string) => deps.stderr.write(`warning: ${message}\n`)
-  if (token === undefined) {
-    warn(`no GitHub token (GITHUB_TOKEN, GH_TOKEN or gh auth login): asking ${api} anonymously, which GitHub limits to 60 requests an hour and which cannot see private repositories`)
-  }
-
   const interrupts = deps.interrupts()
   const reads = planReads(options, deps, interrupts, plain)
   try {
+    const token = await findToken({ env: deps.env, host: webHostOf(api), run: reads.run })
+    if (options.comment && token === undefined) {
+      throw new UsageError('--comment: expected a GitHub token that may comment on the pull request, found none: set GITHUB_TOKEN or GH_TOKEN, or log in with gh auth login')
+    }
+    const warn = (message: string) => deps.stderr.write(`warning: ${message}\n`)
+    if (token === undefined) {
+      warn(`no GitHub token (GITHUB_TOKEN, GH_TOKEN or gh auth login): asking ${api} anonymously, which GitHub limits to 60 requests an hour and which cannot see private repositories`)
+    }
+
     const octokit = createGitHubClient({ api, ...(token ? { token } : {}), timeoutMs, signal: interrupts.signal, onRetry: warn })
     const target = await resolveTarget(ref, { octokit, api, ...(token ? { token } : {}) })
     const derived = await derivePrVariant({ target, checkout: config.kubernetes.checkout, choices: options, smoke, deployer: config.deployer, run: reads.run })
@@ -132,9 +132,9 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
 }
 
 /**
- * What kspawn pr reads before its run (your checkout's remotes and tags) goes
- * through the runner as every command does: secrets kept out of what is
- * shown, and stopped with its process group on Ctrl-C. The run folder
+ * What kspawn pr reads before its run (gh auth token, your checkout's remotes
+ * and tags) goes through the runner as every command does: secrets kept out of
+ * what is shown, and stopped with its process group on Ctrl-C. The run folder
  * is made only when the run starts, so this runner is in dry-run, which runs
  * the commands that only read and writes no log. Their events are printed with
  * --renderer verbose only, as `plan: $ <command>`: elsewhere the plan stays the

@@ -2,18 +2,21 @@
 // through the API to an exact commit, then the dev loop's tasks for it as one
 // variant (fetch-source, build, image, cluster-up, smoke-test), with the
 // config's smoke tests, and optionally the result as a comment on the PR.
+import { tmpdir } from 'node:os'
 import type { Config } from '../engine/config/config.ts'
 import { UsageError } from '../engine/errors.ts'
+import { stepLabel } from '../engine/run/events.ts'
+import { createRunner } from '../engine/runner/runner.ts'
 import { createGitHubClient, explainFailure, findToken, type GitHubToken } from '../github/github.ts'
 import { resolveTarget, type Target } from '../github/github-target.ts'
 import { apiForUrl, apiUrlProblem, hasCredentials, normalApiUrl, parseGitHubRef, webHostOf } from '../github/github-url.ts'
-import type { Tester } from '../engine/plugin.ts'
+import type { StepIO, Tester } from '../engine/plugin.ts'
 import { commentBody, upsertComment } from '../github/pr-comment.ts'
 import { checkChoices, derivePrVariant, type PrVariant } from '../github/pr-variant.ts'
-import type { RendererName } from '../engine/terminal.ts'
-import { sameRemote } from '../tasks/git.ts'
+import type { Output, RendererName } from '../engine/terminal.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
 import { findWorkflow } from './registry.ts'
+import type { Interrupts } from './signals.ts'
 import { readVersion } from './version.ts'
 
 export interface PrCommandOptions {
@@ -53,21 +56,22 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
   }
   const workflow = { ...findWorkflow(await deps.loadRegistry(), 'dev-loop'), id: 'pr' }
 
-  const token = await findToken({ env: deps.env, host: webHostOf(api) })
-  if (options.comment && token === undefined) {
-    throw new UsageError('--comment: expected a GitHub token that may comment on the pull request, found none: set GITHUB_TOKEN or GH_TOKEN, or log in with gh auth login')
-  }
   const plain = options.renderer === 'json' ? deps.stderr : deps.stdout
-  const warn = (message: string) => deps.stderr.write(`warning: ${message}\n`)
-  if (token === undefined) {
-    warn(`no GitHub token (GITHUB_TOKEN, GH_TOKEN or gh auth login): asking ${api} anonymously, which GitHub limits to 60 requests an hour and which cannot see private repositories`)
-  }
-
   const interrupts = deps.interrupts()
+  const reads = planReads(options, deps, interrupts, plain)
   try {
+    const token = await findToken({ env: deps.env, host: webHostOf(api), run: reads.run })
+    if (options.comment && token === undefined) {
+      throw new UsageError('--comment: expected a GitHub token that may comment on the pull request, found none: set GITHUB_TOKEN or GH_TOKEN, or log in with gh auth login')
+    }
+    const warn = (message: string) => deps.stderr.write(`warning: ${message}\n`)
+    if (token === undefined) {
+      warn(`no GitHub token (GITHUB_TOKEN, GH_TOKEN or gh auth login): asking ${api} anonymously, which GitHub limits to 60 requests an hour and which cannot see private repositories`)
+    }
+
     const octokit = createGitHubClient({ api, ...(token ? { token } : {}), timeoutMs, signal: interrupts.signal, onRetry: warn })
     const target = await resolveTarget(ref, { octokit, api, ...(token ? { token } : {}) })
-    const derived = await derivePrVariant({ target, checkout: config.kubernetes.checkout, choices: options, smoke, deployer: config.deployer, sameRemote })
+    const derived = await derivePrVariant({ target, checkout: config.kubernetes.checkout, choices: options, smoke, deployer: config.deployer, run: reads.run })
     for (const message of target.warnings) warn(message)
     for (const message of derived.notes) warn(message)
     plain.write(formatPlan({ target, derived, config, api, token, smokeFrom: options.smoke }))
@@ -122,7 +126,42 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       return Math.max(outcome.exitCode, 1)
     }
   } finally {
+    reads.dispose()
     interrupts.dispose()
+  }
+}
+
+/**
+ * What kspawn pr reads before its run (gh auth token, your checkout's remotes
+ * and tags) goes through the runner as every command does: secrets kept out of
+ * what is shown, and stopped with its process group on Ctrl-C. The run folder
+ * is made only when the run starts, so this runner is in dry-run, which runs
+ * the commands that only read and writes no log. Their events are printed with
+ * --renderer verbose only, as `plan: $ <command>`: elsewhere the plan stays the
+ * first thing kspawn pr prints, and the json stream starts with its run.
+ */
+function planReads(options: PrCommandOptions, deps: CliDeps, interrupts: Interrupts, out: Output): { run: StepIO['run']; dispose(): void } {
+  const runner = createRunner({
+    runDir: tmpdir(),
+    dryRun: true,
+    isRoot: deps.isRoot,
+    emit: (event) => {
+      if (options.renderer !== 'verbose') return
+      if (event.kind === 'cmd') out.write(`${stepLabel(event)}: $ ${event.commandLine}\n`)
+      if (event.kind === 'output') out.write(`${stepLabel(event)}: ${event.line}\n`)
+    },
+  })
+  const abort = () => void runner.abort(String(interrupts.signal.reason))
+  // The process exits right after a second signal: its commands, each in a process group of its own, go first.
+  const kill = () => void runner.kill(String(interrupts.force.reason))
+  interrupts.signal.addEventListener('abort', abort)
+  interrupts.force.addEventListener('abort', kill)
+  return {
+    run: (command) => runner.run(command, { id: 'plan' }),
+    dispose() {
+      interrupts.signal.removeEventListener('abort', abort)
+      interrupts.force.removeEventListener('abort', kill)
+    },
   }
 }
 

@@ -4,8 +4,8 @@
 // happened and what to do. The token is never printed, logged or stored:
 // messages name where it came from, never its value.
 import { Octokit } from '@octokit/rest'
-import { $ } from 'zx'
-import { Interrupted, KspawnError, UsageError } from '../engine/errors.ts'
+import { Interrupted, KspawnError, UsageError, isCommandError } from '../engine/errors.ts'
+import type { StepIO } from '../engine/plugin.ts'
 import { formatDuration } from '../engine/run/events.ts'
 import { DEFAULT_API, normalApiUrl } from './github-url.ts'
 
@@ -25,26 +25,38 @@ export interface FindTokenOptions {
   env: Record<string, string | undefined>
   /** The web host the token is for, asked of `gh auth token --hostname`. */
   host: string
-  /** Runs `gh auth token --hostname <host>`: its trimmed stdout, or undefined when gh is missing or has no token. */
-  ghToken?: (host: string) => Promise<string | undefined>
+  /** Runs `gh auth token`: the runner's, as a step. */
+  run: StepIO['run']
 }
 
 /** GITHUB_TOKEN, then GH_TOKEN, then what the gh CLI is logged in with; undefined for anonymous access. */
-export async function findToken({ env, host, ghToken = ghAuthToken }: FindTokenOptions): Promise<GitHubToken | undefined> {
+export async function findToken({ env, host, run }: FindTokenOptions): Promise<GitHubToken | undefined> {
   for (const name of ['GITHUB_TOKEN', 'GH_TOKEN']) {
     const value = env[name]?.trim()
     if (value) return { value, source: name }
   }
-  const value = await ghToken(host)
+  const value = await ghAuthToken(host, env, run)
   return value ? { value, source: 'gh auth token' } : undefined
 }
 
-async function ghAuthToken(host: string): Promise<string | undefined> {
-  // Quiet: its output is the token. nothrow: no gh, or gh not logged in, is anonymous access.
-  const out = await $({ quiet: true, nothrow: true, timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] })`gh auth token --hostname ${host}`.catch(() => undefined)
-  if (out === undefined || out.exitCode !== 0) return undefined
-  const token = out.stdout.trim()
-  return /^\S+$/.test(token) ? token : undefined
+/** Asks the gh CLI for the token it is logged in with for a host, which it prints alone on stdout. */
+export function ghAuthTokenArgv(host: string): string[] {
+  return ['gh', 'auth', 'token', '--hostname', host]
+}
+
+/** What gh is logged in with for the host; undefined when gh is missing, has no token or does not answer in time. */
+async function ghAuthToken(host: string, env: Record<string, string | undefined>, run: StepIO['run']): Promise<string | undefined> {
+  try {
+    // Its stdout is the token: captured, and never shown or logged. gh reads where people keep their login,
+    // GH_ENTERPRISE_TOKEN among others, so it gets kspawn's environment, secrets included (redacted in what it says).
+    const { stdout = '' } = await run({ argv: ghAuthTokenArgv(host), env, reads: true, capture: true, secretStdout: true, timeoutMs: 10_000 })
+    const token = stdout.trim()
+    return /^\S+$/.test(token) ? token : undefined
+  } catch (error) {
+    // No gh, or gh not logged in: anonymous access. Interrupted (Ctrl-C) stops kspawn pr.
+    if (isCommandError(error)) return undefined
+    throw error
+  }
 }
 
 export interface ClientOptions {

@@ -2,15 +2,14 @@
 // the remote it is fetched through (named for the owner of the code), the
 // image tag (<base version>-pr<N>-<short sha>) and the cluster (a DNS label
 // that does not end in a digit). Each can be given instead on the command line.
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
+// What it reads of your checkout goes through the runner as a command that
+// only reads, so it runs in --dry-run too.
 import type { BuildVariant } from '../engine/config/config.ts'
-import type { ClusterNameRule, Deployer, Tester } from '../engine/plugin.ts'
-import { UsageError } from '../engine/errors.ts'
+import type { ClusterNameRule, Deployer, StepIO, Tester } from '../engine/plugin.ts'
+import { UsageError, isCommandError } from '../engine/errors.ts'
 import type { Target } from './github-target.ts'
 import { clusterNameProblem, dockerTagProblem } from '../engine/config/validate.ts'
-
-const run = promisify(execFile)
+import { gitCommand, remoteName, sameRemote } from '../tasks/git.ts'
 
 export interface PrVariantChoices {
   /** --cluster: also names the variant. */
@@ -62,41 +61,39 @@ export function checkChoices(choices: PrVariantChoices, clusterRule?: ClusterNam
   if (problems.length > 0) throw new UsageError(problems.join('\n'))
 }
 
+/** `git -C <checkout> <args>`, reading the checkout named and not one that GIT_DIR from the environment points at: its stdout, or undefined when git fails. */
+async function readCheckout(checkout: string, args: string[], run: StepIO['run'], options: { secretStdout?: boolean } = {}): Promise<string | undefined> {
+  try {
+    const { stdout = '' } = await run({ ...gitCommand(['git', '-C', checkout, ...args], checkout), reads: true, capture: true, ...options })
+    return stdout
+  } catch (error) {
+    // Interrupted (Ctrl-C) is not git's answer: it stops kspawn pr.
+    if (isCommandError(error)) return undefined
+    throw error
+  }
+}
+
 /** The nearest version tag (v1.8.5-beta.0) of the first hint commit the checkout has; reads only. */
-export async function baseVersionOf(checkout: string, hints: string[]): Promise<string | undefined> {
+export async function baseVersionOf(checkout: string, hints: string[], run: StepIO['run']): Promise<string | undefined> {
   for (const commit of hints) {
-    try {
-      const { stdout } = await run('git', ['-C', checkout, 'describe', '--tags', '--abbrev=0', '--match', 'v[0-9]*', `${commit}^{commit}`], { env: gitEnv() })
-      const version = stdout.trim()
-      if (version !== '') return version
-    } catch {
-      // Not in the checkout (yet), or no version tag before it: try the next.
-    }
+    const version = (await readCheckout(checkout, ['describe', '--tags', '--abbrev=0', '--match', 'v[0-9]*', `${commit}^{commit}`], run))?.trim()
+    if (version) return version
+    // Not in the checkout (yet), or no version tag before it: try the next.
   }
   return undefined
 }
 
 /** The checkout's remotes as configured (not rewritten by insteadOf); none when it is not a git checkout. */
-export async function checkoutRemotes(checkout: string): Promise<{ name: string; url: string }[]> {
-  try {
-    const { stdout } = await run('git', ['-C', checkout, 'config', '--get-regexp', '^remote\\..*\\.url$'], { env: gitEnv() })
-    return stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => {
-        const [key = '', ...value] = line.split(' ')
-        return { name: key.slice('remote.'.length, -'.url'.length), url: value.join(' ') }
-      })
-  } catch {
-    return []
-  }
-}
-
-/** git reading the checkout named, not one that GIT_DIR from the environment points at. */
-function gitEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_OBJECT_DIRECTORY']) delete env[name]
-  return env
+export async function checkoutRemotes(checkout: string, run: StepIO['run']): Promise<{ name: string; url: string }[]> {
+  // A URL there may hold a password (https://user:password@host/...), so what git prints is not shown.
+  const listed = (await readCheckout(checkout, ['config', '--get-regexp', '^remote\\..*\\.url$'], run, { secretStdout: true })) ?? ''
+  return listed
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [key = '', ...value] = line.split(' ')
+      return { name: key.slice('remote.'.length, -'.url'.length), url: value.join(' ') }
+    })
 }
 
 export interface DeriveOptions {
@@ -106,15 +103,15 @@ export interface DeriveOptions {
   smoke: Tester[]
   /** The deployer the PR's cluster runs on: the config's. */
   deployer: Deployer
-  /** Whether two remote URLs name one repository (tasks/git.ts sameRemote). */
-  sameRemote: (a: string, b: string) => boolean
+  /** Runs the git commands that read the checkout: the runner's, as a step. */
+  run: StepIO['run']
 }
 
 /** The variant to run, with every name derived or chosen; fails when the chosen or derived remote name is taken by another repository. */
-export async function derivePrVariant({ target, checkout, choices, smoke, deployer, sameRemote }: DeriveOptions): Promise<PrVariant> {
+export async function derivePrVariant({ target, checkout, choices, smoke, deployer, run }: DeriveOptions): Promise<PrVariant> {
   const short = target.sha.slice(0, 7)
   const notes: string[] = []
-  const baseVersion = choices.tag === undefined ? await baseVersionOf(checkout, target.versionHints) : undefined
+  const baseVersion = choices.tag === undefined ? await baseVersionOf(checkout, target.versionHints, run) : undefined
   const owner = target.author
   const pull = target.pull?.number
   const ref = target.ref
@@ -135,9 +132,10 @@ export async function derivePrVariant({ target, checkout, choices, smoke, deploy
     cluster = clusterName(what)
   }
 
-  const remotes = await checkoutRemotes(checkout)
+  const remotes = await checkoutRemotes(checkout, run)
   const same = remotes.find((remote) => sameRemote(remote.url, target.remote.url))
-  const name = choices.remote ?? same?.name ?? remoteNameOf(target.remote.owner)
+  // Named for the owner the API gives: a clone URL need not have the owner in its path.
+  const name = choices.remote ?? same?.name ?? remoteName(target.remote.owner, 'github')
   const clash = remotes.find((remote) => remote.name === name && !sameRemote(remote.url, target.remote.url))
   if (clash) {
     throw new UsageError(
@@ -176,9 +174,4 @@ export function clusterName(text: string): string {
   // A deployer may number its machines after the cluster name (kube-spawn: kubespawn<cluster><index>), where a trailing digit could make two clusters' machines collide.
   if (/[0-9]$/.test(name)) name = `${name.slice(0, MAX_DERIVED_CLUSTER - 2).replace(/-+$/, '')}-x`
   return name
-}
-
-function remoteNameOf(owner: string): string {
-  const name = owner.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '')
-  return name === '' ? 'github' : name
 }

@@ -2,7 +2,8 @@
 // git prints (status, worktree lists); each read shows as a command event.
 // Every git command that changes something goes through the runner instead,
 // built here as an argv: it lands in the step's log, and dry-run prints it
-// rather than running it.
+// rather than running it. So do the reads of `kspawn pr`, made before a run
+// exists (github/pr-variant.ts). Remote URLs are read here too, by one parser.
 import { simpleGit, GitError, type SimpleGit, type StatusResult } from 'simple-git'
 import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
@@ -13,7 +14,7 @@ import type { Step } from '../engine/run/step-io.ts'
 /** Variables that point git at another repository, index or object store than the folder a command names. */
 const REPOSITORY_VARIABLES = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE']
 
-/** A git command that changes something; GIT_DIR and the like from kspawn's own environment (a git hook's) must not redirect it. */
+/** A git command on the repository it names; GIT_DIR and the like from kspawn's own environment (a git hook's) must not redirect it. */
 export function gitCommand(argv: string[], cwd: string): Command {
   return { argv, cwd, env: Object.fromEntries(REPOSITORY_VARIABLES.map((name) => [name, undefined])) }
 }
@@ -40,36 +41,58 @@ export function detachArgv(worktree: string, commit: string): string[] {
   return ['git', '-C', worktree, 'checkout', '--detach', commit]
 }
 
+/** Where a remote URL points: a repository on a host, or one on this machine. */
+export interface RemoteLocation {
+  /** Lower case, without user or port; absent for a local repository. */
+  host?: string
+  /** The repository's path: on a host without the leading `/`; without a trailing `/` or `.git`. */
+  path: string
+}
+
+/**
+ * A remote URL in the forms git takes: <scheme>://[user@]host[:port]/path
+ * (https, ssh, git...), [user@]host:path (scp-like, no `/` before the colon),
+ * file:///path, and local paths.
+ */
+export function parseRemoteUrl(url: string): RemoteLocation {
+  const clean = (path: string) => path.replace(/\/+$/, '').replace(/\.git$/, '').replace(/\/+$/, '')
+  const withScheme = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)(.*)$/i.exec(url)
+  if (withScheme) {
+    const [, scheme = '', authority = '', path = ''] = withScheme
+    if (scheme.toLowerCase() === 'file') return { path: clean(path) }
+    return { host: authority.replace(/^.*@/, '').replace(/:\d*$/, '').toLowerCase(), path: clean(path.replace(/^\/+/, '')) }
+  }
+  const scpLike = /^(?:[^/@:]+@)?([^/:]+):(.*)$/.exec(url)
+  if (scpLike) return { host: scpLike[1]!.toLowerCase(), path: clean(scpLike[2]!.replace(/^\/+/, '')) }
+  return { path: clean(url) }
+}
+
 /**
  * The remote name for a URL: its owner, as in the article's `kinvolk` for
  * https://github.com/kinvolk/kubernetes; for a local repository, which has no
  * owner, its folder name without `.git`.
  */
 export function remoteNameFor(url: string): string {
-  const local = url.startsWith('file://') ? url.slice('file://'.length) : url.startsWith('/') ? url : undefined
-  // https://host/owner/repo, ssh://user@host/owner/repo or user@host:owner/repo
-  const hosted = local === undefined ? (/^[a-z][a-z0-9+.-]*:\/\/[^/]+\/(.+)$/i.exec(url) ?? /^[^/@:]+@[^/:]+:(.+)$/.exec(url))?.[1] : undefined
-  const segments = (hosted ?? local ?? url).split('/').filter(Boolean)
-  const owner = hosted !== undefined && segments.length >= 2 ? segments.at(-2) : segments.at(-1)?.replace(/\.git$/, '')
-  const name = (owner ?? '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '')
-  return name === '' ? 'kspawn' : name
+  const { host, path } = parseRemoteUrl(url)
+  const segments = path.split('/').filter(Boolean)
+  return remoteName((host !== undefined && segments.length >= 2 ? segments.at(-2) : segments.at(-1)) ?? '', 'kspawn')
+}
+
+/** A name git takes for a remote, from any text: other characters become "-", and it neither starts nor ends with "." or "-". */
+export function remoteName(text: string, fallback: string): string {
+  const name = text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '')
+  return name === '' ? fallback : name
 }
 
 /**
  * Two spellings of one repository: a trailing `/` or `.git` makes no
  * difference, nor does reaching a host over https or ssh
  * (https://github.com/o/r, git@github.com:o/r.git and ssh://git@github.com/o/r
- * are one repository).
+ * are one repository), nor file:// before a local path.
  */
 export function sameRemote(a: string, b: string): boolean {
-  return remoteIdentity(a) === remoteIdentity(b)
-}
-
-function remoteIdentity(url: string): string {
-  const trimmed = url.replace(/\/+$/, '').replace(/\.git$/, '')
-  const hosted = /^(?:https?|ssh|git):\/\/(?:[^@/]+@)?([^/:]+)(?::\d+)?\/(.+)$/i.exec(trimmed) ?? /^(?:[^/@:]+@)?([^/:]+):(?!\/)(.+)$/.exec(trimmed)
-  if (!hosted || trimmed.startsWith('/') || /^file:/i.test(trimmed)) return trimmed
-  return `${hosted[1]!.toLowerCase()}/${hosted[2]!.replace(/^\/+/, '')}`
+  const [one, other] = [parseRemoteUrl(a), parseRemoteUrl(b)]
+  return one.host === other.host && one.path === other.path
 }
 
 export interface GitReader {

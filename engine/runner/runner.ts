@@ -27,7 +27,9 @@ import { Tail, clipLine } from './tail.ts'
 // kspawn and redacted, as has one whose stdout is captured. Every other one
 // writes both streams straight into the log file, in their true order, and
 // kspawn reads back only the file's newest bytes for events and the tail: a
-// build printing gigabytes then costs kspawn neither memory nor CPU.
+// build printing gigabytes then costs kspawn neither memory nor CPU. A command
+// whose stdout is a secret that no redaction knows beforehand (`gh auth token`)
+// has only its stderr shown or written anywhere.
 
 export interface Command {
   argv: string[]
@@ -48,6 +50,12 @@ export interface Command {
    * file, a credential helper), so its output must be redacted.
    */
   mayPrintSecrets?: boolean
+  /**
+   * What it prints on stdout is, or may hold, a secret that kspawn cannot know
+   * beforehand (`gh auth token`, remote URLs with a password): only `capture`
+   * gets it; the log file, events, tail and errors have its stderr alone.
+   */
+  secretStdout?: boolean
   stdin?: string
   timeoutMs?: number
   /** Exit codes that count as success; [0] unless given. */
@@ -141,6 +149,8 @@ interface Prepared {
   redactor: Redactor
   /** Output through kspawn: to be redacted or captured, so not straight into the log file. */
   piped: boolean
+  /** The streams whose text may be shown and written: stderr alone when stdout is a secret. */
+  shown: Stream[]
 }
 
 export function createRunner(options: RunnerOptions): Runner {
@@ -174,8 +184,9 @@ export function createRunner(options: RunnerOptions): Runner {
     const given = [...argv, command.stdin ?? '', ...Object.values(command.env ?? {})]
     const seesSecret = command.mayPrintSecrets === true || given.some((text) => text && redactor.redact(text) !== text)
     const env = commandEnv(command, configured)
-    const piped = seesSecret || command.capture === true
-    return { argv, shownArgv, commandLine: formatCommandLine(shownArgv), cwd, env, source, redactor, piped }
+    const piped = seesSecret || command.capture === true || command.secretStdout === true
+    const shown: Stream[] = command.secretStdout ? ['stderr'] : ['stdout', 'stderr']
+    return { argv, shownArgv, commandLine: formatCommandLine(shownArgv), cwd, env, source, redactor, piped, shown }
   }
 
   async function run(command: Command, step: StepRef): Promise<CommandResult> {
@@ -200,7 +211,7 @@ export function createRunner(options: RunnerOptions): Runner {
       await log?.close('')
       throw interrupted(prepared, false)
     }
-    log?.write(`$ ${commandLine}\n# cwd: ${cwd}\n`)
+    log?.write(`$ ${commandLine}\n# cwd: ${cwd}\n${command.secretStdout ? '# stdout: not kept, it is a secret\n' : ''}`)
     options.emit({ kind: 'cmd', ...source, commandLine, cwd, dryRun: false })
 
     const { output, stoppedBy, durationMs, tail } = await execute(command, prepared, log)
@@ -248,7 +259,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const output =
       log && target
         ? follow(log, target.start, tail, (lines) => throttle.push(undefined, lines))
-        : pipe(child, { redactor, keep: Math.max(tailLimits.maxLines, outputLines), log, tail, throttle })
+        : pipe(child, prepared.shown, { redactor, keep: Math.max(tailLimits.maxLines, outputLines), log, tail, throttle })
 
     let stoppedBy: 'abort' | 'timeout' | undefined
     let stopping: Promise<void> | undefined
@@ -338,6 +349,9 @@ function commandEnv(command: Command, configured: Redactor): NodeJS.ProcessEnv {
 function spawn(command: Command, { argv, cwd, env }: Prepared, output: 'pipe' | number): ProcessPromise {
   // zx quotes each element of an interpolated array, so argv reaches the
   // program unchanged; detached makes the child the leader of a new process group.
+  // zx's own timeout, signal and kill() are not used: they send one signal,
+  // while a command is stopped here with its whole group, SIGTERM and then
+  // SIGKILL after a grace period (stopGroup), and reported as interrupted or timed out.
   return $({
     cwd,
     env,
@@ -373,9 +387,12 @@ interface PipeOptions {
   throttle: OutputThrottle
 }
 
-/** Events, the tail and the log of a command whose output comes through kspawn, redacted. */
-function pipe(child: ProcessPromise, options: PipeOptions) {
-  const sinks = (['stdout', 'stderr'] as const).map((stream) => consume(child[stream], stream, options))
+/**
+ * Events, the tail and the log of a command whose output comes through kspawn,
+ * redacted; a stream not shown is still read, by zx, for `capture`.
+ */
+function pipe(child: ProcessPromise, shown: Stream[], options: PipeOptions) {
+  const sinks = shown.map((stream) => consume(child[stream], stream, options))
   return {
     async end() {
       // A stream cut short by a kill never ends on its own.

@@ -237,6 +237,12 @@ test('the token comes from GITHUB_TOKEN, GH_TOKEN or gh auth token; without one 
   const cli = ok(await pr(['kubernetes/kubernetes#101', '--dry-run'], { GH_CONFIG_DIR: ghConfig }))
   assert.match(cli.stdout, 'with the token from gh auth token\n')
   assert.is(github.state.requests.at(-1)?.login, 'alban')
+  // What kspawn pr reads to make the plan runs through the runner: --renderer verbose shows each command (the token is looked for in all output at the end).
+  const verbose = ok(await pr(['kubernetes/kubernetes#101', '--dry-run', '--renderer', 'verbose'], { GH_CONFIG_DIR: ghConfig }))
+  assert.match(verbose.stdout, `plan: $ gh auth token --hostname ${new URL(github.url).host}\n`)
+  assert.match(verbose.stdout, `plan: $ git -C ${user.tree} describe --tags --abbrev=0 --match 'v[0-9]*' `)
+  assert.match(verbose.stdout, `plan: $ git -C ${user.tree} config --get-regexp '^remote\\..*\\.url$'\n`)
+  inOrder(verbose.stdout, 'plan: $ git', 'kspawn pr: ', 'the reads come before the plan')
   // GITHUB_TOKEN comes first.
   const first = await pr(['kubernetes/kubernetes#101', '--dry-run'], { GITHUB_TOKEN: WRONG_TOKEN, GH_CONFIG_DIR: ghConfig })
   assert.is(first.exitCode, 2)

@@ -275,6 +275,30 @@ test('a command given a secret in argv, env or stdin, or that may print one, is 
   }
 })
 
+test('a command whose stdout is a secret has only its stderr in the log, events, tail and errors; capture still gets it', async () => {
+  const token = 'gho_printedByTheCommand0123456789abcdef'
+  const { dir, runner, events, cleanup } = await setup()
+  try {
+    const script = `echo ${token.slice(0, 10)}"${token.slice(10)}"; echo "logged in" >&2; exit "$1"`
+    const result = await runner.run({ argv: ['sh', '-c', script, 'gh', '0'], capture: true, secretStdout: true }, { id: 'plan' })
+    assert.is(result.stdout, `${token}\n`)
+    assert.equal(result.tail, ['logged in'])
+    const error = await rejection(runner.run({ argv: ['sh', '-c', script, 'gh', '1'], secretStdout: true }, { id: 'plan' }))
+    assert.instance(error, CommandError)
+    assert.equal((error as CommandError).failure.tail, ['logged in'])
+
+    const log = await readFile(path.join(dir, 'run', 'plan.log'), 'utf8')
+    assert.match(log, '# stdout: not kept, it is a secret\nlogged in\n')
+    for (const text of [log, JSON.stringify(events), error.message]) assert.not.match(text, token)
+    assert.equal(
+      events.flatMap((event) => (event.kind === 'output' ? [event] : [])),
+      [1, 2].map(() => ({ kind: 'output', step: 'plan', stream: 'stderr', line: 'logged in' })),
+    )
+  } finally {
+    await cleanup()
+  }
+})
+
 test("secret-looking variables of kspawn's environment reach a command only when it passes them", async () => {
   const token = 'ghp_inherited0123456789'
   const secret = 'hunter2-registry-pass'

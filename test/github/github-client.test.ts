@@ -1,12 +1,18 @@
 // kspawn's GitHub client against a local HTTP server that answers as told:
 // which answers are retried and how long it waits, the token's lookup order,
 // and failures turned into messages that name where the token came from but
-// never the token.
+// never the token; `gh auth token` is a command of the runner whose token is
+// in no event or log.
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { Interrupted, UsageError } from '../../engine/errors.ts'
+import type { KspawnEvent } from '../../engine/run/events.ts'
+import { createRunner, type Command, type CommandResult } from '../../engine/runner/runner.ts'
 import { createGitHubClient, explainFailure, findToken, GitHubError } from '../../github/github.ts'
 
 const TOKEN = 'ghp_clientTestToken0123456789abcdefABCDEF'
@@ -102,17 +108,80 @@ test('a request that gets no answer fails after the timeout, and so does one tha
 })
 
 test('the token comes from GITHUB_TOKEN, then GH_TOKEN, then gh auth token for that host', async () => {
-  const asked: string[] = []
-  const gh = async (host: string) => {
-    asked.push(host)
-    return 'gho_fromGh'
+  const asked: Command[] = []
+  const gh = (stdout: string) => async (command: Command): Promise<CommandResult> => {
+    asked.push(command)
+    return { argv: command.argv, commandLine: '', exitCode: 0, signal: null, durationMs: 0, stdout, tail: [], dryRun: false }
   }
-  assert.equal(await findToken({ env: { GITHUB_TOKEN: ' ghp_a ', GH_TOKEN: 'ghp_b' }, host: 'github.com', ghToken: gh }), { value: 'ghp_a', source: 'GITHUB_TOKEN' })
-  assert.equal(await findToken({ env: { GITHUB_TOKEN: '', GH_TOKEN: 'ghp_b' }, host: 'github.com', ghToken: gh }), { value: 'ghp_b', source: 'GH_TOKEN' })
+  assert.equal(await findToken({ env: { GITHUB_TOKEN: ' ghp_a ', GH_TOKEN: 'ghp_b' }, host: 'github.com', run: gh('gho_fromGh\n') }), { value: 'ghp_a', source: 'GITHUB_TOKEN' })
+  assert.equal(await findToken({ env: { GITHUB_TOKEN: '', GH_TOKEN: 'ghp_b' }, host: 'github.com', run: gh('gho_fromGh\n') }), { value: 'ghp_b', source: 'GH_TOKEN' })
   assert.equal(asked, [])
-  assert.equal(await findToken({ env: {}, host: 'ghe.example.com', ghToken: gh }), { value: 'gho_fromGh', source: 'gh auth token' })
-  assert.equal(asked, ['ghe.example.com'])
-  assert.is(await findToken({ env: {}, host: 'github.com', ghToken: async () => undefined }), undefined)
+  assert.equal(await findToken({ env: {}, host: 'ghe.example.com', run: gh('gho_fromGh\n') }), { value: 'gho_fromGh', source: 'gh auth token' })
+  assert.equal(asked.map((command) => command.argv), [['gh', 'auth', 'token', '--hostname', 'ghe.example.com']])
+  // It only reads, so it runs in dry-run too; what it prints is the token, kept out of logs and events.
+  assert.equal([asked[0]!.reads, asked[0]!.capture, asked[0]!.secretStdout], [true, true, true])
+  assert.is(await findToken({ env: {}, host: 'github.com', run: gh('') }), undefined)
+  assert.is(await findToken({ env: {}, host: 'github.com', run: gh('two words\n') }), undefined)
+})
+
+test('gh auth token runs through the runner: its command is in the events, its token in no event, log or message', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kspawn-gh-'))
+  const token = 'gho_fakeGhCliToken0123456789abcdefABCDEF'
+  try {
+    // A gh that prints its token, then fails when asked to (a gh that says something odd).
+    const gh = join(dir, 'gh')
+    await writeFile(gh, `#!/bin/sh\necho "${token}"\necho "gh for $4" >&2\nexit "\${FAKE_GH_EXIT:-0}"\n`)
+    await chmod(gh, 0o755)
+    const env = { PATH: `${dir}:${process.env.PATH ?? ''}` }
+    const events: KspawnEvent[] = []
+    const runner = createRunner({ runDir: join(dir, 'run'), dryRun: false, emit: (event) => events.push(event) })
+    const run = (command: Command) => runner.run(command, { id: 'plan' })
+
+    assert.equal(await findToken({ env, host: 'github.com', run }), { value: token, source: 'gh auth token' })
+    assert.is(await findToken({ env: { ...env, FAKE_GH_EXIT: '1' }, host: 'github.com', run }), undefined)
+    assert.equal(
+      events.flatMap((event) => (event.kind === 'cmd' ? [event.commandLine] : [])),
+      ['gh auth token --hostname github.com', 'gh auth token --hostname github.com'],
+    )
+    assert.equal(
+      events.flatMap((event) => (event.kind === 'output' ? [event.line] : [])),
+      ['gh for github.com', 'gh for github.com'],
+      'what gh says on stderr is shown',
+    )
+    const log = await readFile(join(dir, 'run', 'plan.log'), 'utf8')
+    assert.match(log, '$ gh auth token --hostname github.com\n')
+    for (const text of [log, JSON.stringify(events)]) assert.not.match(text, token)
+
+    // As kspawn pr runs it, before its run folder exists: in dry-run, writing no log.
+    const planned: KspawnEvent[] = []
+    const reads = createRunner({ runDir: join(dir, 'none'), dryRun: true, emit: (event) => planned.push(event) })
+    assert.equal(await findToken({ env, host: 'github.com', run: (command) => reads.run(command, { id: 'plan' }) }), { value: token, source: 'gh auth token' })
+    assert.equal(planned[0], { kind: 'cmd', step: 'plan', commandLine: 'gh auth token --hostname github.com', cwd: process.cwd(), dryRun: false })
+    assert.not.match(JSON.stringify(planned), token)
+
+    // No gh at all is anonymous access.
+    assert.is(await findToken({ env: { PATH: join(dir, 'nothing') }, host: 'github.com', run }), undefined)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('an interrupt while gh auth token runs stops it and kspawn pr: it is not anonymous access', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kspawn-gh-'))
+  try {
+    await writeFile(join(dir, 'gh'), '#!/bin/sh\nexec sleep 30\n')
+    await chmod(join(dir, 'gh'), 0o755)
+    const runner = createRunner({ runDir: tmpdir(), dryRun: true, emit: () => {} })
+    const started = performance.now()
+    const pending = findToken({ env: { PATH: `${dir}:${process.env.PATH ?? ''}` }, host: 'github.com', run: (command) => runner.run(command, { id: 'plan' }) })
+    setTimeout(() => void runner.abort('SIGINT'), 200)
+    const error = await pending.catch((caught: unknown) => caught)
+    assert.instance(error, Interrupted)
+    assert.is((error as Interrupted).message, 'plan was interrupted by SIGINT while running: gh auth token --hostname github.com')
+    assert.ok(performance.now() - started < 5000, 'gh was stopped, not waited for')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })
 
 test('401 names where the token came from, never the token; 404 without a token says private repositories need one', async () => {

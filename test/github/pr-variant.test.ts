@@ -1,19 +1,22 @@
 // The variant kspawn pr derives from what a URL resolved to: names that are
 // valid where they go (a DNS label not ending in a digit, a Docker tag, a git
 // remote), the base version read from the user's checkout, and a remote name
-// that is not taken by another repository.
+// that is not taken by another repository. The checkout is read through the
+// runner, as kspawn pr does: in dry-run, which runs commands that only read.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../../engine/errors.ts'
+import { Interrupted, UsageError } from '../../engine/errors.ts'
+import type { KspawnEvent } from '../../engine/run/events.ts'
+import { createRunner } from '../../engine/runner/runner.ts'
+import { formatCommandLine } from '../../engine/runner/command-line.ts'
 import type { Target } from '../../github/github-target.ts'
 import { kubeSpawn } from '../../plugins/kube-spawn/index.ts'
 import { kubeSpawnPlugin } from '../../plugins/kube-spawn/plugin.ts'
 import { checkChoices, clusterName, derivePrVariant } from '../../github/pr-variant.ts'
-import { sameRemote } from '../../tasks/git.ts'
 
 const SHA = 'c117bd7a6f09e2ab0123456789abcdef01234567'
 
@@ -36,7 +39,9 @@ function pullTarget(change: Partial<Target> = {}): Target {
 
 let checkout = ''
 let tagged = ''
-const git = (...args: string[]) => execFileSync('git', ['-C', checkout, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@example.com', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@example.com' } }).trim()
+const gitIn = (repo: string, ...args: string[]) =>
+  execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@example.com', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@example.com' } }).trim()
+const git = (...args: string[]) => gitIn(checkout, ...args)
 
 test.before(async () => {
   checkout = await mkdtemp(join(tmpdir(), 'kspawn-pr-variant-'))
@@ -52,7 +57,13 @@ test.after(async () => {
   await rm(checkout, { recursive: true, force: true })
 })
 
-const derive = (target: Target, choices = {}) => derivePrVariant({ target, checkout, choices, smoke: [], deployer: kubeSpawn(), sameRemote })
+let events: KspawnEvent[] = []
+const runner = createRunner({ runDir: tmpdir(), dryRun: true, emit: (event) => events.push(event) })
+const derive = (target: Target, choices = {}) => derivePrVariant({ target, checkout, choices, smoke: [], deployer: kubeSpawn(), run: (command) => runner.run(command, { id: 'plan' }) })
+
+test.before.each(() => {
+  events = []
+})
 
 test('a pull request: <base version>-pr<N>-<short sha>, cluster pr<N>-<head owner>, remote named for the head owner', async () => {
   const derived = await derive(pullTarget({ versionHints: ['f'.repeat(40), tagged] }))
@@ -117,6 +128,64 @@ test('commits and branches: <short sha>-<owner> and <last branch segment>-<owner
   const branch = await derive(pullTarget({ ref: { kind: 'branch', owner: 'kinvolk', repo: 'kubernetes', branch: 'alban/v1.8.5-beta.0-denyattach' }, pull: undefined }))
   assert.is(branch.variant.cluster, 'v1-8-5-beta-0-denyattach-kinvolk')
   assert.is(branch.variant.tag, 'kinvolk-c117bd7')
+})
+
+test('the checkout is read by commands of the runner, which run in dry-run and show as events; the remotes read is not shown', async () => {
+  const missing = 'f'.repeat(40)
+  await derive(pullTarget({ versionHints: [missing, tagged] }))
+  const describe = (commit: string) => formatCommandLine(['git', '-C', checkout, 'describe', '--tags', '--abbrev=0', '--match', 'v[0-9]*', `${commit}^{commit}`])
+  const remotes = formatCommandLine(['git', '-C', checkout, 'config', '--get-regexp', '^remote\\..*\\.url$'])
+  const commands = events.flatMap((event) => (event.kind === 'cmd' ? [event] : []))
+  assert.equal(
+    commands.map(({ step, commandLine, cwd, dryRun }) => ({ step, commandLine, cwd, dryRun })),
+    [describe(missing), describe(tagged), remotes].map((commandLine) => ({ step: 'plan', commandLine, cwd: checkout, dryRun: false })),
+  )
+  const ends = events.flatMap((event) => (event.kind === 'end' ? [[event.commandLine, event.exitCode]] : []))
+  assert.equal(ends, [
+    [describe(missing), 128],
+    [describe(tagged), 0],
+    [remotes, 0],
+  ])
+  const output = events.flatMap((event) => (event.kind === 'output' ? [event.line] : []))
+  assert.ok(output.includes('v1.8.5-beta.0'), 'what git describe says is shown')
+  // A remote's URL may hold a password.
+  assert.not.match(JSON.stringify(events), 'git@github.com:kubernetes/kubernetes.git')
+})
+
+test("GIT_DIR and the like in kspawn's environment (a git hook's) do not redirect the reads of the checkout", async () => {
+  const other = await mkdtemp(join(tmpdir(), 'kspawn-pr-variant-other-'))
+  const variables = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_COMMON_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_INDEX_FILE', 'GIT_NAMESPACE']
+  try {
+    gitIn(other, 'init', '--quiet', '-b', 'master')
+    gitIn(other, 'commit', '--quiet', '--allow-empty', '-m', 'elsewhere')
+    gitIn(other, 'tag', 'v9.9.9')
+    gitIn(other, 'remote', 'add', 'kinvolk', 'https://example.com/someone-else/kubernetes.git')
+    Object.assign(process.env, {
+      GIT_DIR: join(other, '.git'),
+      GIT_WORK_TREE: other,
+      GIT_COMMON_DIR: join(other, '.git'),
+      GIT_OBJECT_DIRECTORY: join(other, '.git', 'objects'),
+      GIT_INDEX_FILE: join(other, '.git', 'index'),
+      GIT_NAMESPACE: 'elsewhere',
+    })
+    // Read from the other repository, the base version would be missing and its remote "kinvolk" a clash.
+    const derived = await derive(pullTarget({ versionHints: [tagged] }))
+    assert.is(derived.baseVersion, 'v1.8.5-beta.0')
+    assert.equal(derived.remote, { name: 'kinvolk', url: 'https://github.com/kinvolk/kubernetes.git', existing: false })
+  } finally {
+    for (const name of variables) delete process.env[name]
+    await rm(other, { recursive: true, force: true })
+  }
+})
+
+test('an interrupt stops the reads: it is not taken for a checkout without the commits', async () => {
+  const stopped = createRunner({ runDir: tmpdir(), dryRun: true, emit: () => {} })
+  await stopped.abort('SIGINT')
+  const error = await derivePrVariant({ target: pullTarget({ versionHints: [tagged] }), checkout, choices: {}, smoke: [], deployer: kubeSpawn(), run: (command) => stopped.run(command, { id: 'plan' }) }).catch(
+    (caught: unknown) => caught,
+  )
+  assert.instance(error, Interrupted)
+  assert.match((error as Interrupted).message, /^plan was not started, the run was interrupted by SIGINT: git -C /)
 })
 
 test('derived cluster names are DNS labels that do not end in a digit, and short enough for machine names', () => {

@@ -2,7 +2,7 @@
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { describeRef } from '../../tasks/fetch-source.ts'
-import { detachArgv, fetchArgv, gitCommand, remoteAddArgv, remoteNameFor, sameRemote, worktreeAddArgv } from '../../tasks/git.ts'
+import { detachArgv, fetchArgv, gitCommand, parseRemoteUrl, remoteAddArgv, remoteName, remoteNameFor, sameRemote, worktreeAddArgv } from '../../tasks/git.ts'
 
 test('a remote is named after the owner in its URL, or after a local repository', () => {
   assert.is(remoteNameFor('https://github.com/kinvolk/kubernetes'), 'kinvolk')
@@ -11,6 +11,29 @@ test('a remote is named after the owner in its URL, or after a local repository'
   assert.is(remoteNameFor('ssh://git@github.com/kinvolk/kubernetes'), 'kinvolk')
   assert.is(remoteNameFor('/srv/git/kinvolk-kubernetes.git'), 'kinvolk-kubernetes')
   assert.is(remoteNameFor('file:///srv/git/kubernetes.git'), 'kubernetes')
+  // scp-like without a user, a port, another scheme: git takes them, and so does the one parser of remote URLs.
+  assert.is(remoteNameFor('github.com:kinvolk/kubernetes.git'), 'kinvolk')
+  assert.is(remoteNameFor('ssh://git@github.com:22/kinvolk/kubernetes.git/'), 'kinvolk')
+  assert.is(remoteNameFor('git+ssh://git@github.com/kinvolk/kubernetes'), 'kinvolk')
+  assert.is(remoteNameFor('https://github.com/kubernetes.git'), 'kubernetes')
+  assert.is(remoteNameFor('https://github.com/'), 'kspawn')
+})
+
+test('a remote name is made of the characters git takes, with a fallback when none is left', () => {
+  assert.is(remoteName('Alban K', 'github'), 'Alban-K')
+  assert.is(remoteName('.-kinvolk-.', 'github'), 'kinvolk')
+  assert.is(remoteName('...', 'github'), 'github')
+})
+
+test('remote URLs: a host (lower case, without user or port) and a path, or a local path', () => {
+  assert.equal(parseRemoteUrl('https://alban@GitHub.com:443/kinvolk/kubernetes.git/'), { host: 'github.com', path: 'kinvolk/kubernetes' })
+  assert.equal(parseRemoteUrl('git@github.com:kinvolk/kubernetes.git'), { host: 'github.com', path: 'kinvolk/kubernetes' })
+  assert.equal(parseRemoteUrl('git@example.com:/srv/git/kubernetes.git'), { host: 'example.com', path: 'srv/git/kubernetes' })
+  assert.equal(parseRemoteUrl('file:///srv/git/kubernetes.git'), { path: '/srv/git/kubernetes' })
+  assert.equal(parseRemoteUrl('/srv/git/kubernetes/.git'), { path: '/srv/git/kubernetes' })
+  // A colon after a slash is part of a local path.
+  assert.equal(parseRemoteUrl('./mirrors/a:b'), { path: './mirrors/a:b' })
+  assert.equal(parseRemoteUrl('/srv/a:b.git'), { path: '/srv/a:b' })
 })
 
 test('a trailing slash or .git names the same repository', () => {
@@ -25,6 +48,11 @@ test('a trailing slash or .git names the same repository', () => {
   assert.not.ok(sameRemote('git@github.com:kinvolk/kubernetes.git', 'https://gitlab.com/kinvolk/kubernetes.git'))
   assert.ok(sameRemote('/srv/git/kubernetes.git', '/srv/git/kubernetes'))
   assert.not.ok(sameRemote('/srv/git/kubernetes.git', '/srv/other/kubernetes'))
+  assert.ok(sameRemote('file:///srv/git/kubernetes.git', '/srv/git/kubernetes'))
+  assert.ok(sameRemote('git+ssh://git@github.com/kinvolk/kubernetes', 'https://github.com/kinvolk/kubernetes.git'))
+  assert.ok(sameRemote('github.com:kinvolk/kubernetes', 'https://github.com/kinvolk/kubernetes'))
+  // A relative path is a folder here, not a host.
+  assert.not.ok(sameRemote('github.com/kinvolk/kubernetes', 'https://github.com/kinvolk/kubernetes'))
 })
 
 test('the commands that change the checkout name it with -C, and fetch nothing but the refspecs', () => {

@@ -86,7 +86,8 @@ test('cluster-up fails, its rollback and kspawn down fail as well: each says why
     output,
     [
       `  Left of cluster cfbeta: its folder ${join(kubeSpawnDir(), 'cfbeta')} (with kspawn.toml).`,
-      '  Once the cause is fixed, remove it with `kspawn down cfbeta`, or by hand:',
+      // The run was given --config: so is the kspawn down it prints.
+      `  Once the cause is fixed, remove it with \`kspawn down cfbeta --config ${config}\`, or by hand:`,
       `    kube-spawn -d ${kubeSpawnDir()} stop -c cfbeta`,
       `    kube-spawn -d ${kubeSpawnDir()} destroy -c cfbeta`,
     ].join('\n'),

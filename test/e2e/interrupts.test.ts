@@ -112,7 +112,8 @@ test('Ctrl-C while kube-spawn starts the machines: exit 130, the half-made clust
   assert.is(fresh.exitCode, 1, fresh.output.slice(-4000))
   const kubeconfig = join(kubeSpawnDir(), 'iralpha', 'kubeconfig')
   assert.match(fresh.stdout, `      cluster iralpha already exists (not brought up: it has no kubeconfig at ${kubeconfig}): kspawn does not replace a cluster unless asked.\n`)
-  assert.match(fresh.stdout, '        Rerun with --recreate to stop and destroy it first, or remove it yourself with `kspawn down iralpha`, or by hand:\n')
+  // With the run's --config, so that it works when pasted where the run was started.
+  assert.match(fresh.stdout, `        Rerun with --recreate to stop and destroy it first, or remove it yourself with \`kspawn down iralpha --config ${config}\`, or by hand:\n`)
   assert.equal((await clusterLeft('iralpha', workdir())).machines, left.machines, 'the refused run left the cluster as it was')
 
   const down = await paste(commandAfter(output, 'remove it with: '))

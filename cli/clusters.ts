@@ -33,7 +33,7 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
   }
   const foreignBy: { deployer: Deployer; clusters: string[] }[] = []
   for (const deployer of configDeployers(config)) {
-    const clusters = (await deployer.clusters()).filter((cluster) => !ours.has(cluster))
+    const clusters = (await deployer.clusters(io)).filter((cluster) => !ours.has(cluster))
     if (clusters.length === 0) continue
     for (const [cluster, status] of await deployer.status(clusters, io)) statuses.set(cluster, status)
     foreignBy.push({ deployer, clusters })

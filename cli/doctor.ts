@@ -23,6 +23,8 @@ export interface Check {
   purpose: string
   /** What to do when it is not ok. */
   fix?: string
+  /** Why a check that is not ok does not count: without a config, the tools of a deployer another one can stand in for. */
+  optional?: string
 }
 
 /** What every dev loop needs, whatever its plugins: the plugins' own tools go between docker and kubectl. */
@@ -49,11 +51,11 @@ export async function doctorCommand(options: DoctorCommandOptions, deps: CliDeps
   const width = Math.max(...checks.map((check) => check.name.length))
   const lines = [config ? `What ${path.relative(deps.cwd, config.file) || config.file} needs:` : 'No config found; what a dev loop can need:']
   for (const check of checks) {
-    const mark = check.ok ? style.green('✔') : style.red('✖')
-    lines.push(`  ${mark} ${check.name.padEnd(width)}  ${check.detail} — ${check.purpose}`)
+    const mark = check.ok ? style.green('✔') : check.optional ? style.yellow('○') : style.red('✖')
+    lines.push(`  ${mark} ${check.name.padEnd(width)}  ${check.detail} — ${check.purpose}${!check.ok && check.optional ? ` (${check.optional})` : ''}`)
     if (!check.ok && check.fix) lines.push(`    ${''.padEnd(width)}  ${check.fix}`)
   }
-  const missing = checks.filter((check) => !check.ok)
+  const missing = checks.filter((check) => !check.ok && !check.optional)
   lines.push(missing.length === 0 ? style.green('Everything is there.') : style.red(`Missing: ${missing.map((check) => check.name).join(', ')}.`))
   deps.stdout.write(`${lines.join('\n')}\n`)
   return missing.length === 0 ? 0 : 1
@@ -101,6 +103,21 @@ export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 
     )
   }
 
+  for (const need of plugins.flatMap((plugin) => plugin.doctor?.versions ?? [])) {
+    const file = found.get(need.tool)
+    if (!file || !needed.some((tool) => tool.name === need.tool)) continue
+    const answer = await probe([file, ...need.argv.slice(1)])
+    const version = answer.ok ? need.parse(answer.output) : undefined
+    const name = `${need.tool} version`
+    const purpose = `at least ${need.atLeast}: ${need.why}`
+    if (version !== undefined && !olderThan(version, need.atLeast)) checks.push({ name, ok: true, detail: version, purpose })
+    else {
+      const detail = version ?? `unknown (${answer.ok ? `${need.argv.join(' ')} printed ${JSON.stringify(answer.output.split('\n')[0] ?? '')}` : answer.problem})`
+      const tool = tools(plugins).find((candidate) => candidate.name === need.tool)
+      checks.push({ name, ok: false, detail, purpose, ...(tool ? { fix: tool.install(sudoPrefix) } : {}) })
+    }
+  }
+
   const docker = found.get('docker')
   if (needed.some((tool) => tool.name === 'docker')) {
     const purpose = 'to build and keep the images'
@@ -112,7 +129,21 @@ export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 
     }
   }
 
-  const sudoPurposes = plugins.map((plugin) => plugin.doctor?.sudo).filter((purpose) => purpose !== undefined)
+  // Without a config, each deployer is one way to spawn clusters: a machine that has what one of them needs lacks nothing.
+  const deployers = plugins.filter((plugin) => plugin.kind === 'deployer')
+  const usable = deployers.filter((plugin) => (plugin.doctor?.tools ?? []).every((tool) => found.has(tool.name) || !needed.includes(tool)))
+  const alternatives = !config && deployers.length > 1 && usable.length > 0
+  if (alternatives) {
+    const genericTools = [...generic.before, ...generic.after].map((tool) => tool.name)
+    for (const check of checks) {
+      const owners = deployers.filter((plugin) => (plugin.doctor?.tools ?? []).some((tool) => tool.name === check.name))
+      if (check.ok || genericTools.includes(check.name) || owners.some((plugin) => usable.includes(plugin))) continue
+      check.optional = `needed only with ${owners.map((plugin) => plugin.name).join(' or ')}; ${usable.map((plugin) => plugin.name).join(' and ')} can run here`
+    }
+  }
+
+  const sudoers = plugins.filter((plugin) => plugin.doctor?.sudo !== undefined && (!alternatives || usable.includes(plugin)))
+  const sudoPurposes = sudoers.map((plugin) => plugin.doctor!.sudo!)
   if (sudoPurposes.length > 0) {
     const purpose = sudoPurposes.join('; ')
     if (deps.isRoot) {
@@ -136,6 +167,21 @@ export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 
     }
   }
   return checks
+}
+
+/** Every tool the plugins name. */
+function tools(plugins: PluginDefinition[]): ToolNeed[] {
+  return plugins.flatMap((plugin) => plugin.doctor?.tools ?? [])
+}
+
+/** Whether dotted version `a` is older than `b`: 0.25.1 < 0.26.0. */
+export function olderThan(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((version) => version.split('.').map(Number))
+  for (let i = 0; i < Math.max(x!.length, y!.length); i++) {
+    const difference = (x![i] ?? 0) - (y![i] ?? 0)
+    if (difference !== 0) return difference < 0
+  }
+  return false
 }
 
 /** Why the docker daemon did not answer, and what to do about it: a daemon that refuses this user needs another remedy than one that is not there. */

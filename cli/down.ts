@@ -2,6 +2,7 @@
 // clusters kspawn made, through the deployer, and forget them. A cluster that
 // kspawn did not make is left alone unless --force: membership is what
 // kspawn recorded, never what a name looks like.
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { configDeployers, deployerOf, readClusterRecords, removeClusterRecord } from '../engine/cluster-records.ts'
 import type { Deployer } from '../engine/plugin.ts'
@@ -28,10 +29,11 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
   const config = await loadConfigFor(deps, options.config)
   const records = await readClusterRecords(config.workdir)
   const ours = records.map((record) => record.cluster)
-  // The clusters kspawn did not make, by the deployer that has them.
+  // The clusters kspawn did not make, by the deployer that has them; listing only reads, and writes no log.
+  const reads = commandIO({ runDir: tmpdir(), dryRun: true, step: 'down' }, deps)('down')
   const owners = new Map<string, Deployer>()
   for (const deployer of configDeployers(config)) {
-    for (const cluster of await deployer.clusters()) if (!ours.includes(cluster) && !owners.has(cluster)) owners.set(cluster, deployer)
+    for (const cluster of await deployer.clusters(reads)) if (!ours.includes(cluster) && !owners.has(cluster)) owners.set(cluster, deployer)
   }
   const theirs = [...owners.keys()]
 
@@ -74,7 +76,7 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
       continue
     }
     // A recorded cluster that the deployer no longer has is only forgotten.
-    const gone = !(await deployer.exists(cluster))
+    const gone = !(await deployer.exists(cluster, reads))
     const io = ioFor(cluster)
     try {
       await deployer.down(cluster, io)

@@ -76,6 +76,12 @@ export interface Deployer extends Plugin {
   steps(): Promise<readonly Task[]>
   /** The local image a variant's cluster runs, as the steps name it, e.g. gcr.io/google-containers/hyperkube-amd64:<tag>. */
   image(variant: Variant): string
+  /**
+   * This deployer with the defaults that depend on the config settled, e.g.
+   * kind's kubeconfigs under the workdir; called when a config is loaded.
+   * Its options then say where everything is, as cluster records keep them.
+   */
+  inWorkdir?(workdir: string): Deployer
   /** The repository name `share` pushes its images under: <share.repository>/<shareName>:<tag>. */
   readonly shareName: string
   /**
@@ -88,10 +94,10 @@ export interface Deployer extends Plugin {
   kubeconfig(cluster: string): string
   /** Seconds the nodes of a cluster that is up get to turn Ready. */
   readySeconds(): number
-  /** Whether a cluster of that name exists, up or not. */
-  exists(cluster: string): Promise<boolean>
-  /** Every cluster the deployer has, whoever made it, by name. */
-  clusters(): Promise<string[]>
+  /** Whether a cluster of that name exists, up or not. Reads only, so it runs in dry-run too. */
+  exists(cluster: string, io: StepIO): Promise<boolean>
+  /** Every cluster the deployer has, whoever made it, by name. Reads only. */
+  clusters(io: StepIO): Promise<string[]>
   /** The state of each cluster named; reads only, so it runs in dry-run too. */
   status(clusters: string[], io: StepIO): Promise<Map<string, ClusterStatus>>
   /** Creates and starts the cluster; fails with a StepError when it does not come up, leaving what it made to down(). */
@@ -155,6 +161,21 @@ export interface DoctorNeeds {
   tools?: ToolNeed[]
   /** Why it runs commands through sudo when kspawn is not root, e.g. `to run kube-spawn as root (sudo -E)`; doctor then checks sudo. */
   sudo?: string
+  /** Versions of its tools it needs, checked once the tool is found. */
+  versions?: VersionNeed[]
+}
+
+export interface VersionNeed {
+  /** The tool, one of `tools`. */
+  tool: string
+  /** What prints its version, e.g. ['kind', 'version']; the tool's name is replaced by where it was found. */
+  argv: string[]
+  /** The version in what it printed, as dotted numbers, e.g. `0.32.0`. */
+  parse(output: string): string | undefined
+  /** The oldest version that works. */
+  atLeast: string
+  /** What the older ones lack, e.g. `kind build node-image takes the tree as its argument since v0.26.0`. */
+  why: string
 }
 
 export interface ToolNeed {

@@ -27,7 +27,7 @@ export const clusterUp: Task = {
     if (made.binaries) ctx.state.binaries = made.binaries
     ctx.state.controlPlane = made.controlPlane
 
-    if (await deployer.exists(cluster)) {
+    if (await deployer.exists(cluster, step)) {
       // The variant's own cluster, that its latest run began and did not bring up: continuing that run means starting the cluster again.
       const ours = ctx.state.halfMadeCluster === cluster
       if (!ctx.run.recreate && !ours) throw await alreadyExists(ctx, step)

@@ -211,12 +211,17 @@ const userConfigSchema = (plugins: KnownPlugins, configDeployer: unknown) => obj
 function normalize(config: UserConfig, plugins: readonly PluginDefinition[], file: string, home: string): Config {
   const base = dirname(file)
   const revive = <T extends Deployer | Tester>(value: T): T => withBehaviour(value, plugins)
+  const workdir = resolvePath(config.workdir ?? '.kspawn', base, home)
+  const settle = (value: Deployer): Deployer => {
+    const deployer = revive(value)
+    return deployer.inWorkdir?.(workdir) ?? deployer
+  }
   const smoke = (config.smoke ?? []).map(revive)
-  const deployer = revive(config.deployer)
+  const deployer = settle(config.deployer)
   const toVariant = (name: string, input: UserVariant): Variant => {
     const cluster = input.cluster ?? name
     const tests = input.smoke?.map(revive) ?? smoke
-    const common = { name, cluster, deployer: input.deployer === undefined ? deployer : revive(input.deployer), smoke: tests }
+    const common = { name, cluster, deployer: input.deployer === undefined ? deployer : settle(input.deployer), smoke: tests }
     if (input.image === undefined) return { ...common, tag: input.tag, build: toSource(input.source, base, home) }
     // Validated: the reference parses, and has a tag unless the variant gives one.
     const image = parseImageRef(input.image)!
@@ -226,7 +231,7 @@ function normalize(config: UserConfig, plugins: readonly PluginDefinition[], fil
   return {
     file,
     kubernetes: { checkout: resolvePath(config.kubernetes.checkout, base, home) },
-    workdir: resolvePath(config.workdir ?? '.kspawn', base, home),
+    workdir,
     deployer,
     variants: Object.entries(config.variants).map(([name, input]) => toVariant(name, input)),
     share: config.share === undefined ? undefined : { repository: config.share.repository },

@@ -5,6 +5,9 @@ import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
 import { createHash } from 'node:crypto'
 import { readFile, rm } from 'node:fs/promises'
 import { exists } from '../../tasks/docker.ts'
+import { parseGitVersion, workspaceStatusArgv, worktreeOf } from '../../tasks/tree.ts'
+
+export { parseGitVersion, workspaceStatusArgv, worktreeOf }
 import path from 'node:path'
 import { StepError } from '../../engine/errors.ts'
 import type { Task, TaskContext } from '../../engine/run/task.ts'
@@ -23,16 +26,6 @@ const STAMP_FILE = path.join('_output', 'kspawn-build.json')
 
 export function buildArgv(): string[] {
   return ['build/run.sh', 'make']
-}
-
-/** Prints the version stamp a build of the tree gets (`gitVersion v1.8.5-beta.0.1+c117bd71672b2d-dirty`, ...). */
-export function workspaceStatusArgv(): string[] {
-  return ['hack/print-workspace-status.sh']
-}
-
-/** The `gitVersion` line of hack/print-workspace-status.sh's output. */
-export function parseGitVersion(output: string): string | undefined {
-  return /^gitVersion[ \t]+(\S+)[ \t]*$/m.exec(output)?.[1]
 }
 
 /**
@@ -94,16 +87,6 @@ export const build: Task = {
     await writeBuildStamp(worktree, { ...before, flags: buildFlagsDigest(buildArgv(), process.env), gitVersion, builtAt: new Date().toISOString() })
     step.info(`built ${gitVersion} in ${worktree}`)
   },
-}
-
-/** The worktree a build variant's tasks work in; it must exist unless nothing runs (dry-run). */
-export async function worktreeOf(ctx: TaskContext, step: Step): Promise<string> {
-  if (!ctx.variant.build) throw new StepError(`variant ${ctx.variant.name} runs the image ${ctx.variant.image.ref}: kspawn builds nothing for it`)
-  const worktree = ctx.state.worktree ?? variantWorktree(ctx.config, ctx.variant)
-  if (!step.dryRun && !(await exists(worktree))) {
-    throw new StepError(`the worktree ${worktree} does not exist: fetch the source first (kspawn task fetch-source --variant ${ctx.variant.name})`)
-  }
-  return worktree
 }
 
 /** The commit of the tree and a digest of its local changes, as git sees them (ignored files, such as _output, do not count). */

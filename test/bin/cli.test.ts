@@ -157,7 +157,7 @@ test('a config written as plain data names its deployer: an unknown one exits 2 
     assert.is(unknown.exitCode, 2, argv.join(' '))
     assert.is(
       unknown.stderr,
-      `kspawn.config.mjs: deployer: expected a deployer such as kubeSpawn() from 'kspawn/plugins/kube-spawn', found deployer "kube-spwan" (known deployers: kube-spawn; did you mean "kube-spawn"?)\n`,
+      `kspawn.config.mjs: deployer: expected a deployer such as kubeSpawn() from 'kspawn/plugins/kube-spawn' or kind() from 'kspawn/plugins/kind', found deployer "kube-spwan" (known deployers: kube-spawn and kind; did you mean "kube-spawn"?)\n`,
     )
   }
   // A plain-data deployer of a known plugin is that plugin, with its defaults and its rule on cluster names.
@@ -258,9 +258,61 @@ test('doctor reports each tool, says how to get kube-spawn when PATH lacks it, a
 test('doctor without sudo, as a user who is not root, says how to get it', async () => {
   const { stdout } = await kspawn(['doctor'], { env: { PATH: path.join(dir, 'nothing') }, isRoot: false })
   assert.match(stdout, /^No config found; what a dev loop can need:\n/)
-  for (const tool of ['git', 'docker', 'make', 'kube-spawn', 'kubectl', 'sudo']) assert.match(stdout, new RegExp(`  ✖ ${tool} +missing — `))
+  for (const tool of ['git', 'docker', 'make', 'kube-spawn', 'kind', 'kubectl', 'sudo']) assert.match(stdout, new RegExp(`  ✖ ${tool} +missing — `))
   assert.match(stdout, /sudo apt-get install docker\.io\n/)
   assert.match(stdout, /sudo apt-get install kubernetes-client\n/)
+  // With no deployer's tools at all, both deployers' count as missing.
+  assert.match(stdout, /\nMissing: git, docker, make, kube-spawn, kind, kubectl, docker daemon, sudo\.\n$/)
+})
+
+test("doctor without a config: a machine that has one deployer's tools lacks nothing of the other's", async () => {
+  const bin = path.join(dir, 'kube-spawn-only')
+  await mkdir(bin)
+  for (const tool of ['git', 'make', 'docker', 'kubectl']) {
+    const real = await findExecutable(tool, process.env.PATH ?? '')
+    if (real) await symlink(real, path.join(bin, tool))
+  }
+  await writeFile(path.join(bin, 'kube-spawn'), '#!/bin/sh\n', { mode: 0o755 })
+  const { stdout } = await kspawn(['doctor'], { env: { PATH: bin } })
+  assert.match(stdout, /^No config found; what a dev loop can need:\n/)
+  assert.match(stdout, /  ✔ kube-spawn +\S+\/kube-spawn-only\/kube-spawn — /)
+  assert.match(stdout, /  ○ kind +missing — to build node images and create a cluster for each variant \(kind v0\.26\.0 or later; v0\.32\.0 or later for Kubernetes 1\.36 and later\) \(needed only with kind; kube-spawn can run here\)\n +go install sigs\.k8s\.io\/kind@v0\.32\.0/)
+  assert.not.match(stdout, /Missing: [^\n]*kind/)
+})
+
+test('doctor for a kind config: kind and its version, no kube-spawn, no sudo', async () => {
+  const bin = path.join(dir, 'old-kind')
+  await mkdir(bin)
+  // A kind from before v0.26.0, as it prints its version.
+  await writeFile(path.join(bin, 'kind'), '#!/bin/sh\necho "kind v0.25.0 go1.22.9 linux/amd64"\n', { mode: 0o755 })
+  for (const tool of ['git', 'make', 'docker', 'kubectl']) {
+    const real = await findExecutable(tool, process.env.PATH ?? '')
+    if (real) await symlink(real, path.join(bin, tool))
+  }
+  await writeFile(
+    path.join(dir, 'kspawn.config.mjs'),
+    `export default {
+  kubernetes: { checkout: './kubernetes' },
+  deployer: { kind: 'deployer', name: 'kind', options: {} },
+  variants: { web: { source: { remote: 'https://github.com/kubernetes/kubernetes', branch: 'master' }, tag: 'v1' } },
+}
+`,
+  )
+  const missing = await kspawn(['doctor'], { env: { PATH: path.join(dir, 'nothing') }, isRoot: false })
+  assert.is(missing.exitCode, 1)
+  assert.match(missing.stdout, /^What kspawn\.config\.mjs needs:\n/)
+  assert.match(missing.stdout, /  ✖ kind +missing — /)
+  assert.match(missing.stdout, /  ✖ make +missing — to build Kubernetes \(kind build node-image runs the tree's make quick-release-images\)/)
+  assert.not.match(missing.stdout, /kube-spawn|✖ sudo|✔ sudo/)
+
+  const old = await kspawn(['doctor'], { env: { PATH: bin } })
+  assert.is(old.exitCode, 1)
+  assert.match(old.stdout, /  ✔ kind +\S+\/old-kind\/kind — /)
+  assert.match(old.stdout, /  ✖ kind version +0\.25\.0 — at least 0\.26\.0: kspawn passes the Kubernetes tree to kind build node-image as its argument, which kind takes since v0\.26\.0 \(--kube-root is gone\)\n +go install sigs\.k8s\.io\/kind@v0\.32\.0/)
+  assert.match(old.stdout, /\nMissing: [^\n]*kind version[^\n]*\.\n$/)
+  await writeFile(path.join(bin, 'kind'), '#!/bin/sh\necho "kind v0.32.0 go1.26.3 linux/amd64"\n', { mode: 0o755 })
+  const current = await kspawn(['doctor'], { env: { PATH: bin } })
+  assert.match(current.stdout, /  ✔ kind version +0\.32\.0 — /)
 })
 
 test.run()

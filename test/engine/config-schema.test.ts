@@ -174,13 +174,13 @@ const cases: [name: string, input: any, messages: string[]][] = [
   [
     'a tester where the deployer goes',
     config((c) => (c.deployer = admission.denies('attach'))),
-    ['kspawn.config.ts: deployer: expected a deployer such as kubeSpawn() from \'kspawn/plugins/kube-spawn\', found tester "admission"'],
+    ['kspawn.config.ts: deployer: expected a deployer such as kubeSpawn() from \'kspawn/plugins/kube-spawn\' or kind() from \'kspawn/plugins/kind\', found tester "admission"'],
   ],
   [
     'a deployer kspawn does not know',
-    config((c) => (c.deployer = { kind: 'deployer', name: 'kind', options: {} })),
+    config((c) => (c.deployer = { kind: 'deployer', name: 'minikube', options: {} })),
     [
-      'kspawn.config.ts: deployer: expected a deployer such as kubeSpawn() from \'kspawn/plugins/kube-spawn\', found deployer "kind" (known deployers: kube-spawn)',
+      'kspawn.config.ts: deployer: expected a deployer such as kubeSpawn() from \'kspawn/plugins/kube-spawn\' or kind() from \'kspawn/plugins/kind\', found deployer "minikube" (known deployers: kube-spawn and kind)',
     ],
   ],
   [

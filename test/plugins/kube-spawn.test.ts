@@ -78,18 +78,18 @@ test('a cluster exists once kube-spawn wrote its kspawn.toml; down removes what 
   const dir = await mkdtemp(path.join(tmpdir(), 'kspawn-ks-'))
   try {
     const deployer = kubeSpawn({ dir })
-    assert.is(await deployer.exists('web'), false)
+    assert.is(await deployer.exists('web', recordingIO()), false)
     assert.is(deployer.kubeconfig('web'), path.join(dir, 'web', 'kubeconfig'))
 
     // kube-spawn create stops before writing kspawn.toml when it fails: kube-spawn destroy cannot remove that.
     await mkdir(path.join(dir, 'web', 'rootfs'), { recursive: true })
-    assert.is(await deployer.exists('web'), false)
+    assert.is(await deployer.exists('web', recordingIO()), false)
     const leftovers = recordingIO(false)
     await deployer.down('web', leftovers)
     assert.equal(leftovers.commands.map((command) => command.argv), [['rm', '-rf', '--', path.join(dir, 'web')]])
 
     await writeFile(path.join(dir, 'web', 'kspawn.toml'), 'name = "web"\n')
-    assert.is(await deployer.exists('web'), true)
+    assert.is(await deployer.exists('web', recordingIO()), true)
     const io = recordingIO(false)
     await deployer.down('web', io)
     assert.equal(io.commands.map((command) => command.argv.slice(3)), [['stop', '-c', 'web'], ['destroy', '-c', 'web']])

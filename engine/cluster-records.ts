@@ -76,8 +76,7 @@ export function deployerOf(record: ClusterRecord, config: Config): Deployer | un
   const same = configDeployers(config).find((deployer) => deployerKey(deployer.name, deployer.options) === deployerKey(name, options))
   if (same) return same
   const plugin = config.plugins.find((definition) => definition.kind === 'deployer' && definition.name === name)
-  if (plugin) return plugin.revive({ kind: 'deployer', name, options }) as Deployer
-  return config.variants.find((variant) => variant.deployer.name === name)?.deployer ?? (config.deployer.name === name ? config.deployer : undefined)
+  return plugin?.revive({ kind: 'deployer', name, options }) as Deployer | undefined
 }
 
 function deployerKey(name: string, options: object): string {

@@ -237,13 +237,19 @@ test('task runs one task for one variant, from the state that the latest run rec
   )
 })
 
-test('doctor reports each tool, says how to get kube-spawn when PATH lacks it, and exits 1', async () => {
-  const bin = path.join(dir, 'bin')
+/** A folder <dir>/<name> of links to the named tools as this machine has them, and nothing else: a PATH for doctor. */
+async function toolsFolder(name: string, tools: string[]): Promise<string> {
+  const bin = path.join(dir, name)
   await mkdir(bin)
-  for (const tool of ['git', 'make', 'docker', 'kubectl']) {
+  for (const tool of tools) {
     const real = await findExecutable(tool, process.env.PATH ?? '')
     if (real) await symlink(real, path.join(bin, tool))
   }
+  return bin
+}
+
+test('doctor reports each tool, says how to get kube-spawn when PATH lacks it, and exits 1', async () => {
+  const bin = await toolsFolder('bin', ['git', 'make', 'docker', 'kubectl'])
   await writeConfigFile(dir)
   const { exitCode, stdout } = await kspawn(['doctor'], { env: { PATH: bin } })
 
@@ -266,12 +272,7 @@ test('doctor without sudo, as a user who is not root, says how to get it', async
 })
 
 test("doctor without a config: a machine that has one deployer's tools lacks nothing of the other's", async () => {
-  const bin = path.join(dir, 'kube-spawn-only')
-  await mkdir(bin)
-  for (const tool of ['git', 'make', 'docker', 'kubectl']) {
-    const real = await findExecutable(tool, process.env.PATH ?? '')
-    if (real) await symlink(real, path.join(bin, tool))
-  }
+  const bin = await toolsFolder('kube-spawn-only', ['git', 'make', 'docker', 'kubectl'])
   await writeFile(path.join(bin, 'kube-spawn'), '#!/bin/sh\n', { mode: 0o755 })
   const { stdout } = await kspawn(['doctor'], { env: { PATH: bin } })
   assert.match(stdout, /^No config found; what a dev loop can need:\n/)
@@ -281,14 +282,9 @@ test("doctor without a config: a machine that has one deployer's tools lacks not
 })
 
 test('doctor for a kind config: kind and its version, no kube-spawn, no sudo', async () => {
-  const bin = path.join(dir, 'old-kind')
-  await mkdir(bin)
+  const bin = await toolsFolder('old-kind', ['git', 'make', 'docker', 'kubectl'])
   // A kind from before v0.26.0, as it prints its version.
   await writeFile(path.join(bin, 'kind'), '#!/bin/sh\necho "kind v0.25.0 go1.22.9 linux/amd64"\n', { mode: 0o755 })
-  for (const tool of ['git', 'make', 'docker', 'kubectl']) {
-    const real = await findExecutable(tool, process.env.PATH ?? '')
-    if (real) await symlink(real, path.join(bin, tool))
-  }
   await writeFile(
     path.join(dir, 'kspawn.config.mjs'),
     `export default {

@@ -137,7 +137,8 @@ export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 
     const genericTools = [...generic.before, ...generic.after].map((tool) => tool.name)
     for (const check of checks) {
       const owners = deployers.filter((plugin) => (plugin.doctor?.tools ?? []).some((tool) => tool.name === check.name))
-      if (check.ok || genericTools.includes(check.name) || owners.some((plugin) => usable.includes(plugin))) continue
+      // Only a tool that no usable deployer needs (and that nothing else does) stops counting.
+      if (check.ok || owners.length === 0 || genericTools.includes(check.name) || owners.some((plugin) => usable.includes(plugin))) continue
       check.optional = `needed only with ${owners.map((plugin) => plugin.name).join(' or ')}; ${usable.map((plugin) => plugin.name).join(' and ')} can run here`
     }
   }

@@ -279,6 +279,8 @@ test("doctor without a config: a machine that has one deployer's tools lacks not
   assert.match(stdout, /  ✔ kube-spawn +\S+\/kube-spawn-only\/kube-spawn — /)
   assert.match(stdout, /  ○ kind +missing — to build node images and create a cluster for each variant \(kind v0\.26\.0 or later; v0\.32\.0 or later for Kubernetes 1\.36 and later\) \(needed only with kind; kube-spawn can run here\)\n +go install sigs\.k8s\.io\/kind@v0\.32\.0/)
   assert.not.match(stdout, /Missing: [^\n]*kind/)
+  // What every deployer needs still counts, whatever the daemon says.
+  assert.match(stdout, /  [✔✖] docker daemon /)
 })
 
 test('doctor for a kind config: kind and its version, no kube-spawn, no sudo', async () => {

@@ -58,8 +58,9 @@ test("kspawn run dev-loop --dry-run prints kind's commands for each variant, and
   assert.ok(commands.includes(`$ kind create cluster --name pulled --image kspawn/kind-node:v1.36.1 --config ${kindDir}/pulled/kind-config.yaml --kubeconfig ${kindDir}/pulled/kubeconfig --wait 300s`), commands.join('\n'))
   assert.not.ok(commands.some((line) => /kube-spawn|hyperkube|build\/run\.sh/.test(line)), commands.join('\n'))
   // The kind config it would write: three nodes, and DenyAttach among the API server's admission plugins.
-  assert.match(result.stdout, `${kindDir}/deny2/kind-config.yaml would hold:\nkind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n  - role: worker\n  - role: worker\nkubeadmConfigPatches:\n`)
-  assert.match(result.stdout, 'enable-admission-plugins: DenyAttach')
+  // The plain renderer puts its mark and the time before each line of a message.
+  const lines = result.stdout.replace(/^› \[\d\d:\d\d:\d\d\] /gm, '')
+  assert.match(lines, `${kindDir}/deny2/kind-config.yaml would hold:\nkind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n  - role: worker\n  - role: worker\nkubeadmConfigPatches:\n  - |\n    kind: ClusterConfiguration\n    apiServer:\n      extraArgs:\n        enable-admission-plugins: DenyAttach\n`)
   assert.match(result.stdout, 'dev-loop (dry run): ')
   // Nothing written: no run folder, no kind folder, no worktree.
   assert.not.ok(existsSync(join(home, '.kspawn')), `wrote ${join(home, '.kspawn')}`)

@@ -143,10 +143,10 @@ test('kspawn clusters and kspawn down --all see and remove the clusters of both 
   )
   const unknown = await kspawn(home, ['clusters', '--config', withoutToy])
   assert.is(unknown.exitCode, 0, unknown.output)
-  assert.match(unknown.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +${toyTag} +- +unknown\n    made with the deployer "toy", which ${withoutToy} does not know \\(its deployers: kube-spawn\\): add its plugin to the config to reach it$`, 'm'))
+  assert.match(unknown.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +${toyTag} +- +unknown\n    made with the deployer "toy", which ${withoutToy} does not know \\(its deployers: kube-spawn, kind\\): add its plugin to the config to reach it$`, 'm'))
   const refused = await kspawn(home, ['down', toyCluster, '--config', withoutToy])
   assert.is(refused.exitCode, 1, refused.output)
-  assert.match(refused.stderr, `cannot remove cluster ${toyCluster}: it was made with the deployer "toy", which ${withoutToy} does not know (its deployers: kube-spawn)`)
+  assert.match(refused.stderr, `cannot remove cluster ${toyCluster}: it was made with the deployer "toy", which ${withoutToy} does not know (its deployers: kube-spawn, kind)`)
   assert.match((await must(['docker', 'ps', '--format', '{{.Names}}'])).stdout, `toy-${toyCluster}\n`)
 
   const down = await kspawn(home, ['down', '--all'])

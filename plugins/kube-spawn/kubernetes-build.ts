@@ -112,7 +112,7 @@ async function waitForBuild(ctx: TaskContext, donor: Variant, worktree: string, 
 }
 
 function readRunRecord(file: string): Promise<RunRecord | undefined> {
-  return readJsonFile<RunRecord>(file, ['id'])
+  return readJsonFile<RunRecord>(file)
 }
 
 /** Where kubernetesBuildFor will take an image variant's kubeadm and kubelet from, said before it is built. */

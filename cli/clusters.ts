@@ -25,11 +25,16 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
   // Each cluster asked of the deployer that made it; each deployer also lists the clusters kspawn did not make.
   const statuses = new Map<string, ClusterStatus>()
   const deployerNames = new Map<string, string>()
+  // One question to each deployer, about all of its clusters.
+  const byDeployer = new Map<Deployer, string[]>()
   for (const record of records) {
     const deployer = deployerOf(record, config)
     if (!deployer) continue
     deployerNames.set(record.cluster, deployer.name)
-    for (const [cluster, status] of await deployer.status([record.cluster], io)) statuses.set(cluster, status)
+    byDeployer.set(deployer, [...(byDeployer.get(deployer) ?? []), record.cluster])
+  }
+  for (const [deployer, clusters] of byDeployer) {
+    for (const [cluster, status] of await deployer.status(clusters, io)) statuses.set(cluster, status)
   }
   const foreignBy: { deployer: Deployer; clusters: string[] }[] = []
   for (const deployer of configDeployers(config)) {

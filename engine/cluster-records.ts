@@ -61,7 +61,8 @@ export async function readClusterRecords(workdir: string): Promise<ClusterRecord
 export function configDeployers(config: Config): Deployer[] {
   const deployers = new Map<string, Deployer>()
   for (const deployer of [config.deployer, ...config.variants.map((variant) => variant.deployer)]) {
-    deployers.set(deployerKey(deployer.name, deployer.options), deployers.get(deployerKey(deployer.name, deployer.options)) ?? deployer)
+    const key = deployerKey(deployer.name, deployer.options)
+    if (!deployers.has(key)) deployers.set(key, deployer)
   }
   return [...deployers.values()]
 }

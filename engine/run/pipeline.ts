@@ -15,7 +15,7 @@ import {
 } from 'listr2'
 import { stepLabel, type EventHub, type EventSource, type KspawnEvent } from './events.ts'
 import { describeError, rollBackStep, runStep, stepSource, type StepContext } from './lifecycle.ts'
-import type { Services, Task, TaskContext, Workflow } from './task.ts'
+import type { Services, Task, TaskContext } from './task.ts'
 import { withoutColor, type Output, type RendererName } from '../terminal.ts'
 
 export interface VariantRun {
@@ -27,7 +27,6 @@ export interface VariantRun {
 }
 
 export interface PipelineOptions {
-  workflow: Workflow
   /** In the order they are shown. */
   variants: VariantRun[]
   services: Services
@@ -55,7 +54,7 @@ interface LiveTask {
 }
 
 export function buildPipeline(options: PipelineOptions): Pipeline {
-  const { workflow, services, events } = options
+  const { services, events } = options
   // Settled once the list is built: listr2 replaces the animated renderer with plain lines when process.stdout is not a terminal.
   let renderer = options.renderer
   const plain = () => renderer === 'simple' || renderer === 'verbose'

@@ -112,7 +112,6 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   hub.on((event) => recorder.apply(event))
 
   const pipeline = buildPipeline({
-    workflow,
     variants: runs,
     services,
     // Nothing waits in a dry run, and one variant after the other keeps each one's commands together.

@@ -7,12 +7,14 @@
 // Supported: kind v0.26.0 and later (the Kubernetes tree is build node-image's
 // argument, --kube-root is gone); for Kubernetes 1.36 and later, whose kubeadm
 // config is v1beta4, kind v0.32.0 and later. kspawn doctor checks the version.
+import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Variant } from '../../engine/config/config.ts'
 import { isCommandError, StepError } from '../../engine/errors.ts'
 import type { ClusterImage, ClusterSpec, ClusterStatus, Deployer, StepIO } from '../../engine/plugin.ts'
 import type { Task, TaskContext } from '../../engine/run/task.ts'
 import { formatCommandLine } from '../../engine/runner/command-line.ts'
+import { exists, localImageId } from '../../tasks/docker.ts'
 
 export interface KindOptions {
   /** Worker nodes in each cluster. Default 1. */
@@ -147,7 +149,6 @@ class Kind implements KindDeployer {
 
   async prepare(ctx: TaskContext, io: StepIO): Promise<ClusterImage> {
     const image = this.image(ctx.variant)
-    const { localImageId } = await (dockerModule ??= import('../../tasks/docker.ts'))
     if (!io.dryRun && (await localImageId(image, io)) === undefined) {
       const how = ctx.variant.image
         ? `take it first (kspawn task use-node-image --variant ${ctx.variant.name}, which runs docker pull ${ctx.variant.image.ref} and docker tag ${ctx.variant.image.ref} ${image})`
@@ -200,7 +201,6 @@ class Kind implements KindDeployer {
     if (io.dryRun) {
       io.info(`${configFile} would hold:\n${YAML.stringify(config).trimEnd()}`)
     } else {
-      const { mkdir, writeFile } = await import('node:fs/promises')
       await mkdir(this.folder(spec.name), { recursive: true })
       await writeFile(configFile, YAML.stringify(config))
     }
@@ -217,12 +217,7 @@ class Kind implements KindDeployer {
     if (created.tail.some((line) => line.includes(WAIT_TIMED_OUT))) {
       io.warn(`kind's --wait ${this.options.waitSeconds}s ran out before the control plane of cluster ${spec.name} was Ready; the smoke test waits for the nodes (readySeconds)`)
     }
-    const { access } = await import('node:fs/promises')
-    const written = await access(this.kubeconfig(spec.name)).then(
-      () => true,
-      () => false,
-    )
-    if (!written) throw new StepError(`\`${created.commandLine}\` exited with code 0 but wrote no kubeconfig at ${this.kubeconfig(spec.name)}${created.logFile ? `; full log: ${created.logFile}` : ''}`)
+    if (!(await exists(this.kubeconfig(spec.name)))) throw new StepError(`\`${created.commandLine}\` exited with code 0 but wrote no kubeconfig at ${this.kubeconfig(spec.name)}${created.logFile ? `; full log: ${created.logFile}` : ''}`)
   }
 
   async down(cluster: string, io: StepIO): Promise<void> {
@@ -236,11 +231,7 @@ class Kind implements KindDeployer {
 
   async remains(cluster: string, io: StepIO): Promise<string[]> {
     const containers = await this.containers(cluster, io)
-    const { access } = await import('node:fs/promises')
-    const folder = await access(this.folder(cluster)).then(
-      () => true,
-      () => false,
-    )
+    const folder = await exists(this.folder(cluster))
     return [...(containers.length > 0 ? [`its containers ${containers.map((container) => container.name).join(', ')}`] : []), ...(folder ? [`its folder ${this.folder(cluster)}`] : [])]
   }
 
@@ -257,7 +248,6 @@ class Kind implements KindDeployer {
 
 // Loaded once, however many variants ask at once: a config's plugins are loaded by jiti, whose
 // concurrent imports of one module can see it unfinished.
-let dockerModule: Promise<typeof import('../../tasks/docker.ts')> | undefined
 let steps: Promise<readonly Task[]> | undefined
 function loadSteps(): Promise<readonly Task[]> {
   steps ??= import('./steps.ts').then(({ nodeImage, useNodeImage }) => [nodeImage, useNodeImage])

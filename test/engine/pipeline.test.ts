@@ -35,7 +35,6 @@ async function runPipeline({ tasks, variants, concurrency = 2, renderer = 'silen
     }
     const stdout = capture()
     const pipeline = buildPipeline({
-      workflow: { id: 'loop', description: 'a test loop', tasks },
       variants: project.config.variants.map((variant) => ({
         ctx: { config: project.config, variant, state: initialVariantState(project.config, variant), run },
         tasks,

@@ -221,7 +221,9 @@ async function main(): Promise<void> {
     KSPAWN_WORLD_CHECKOUT: fixture.checkout,
     KSPAWN_WORLD_KUBE_SPAWN_DIR: paths.kubeSpawnDir,
   })
-  if (!existsSync(join(binDir, 'kube-spawn'))) throw new Error(`missing stand-in ${join(binDir, 'kube-spawn')}`)
+  for (const standin of ['kube-spawn', 'machinectl', 'kind']) {
+    if (!existsSync(join(binDir, standin))) throw new Error(`missing stand-in ${join(binDir, standin)}`)
+  }
   log(`ready. Use it from a shell with: source ${paths.env}`)
 }
 

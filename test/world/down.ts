@@ -1,6 +1,6 @@
 // npm run world:down — stop what world:up started, by pid, and remove the
-// state. Clusters' API server emulators and machines go first, so nothing the
-// world made outlives it.
+// state. Clusters' API server emulators (kube-spawn's and kind's) and their
+// machines and nodes go first, so nothing the world made outlives it.
 import { existsSync } from 'node:fs'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,17 +12,19 @@ function log(message: string): void {
   process.stdout.write(`world: ${message}\n`)
 }
 
-/** pids of API server emulators that kube-spawn's stand-in started (their ready files). */
+/** pids of API server emulators that the kube-spawn and kind stand-ins started (their ready files). */
 async function emulatorPids(): Promise<number[]> {
-  if (!existsSync(paths.kubeSpawnDir)) return []
   const pids: number[] = []
-  for (const cluster of await readdir(paths.kubeSpawnDir)) {
-    const readyFile = join(paths.kubeSpawnDir, cluster, 'apiserver.json')
-    try {
-      const { pid } = JSON.parse(await readFile(readyFile, 'utf8')) as { pid: number }
-      pids.push(pid)
-    } catch {
-      // no emulator was started for this cluster
+  for (const dir of [paths.kubeSpawnDir, paths.kindDir]) {
+    if (!existsSync(dir)) continue
+    for (const cluster of await readdir(dir)) {
+      const readyFile = join(dir, cluster, 'apiserver.json')
+      try {
+        const { pid } = JSON.parse(await readFile(readyFile, 'utf8')) as { pid: number }
+        pids.push(pid)
+      } catch {
+        // no emulator was started for this cluster
+      }
     }
   }
   return pids

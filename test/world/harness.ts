@@ -1,6 +1,6 @@
 // What tests and benchmarks use to act in the test world: run commands in its
 // environment, build a branch of the fixture the article's way, and spawn a
-// cluster on it with kube-spawn.
+// cluster on it with kube-spawn (or use a kind cluster the same way).
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -131,6 +131,18 @@ export async function spawnCluster(name: string, tag: string, tree: Checkout): P
   }
 }
 
+/** A kind cluster as the article's test uses a cluster: kubectl with its kubeconfig; destroy is `kind delete cluster`. */
+export function kindCluster(name: string, kubeconfig: string, options: ShOptions = {}): Cluster {
+  return {
+    name,
+    kubeconfig,
+    kubectl: (args, more = {}) => sh(['kubectl', ...args], { ...options, ...more, env: { ...options.env, KUBECONFIG: kubeconfig, ...more.env } }),
+    destroy: async () => {
+      await sh(['kind', 'delete', 'cluster', '--name', name, '--kubeconfig', kubeconfig], options)
+    },
+  }
+}
+
 /**
  * All `count` nodes of the cluster registered and Ready. kube-spawn start
  * returns once kubeadm join is done; the node's kubelet registers shortly
@@ -149,9 +161,9 @@ export async function nodesReady(cluster: Cluster, count = 2): Promise<Result> {
 
 const DATE_LINE = /UTC \d{4}$/m
 
-/** The article's test: nodes Ready, a pod that prints the date, then attach. */
-export async function articleTest(cluster: Cluster): Promise<{ logs: Result; attach: Result }> {
-  await nodesReady(cluster)
+/** The article's test: nodes Ready (`nodes` of them), a pod that prints the date, then attach. */
+export async function articleTest(cluster: Cluster, nodes = 2): Promise<{ logs: Result; attach: Result }> {
+  await nodesReady(cluster, nodes)
   await mustK(cluster, ['run', 'mypod', '--image=busybox', '--command', '--', '/bin/sh', '-c', 'while true ; do sleep 1 ; date ; done'])
   await mustK(cluster, ['wait', '--for=condition=Ready', 'pod/mypod', '--timeout=120s'])
   // The pod prints a date a second: its logs have one soon.

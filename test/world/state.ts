@@ -36,6 +36,8 @@ export const paths = {
   baseImageRoot: join(stateDir, 'base-image-root'),
   fixture: join(stateDir, 'fixture'),
   kubeSpawnDir: join(stateDir, 'kube-spawn'),
+  /** The kind stand-in's API server files, one folder per cluster ($KSPAWN_WORLD_STATE/kind). */
+  kindDir: join(stateDir, 'kind'),
 }
 
 /** What world:up started, so world:down can stop exactly that, by pid. */

@@ -2,13 +2,15 @@
 // registry on loopback, the base image, the fixture Kubernetes repositories,
 // and env.sh. Running it again reuses whatever already runs.
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { closeSync, existsSync, openSync } from 'node:fs'
-import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { $ } from 'zx'
 import { generateFixture } from './fixture/generate.ts'
-import { binDir, paths, readRecord, runDir, stateDir, writeEnvFile, writeRecord, type WorldRecord } from './state.ts'
+import { DEFAULT_BASE_IMAGE } from './standins/kind/build.ts'
+import { binDir, paths, readRecord, runDir, stateDir, worldDir, writeEnvFile, writeRecord, type WorldRecord } from './state.ts'
 import { isAlive, waitFor } from './process.ts'
 
 const quiet = $({ quiet: true, nothrow: true })
@@ -166,6 +168,37 @@ async function ensureBaseImage(): Promise<void> {
   log(`base image busybox:latest imported (${imported.stdout.trim().slice(0, 19)})`)
 }
 
+/** A digest of a folder's files (path, mode, content), to tell an image built from it is current. */
+async function folderDigest(dir: string): Promise<string> {
+  const hash = createHash('sha256')
+  const walk = async (rel: string): Promise<void> => {
+    const entries = (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))
+    for (const entry of entries) {
+      const path = join(rel, entry.name)
+      if (entry.isDirectory()) await walk(path)
+      else hash.update(`\0${path}\0${(await stat(join(dir, path))).mode & 0o111 ? 'x' : '-'}\0`).update(await readFile(join(dir, path)))
+    }
+  }
+  await walk('')
+  return hash.digest('hex').slice(0, 16)
+}
+
+/**
+ * kind's base image, stood in for by standins/kind-base (nothing can be
+ * pulled): built FROM busybox:latest under kind v0.32.0's default name, and
+ * rebuilt when its files change.
+ */
+async function ensureKindBaseImage(): Promise<void> {
+  const context = join(worldDir, 'standins', 'kind-base')
+  const digest = await folderDigest(context)
+  const label = 'io.kspawn.world.kind-base.digest'
+  const current = await docker(['image', 'inspect', '--format', `{{index .Config.Labels "${label}"}}`, DEFAULT_BASE_IMAGE])
+  if (current.exitCode === 0 && current.stdout.trim() === digest) return
+  const built = await docker(['build', '--quiet', '--label', `${label}=${digest}`, '--tag', DEFAULT_BASE_IMAGE, context])
+  if (built.exitCode !== 0) throw new Error(`docker build of kind's base image (${context}) failed:\n${built.stderr}`)
+  log(`kind's base image ${DEFAULT_BASE_IMAGE} built from ${context}`)
+}
+
 async function main(): Promise<void> {
   await ensurePackages()
   await mkdir(stateDir, { recursive: true })
@@ -174,6 +207,7 @@ async function main(): Promise<void> {
   await ensureDockerd(record)
   const registry = await ensureRegistry(record)
   await ensureBaseImage()
+  await ensureKindBaseImage()
   const fixture = await generateFixture(paths.fixture)
   log(`fixture repositories in ${paths.fixture}`)
   await mkdir(paths.kubeSpawnDir, { recursive: true })
@@ -187,7 +221,9 @@ async function main(): Promise<void> {
     KSPAWN_WORLD_CHECKOUT: fixture.checkout,
     KSPAWN_WORLD_KUBE_SPAWN_DIR: paths.kubeSpawnDir,
   })
-  if (!existsSync(join(binDir, 'kube-spawn'))) throw new Error(`missing stand-in ${join(binDir, 'kube-spawn')}`)
+  for (const standin of ['kube-spawn', 'machinectl', 'kind']) {
+    if (!existsSync(join(binDir, standin))) throw new Error(`missing stand-in ${join(binDir, standin)}`)
+  }
   log(`ready. Use it from a shell with: source ${paths.env}`)
 }
 

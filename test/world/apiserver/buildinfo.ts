@@ -2,8 +2,9 @@ import { docker } from './docker.ts'
 import type { BuildInfo } from './types.ts'
 
 // What the cluster's image was built from: the API server's /version and its
-// compiled-in admission plugins come from the master's /hyperkube, each node's
-// version from the kubelet installed in that machine.
+// compiled-in admission plugins come from the master's /hyperkube (or the
+// command the spec names, such as one that reads the kube-apiserver of a kind
+// node image), each node's version from the kubelet installed in that machine.
 
 export function parseBuildInfo(text: string): BuildInfo {
   const line = text.trim().split('\n').find((l) => l.trim().startsWith('{'))
@@ -15,18 +16,21 @@ export function parseBuildInfo(text: string): BuildInfo {
   return info
 }
 
+export const HYPERKUBE_BUILD_INFO = ['/hyperkube', '--build-info']
+
 /**
  * Asks the running master machine first; when it is not running, runs the
- * same image's /hyperkube in a throwaway container (same binary either way).
+ * same command in a throwaway container of the image (same binary either way).
  */
-export async function readServerBuildInfo(master: string, image: string): Promise<BuildInfo> {
+export async function readServerBuildInfo(master: string, image: string, command: string[] = HYPERKUBE_BUILD_INFO): Promise<BuildInfo> {
+  const [program = '', ...args] = command
   try {
-    const { stdout } = await docker(['exec', master, '/hyperkube', '--build-info'], { timeoutMs: 15_000 })
+    const { stdout } = await docker(['exec', master, program, ...args], { timeoutMs: 15_000 })
     return parseBuildInfo(stdout)
   } catch (first) {
     try {
       const { stdout } = await docker(
-        ['run', '--rm', '--network', 'none', '--entrypoint', '/hyperkube', image, '--build-info'],
+        ['run', '--rm', '--network', 'none', '--entrypoint', program, image, ...args],
         { timeoutMs: 30_000 },
       )
       return parseBuildInfo(stdout)

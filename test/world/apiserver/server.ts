@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { StreamServer, type StreamTarget } from './attach.ts'
+import { enabledAdmissionPlugins } from './admission.ts'
 import { readServerBuildInfo, versionInfo } from './buildinfo.ts'
 import {
   AGGREGATED_V2,
@@ -61,8 +62,9 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`))
   const master = spec.machines.find((m) => m.role === 'master') ?? spec.machines[0]
   if (!master) throw new Error('the spec names no machines')
-  const build = await readServerBuildInfo(master.name, spec.image)
-  log(`cluster ${spec.clusterName}: ${build.gitVersion}, admission plugins: ${(build.admissionPlugins ?? []).map((p) => p.name).join(',') || 'none'}`)
+  const build = await readServerBuildInfo(master.name, spec.image, spec.buildInfoCommand)
+  const admission = enabledAdmissionPlugins(build, spec.enableAdmissionPlugins, spec.disableAdmissionPlugins)
+  log(`cluster ${spec.clusterName}: ${build.gitVersion}, admission plugins: ${admission.map((p) => p.name).join(',') || 'none'}`)
   // Started now, as it takes a while; connections come once the emulator is ready (kubeadm runs after that).
   const inMaster =
     spec.masterPort === undefined ? undefined : serveInMachine(master.name, spec.masterPort, (socket) => server.emit('connection', socket))
@@ -82,7 +84,7 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
   })
   await kubelet.adopt()
   kubelet.start()
-  const streams = new StreamServer(store, kubelet, () => build.admissionPlugins ?? [], log)
+  const streams = new StreamServer(store, kubelet, () => admission, log)
 
   const server = createServer((req, res) => {
     const t0 = Date.now()

@@ -1,5 +1,5 @@
-// What the kube-spawn stand-in tells the API server emulator about a cluster
-// it started. Written as JSON next to the cluster's kubeconfig.
+// What a stand-in (kube-spawn's, kind's) tells the API server emulator about a
+// cluster it started. Written as JSON next to the cluster's other files.
 export interface MachineSpec {
   /**
    * Docker container name, which is also the machine name (kubespawn<cluster><index>).
@@ -14,8 +14,23 @@ export interface MachineSpec {
 
 export interface ApiServerSpec {
   clusterName: string
-  /** gcr.io/google-containers/hyperkube-amd64:<tag>: the image the machines were created from. */
+  /** The image the machines were created from: gcr.io/google-containers/hyperkube-amd64:<tag>, or kind's node image. */
   image: string
+  /**
+   * Optional: the command that prints the API server's build info, run in the
+   * master machine (docker exec) or, when it is not running, as a throwaway
+   * container of `image`. Default ["/hyperkube", "--build-info"], the
+   * hyperkube of kube-spawn's machines.
+   */
+  buildInfoCommand?: string[]
+  /**
+   * Optional: the API server's --enable-admission-plugins and
+   * --disable-admission-plugins, as the cluster's kubeadm config gives them.
+   * Names the build does not register make the start fail, as the real
+   * kube-apiserver refuses to start.
+   */
+  enableAdmissionPlugins?: string[]
+  disableAdmissionPlugins?: string[]
   machines: MachineSpec[]
   /** A node reports Ready only this long after its kubelet registered it. */
   nodeReadySeconds: number

@@ -32,7 +32,7 @@ export interface AdmissionPlugin {
   message: string
 }
 
-/** `hyperkube --build-info` / `kubelet --build-info` output (one JSON line). */
+/** `hyperkube --build-info` / `kube-apiserver --build-info` / `kubelet --build-info` output (one JSON line). */
 export interface BuildInfo {
   component?: string
   gitVersion: string
@@ -42,6 +42,11 @@ export interface BuildInfo {
   minor: string
   buildDate: string
   goVersion?: string
+  /** The denying plugins the API server enables by default, in chain order. */
   admissionPlugins?: AdmissionPlugin[]
+  /** Every plugin name the API server registers, in chain order (builds of 1.36 on; 1.8's do not say). */
+  registeredAdmissionPlugins?: string[]
+  /** Every registered plugin that denies a connect request, enabled by default or not. */
+  denyingAdmissionPlugins?: AdmissionPlugin[]
   [key: string]: unknown
 }

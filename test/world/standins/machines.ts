@@ -77,9 +77,10 @@ export function imageNameIsValid(name: string): boolean {
 /**
  * Held while addresses are handed out and machine images created, so that
  * clusters started side by side get distinct addresses (the CNI host-local
- * IPAM's job in kube-spawn). A directory in the temp dir, per engine.
+ * IPAM's job in kube-spawn, docker's IPAM on kind's network). A directory in
+ * the temp dir, per engine.
  */
-async function withMachineLock<T>(fn: () => Promise<T>): Promise<T> {
+export async function withMachineLock<T>(fn: () => Promise<T>): Promise<T> {
   const id = createHash('sha256').update(process.env.DOCKER_HOST ?? 'default').digest('hex').slice(0, 12)
   const lock = join(tmpdir(), `kube-spawn-world-${id}.lock`)
   const deadline = Date.now() + 60_000

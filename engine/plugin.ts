@@ -108,6 +108,13 @@ export interface Deployer extends Plugin {
   downCommandLines(cluster: string, isRoot: boolean): string[]
   /** What is left of a cluster, e.g. `its folder /var/lib/kube-spawn/web`; empty when nothing is. Reads only. */
   remains(cluster: string, io: StepIO): Promise<string[]>
+  /**
+   * How a user has the API server of this deployer's clusters enable an
+   * admission plugin that is not on by default, for a smoke test's message:
+   * e.g. `add 'DenyAttach' to kind({ admissionPlugins }) in kspawn.config.ts`.
+   * Absent when the deployer has no setting for it.
+   */
+  enableAdmissionPlugin?(plugin: string, where: { configFile: string; variant: string }): string
 }
 
 /** The cluster a smoke test runs against. */
@@ -116,6 +123,8 @@ export interface SmokeTarget {
   kubeconfig: string
   /** Names the test's own objects (pods) so that runs never collide. */
   runId: string
+  /** The deployer's words for enabling an admission plugin of the API server (see Deployer.enableAdmissionPlugin); absent when it has none. */
+  enableAdmissionPlugin?: (plugin: string) => string
 }
 
 /** A smoke test run against a variant's cluster once it is up. */

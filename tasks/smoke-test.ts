@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { CommandError, StepError } from '../engine/errors.ts'
+import type { SmokeTarget } from '../engine/plugin.ts'
 import type { SmokeResult, Task, TaskContext } from '../engine/run/task.ts'
 import { exists } from './docker.ts'
 import { openStep, type Step } from '../engine/run/step-io.ts'
@@ -67,8 +68,11 @@ export const smokeTest: Task = {
     if (version) results.push(version)
 
     const runId = randomBytes(3).toString('hex')
+    const deployer = ctx.variant.deployer
     for (const [index, tester] of ctx.variant.smoke.entries()) {
-      results.push(...(await tester.run({ cluster, kubeconfig, runId: index === 0 ? runId : `${runId}-${index + 1}` }, step)))
+      const target: SmokeTarget = { cluster, kubeconfig, runId: index === 0 ? runId : `${runId}-${index + 1}` }
+      if (deployer.enableAdmissionPlugin) target.enableAdmissionPlugin = (plugin) => deployer.enableAdmissionPlugin!(plugin, { configFile: ctx.config.file, variant: ctx.variant.name })
+      results.push(...(await tester.run(target, step)))
     }
     if (results.some((result) => !result.passed)) throw failure(cluster, results)
     if (!step.dryRun) step.info(`cluster ${cluster} passed ${results.length} smoke test expectations`)

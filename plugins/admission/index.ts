@@ -18,6 +18,12 @@ export interface AdmissionTester extends Tester {
   readonly expect: 'deny' | 'allow'
   /** For a denial: text the error must contain (a string) or match (a RegExp). */
   readonly message?: RegExp | string
+  /**
+   * For a denial: the admission plugin that must deny, e.g. 'DenyAttach'.
+   * When the operation goes through, the test asks the API server whether
+   * that plugin is compiled in and enabled, and the failure says which.
+   */
+  readonly plugin?: string
 }
 
 /** The article's pod: it prints the date every second, so its logs show that it runs. */
@@ -41,6 +47,78 @@ export function attachArgv(pod: string): string[] {
 /** A short grace period: the pod's shell ignores SIGTERM, so the default 30 s would all be waited for. */
 export function deletePodArgv(pod: string): string[] {
   return ['kubectl', 'delete', 'pod', pod, '--ignore-not-found', '--grace-period=1']
+}
+
+/** The API server's own pod: kubeadm's static pod, which the API server shows as a mirror pod in kube-system. */
+export function apiServerPodsArgv(): string[] {
+  return ['kubectl', 'get', 'pods', '--namespace', 'kube-system', '--selector', 'component=kube-apiserver', '--output', 'json']
+}
+
+/** The API server's help, whose --enable-admission-plugins line lists the plugins compiled in. */
+export function apiServerHelpArgv(pod: string): string[] {
+  return ['kubectl', 'exec', '--namespace', 'kube-system', pod, '--', 'kube-apiserver', '--help']
+}
+
+/** Each API server pod's name and its container's command line (command then args). */
+export function parseApiServerPods(json: string): { name: string; command: string[] }[] {
+  try {
+    const list = JSON.parse(json) as { items?: { metadata?: { name?: unknown }; spec?: { containers?: { name?: unknown; command?: unknown; args?: unknown }[] } }[] }
+    return (list.items ?? []).flatMap((pod) => {
+      const name = pod.metadata?.name
+      if (typeof name !== 'string') return []
+      const containers = pod.spec?.containers ?? []
+      const container = containers.find((c) => c.name === 'kube-apiserver') ?? containers[0]
+      const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [])
+      return [{ name, command: [...strings(container?.command), ...strings(container?.args)] }]
+    })
+  } catch {
+    return []
+  }
+}
+
+/** A flag's value in a command line, `--name=value` or `--name value`; the last one wins, as with pflag. */
+function flagValue(command: readonly string[], name: string): string | undefined {
+  let value: string | undefined
+  command.forEach((arg, index) => {
+    if (arg.startsWith(`${name}=`)) value = arg.slice(name.length + 1)
+    else if (arg === name && index + 1 < command.length) value = command[index + 1]
+  })
+  return value
+}
+
+function names(list: string | undefined): string[] {
+  return (list ?? '').split(',').map((name) => name.trim()).filter(Boolean)
+}
+
+/** The admission flags of an API server's command line: --enable/--disable-admission-plugins, or before 1.10 --admission-control (the whole chain). */
+export function admissionFlags(command: readonly string[]): { enable: string[]; disable: string[]; chain?: string[]; shown: string[] } {
+  const flags = ['--enable-admission-plugins', '--disable-admission-plugins', '--admission-control']
+  const shown = flags.flatMap((flag) => {
+    const value = flagValue(command, flag)
+    return value === undefined ? [] : [`${flag}=${value}`]
+  })
+  const chain = flagValue(command, '--admission-control')
+  return {
+    enable: names(flagValue(command, '--enable-admission-plugins')),
+    disable: names(flagValue(command, '--disable-admission-plugins')),
+    ...(chain === undefined ? {} : { chain: names(chain) }),
+    shown,
+  }
+}
+
+/**
+ * The --enable-admission-plugins line of `kube-apiserver --help`: the plugins
+ * on by default (in parentheses) and every plugin compiled in ("Comma-delimited
+ * list of admission plugins: ..."). Undefined when the help has no such line.
+ */
+export function parseAdmissionHelp(help: string): { defaults: string[]; registered: string[] } | undefined {
+  const text = help.replace(/\s+/g, ' ')
+  const line = /--enable-admission-plugins strings (.*?)The order of plugins in this flag does not matter/.exec(text)?.[1]
+  if (line === undefined) return undefined
+  const registered = /Comma-delimited list of admission plugins: (.*?)\.\s*$/.exec(line)?.[1]
+  if (registered === undefined) return undefined
+  const defaults = /in addition to default enabled ones \(([^)]*)\)/.exec(line)?.[1]
+  return { defaults: names(defaults), registered: names(registered) }
 }
 
 /** Bounds of the test, in seconds. */
@@ -129,6 +207,7 @@ class AdmissionTest implements AdmissionTester {
   readonly operation: AdmissionOperation
   readonly expect: 'deny' | 'allow'
   declare readonly message?: RegExp | string
+  declare readonly plugin?: string
 
   constructor(operation: AdmissionOperation, expect: 'deny' | 'allow', options: object) {
     this.kind = 'tester'
@@ -140,7 +219,8 @@ class AdmissionTest implements AdmissionTester {
   }
 
   describe(): string {
-    return this.expect === 'allow' ? `${this.operation} is allowed` : `${this.operation} is denied${withMessage(this.message)}`
+    if (this.expect === 'allow') return `${this.operation} is allowed`
+    return `${this.operation} is denied${this.plugin ? ` by ${this.plugin}` : ''}${withMessage(this.message)}`
   }
 
   async run(target: SmokeTarget, io: StepIO): Promise<SmokeResult[]> {
@@ -153,7 +233,7 @@ class AdmissionTest implements AdmissionTester {
       const running = await this.podRuns(pod, kubectl, io.dryRun)
       if (running) results.push(running)
       if (running?.passed === false) return results
-      const attach = await this.attach(pod, kubectl)
+      const attach = await this.attach(pod, kubectl, target)
       if (attach) results.push(attach)
       return results
     } finally {
@@ -191,7 +271,7 @@ class AdmissionTest implements AdmissionTester {
     return { expectation, passed: false, observed, message: `pod ${pod} logged no date line within ${POD_LOGS_SECONDS}s of being Ready` }
   }
 
-  private async attach(pod: string, kubectl: Kubectl): Promise<SmokeResult | undefined> {
+  private async attach(pod: string, kubectl: Kubectl, target: SmokeTarget): Promise<SmokeResult | undefined> {
     let outcome: AttachOutcome
     let commandLine: string
     try {
@@ -206,10 +286,57 @@ class AdmissionTest implements AdmissionTester {
       commandLine = failure.commandLine
     }
     const verdict = readAttach(outcome)
-    const message = judgeAttach(this, verdict)
+    let message = judgeAttach(this, verdict)
     const end = outcome.stillAttached ? [`(still attached after ${ATTACH_SECONDS}s: stopped)`] : outcome.exitCode === 0 ? [] : [`(exit code ${outcome.exitCode})`]
-    const observed = [`$ ${commandLine}`, ...outcome.lines.slice(-5), ...end].join('\n')
-    return { expectation: this.describe(), passed: message === undefined, observed, ...(message ? { message } : {}) }
+    const observed = [`$ ${commandLine}`, ...outcome.lines.slice(-5), ...end]
+    if (message !== undefined && verdict.seen === 'allowed' && this.expect === 'deny' && this.plugin !== undefined) {
+      const why = await this.whyAllowed(this.plugin, kubectl, target)
+      message = `${message}; ${why.finding}`
+      observed.push(...why.observed)
+    }
+    return { expectation: this.describe(), passed: message === undefined, observed: observed.join('\n'), ...(message ? { message } : {}) }
+  }
+
+  /**
+   * Why the plugin let the operation through, as the API server says: is it
+   * compiled in (`kube-apiserver --help` lists it) and enabled (its pod's
+   * admission flags, or on by default)?
+   */
+  private async whyAllowed(plugin: string, kubectl: Kubectl, target: SmokeTarget): Promise<{ finding: string; observed: string[] }> {
+    const observed: string[] = []
+    const cannotTell = (why: string) => ({ finding: `could not tell whether ${plugin} is compiled into the API server and enabled: ${why}`, observed })
+    let pods: { name: string; command: string[] }[]
+    try {
+      const listed = await kubectl(apiServerPodsArgv(), { capture: true, timeoutMs: 30_000 })
+      pods = parseApiServerPods(listed.stdout ?? '')
+      observed.push(`$ ${listed.commandLine}`, ...pods.map((pod) => `${pod.name}: ${admissionFlags(pod.command).shown.join(' ') || '(no admission flags)'}`))
+    } catch (error) {
+      if (!isCommandError(error)) throw error
+      observed.push(`$ ${error.failure.commandLine}`, ...error.failure.tail.slice(-3))
+      return cannotTell(`${error.failure.commandLine} ${error.failure.outcome}`)
+    }
+    const pod = pods[0]
+    if (pod === undefined) return cannotTell('the cluster shows no kube-apiserver pod in kube-system (label component=kube-apiserver)')
+    let help: ReturnType<typeof parseAdmissionHelp>
+    try {
+      const result = await kubectl(apiServerHelpArgv(pod.name), { capture: true, timeoutMs: 30_000 })
+      help = parseAdmissionHelp(result.stdout ?? '')
+      observed.push(`$ ${result.commandLine}`, help ? `compiled in: ${help.registered.join(', ')}` : '(no --enable-admission-plugins line)')
+    } catch (error) {
+      if (!isCommandError(error)) throw error
+      observed.push(`$ ${error.failure.commandLine}`, ...error.failure.tail.slice(-3))
+      return cannotTell(`${error.failure.commandLine} ${error.failure.outcome}`)
+    }
+    if (help === undefined) return cannotTell(`kube-apiserver --help in pod ${pod.name} has no --enable-admission-plugins line`)
+    const flags = admissionFlags(pod.command)
+    const shown = flags.shown.length > 0 ? flags.shown.join(' ') : 'no admission flags'
+    if (!help.registered.includes(plugin)) {
+      return { finding: `${plugin} is not compiled into the API server (kube-apiserver --help in pod ${pod.name} does not list it): the cluster runs a build without it`, observed }
+    }
+    const enabled = flags.chain ? flags.chain.includes(plugin) : (help.defaults.includes(plugin) || flags.enable.includes(plugin)) && !flags.disable.includes(plugin)
+    if (enabled) return { finding: `${plugin} is compiled into the API server and enabled (${shown}), yet it let attach through`, observed }
+    const how = target.enableAdmissionPlugin?.(plugin) ?? `this cluster's deployer has no setting for the API server's --enable-admission-plugins`
+    return { finding: `${plugin} is compiled into the API server (kube-apiserver --help lists it) but not among its enabled admission plugins (${shown}); ${how}`, observed }
   }
 }
 
@@ -221,7 +348,7 @@ function dateLines(text: string | undefined): string[] {
 
 export const admission = {
   /** The API server must refuse `operation`, with an error that contains or matches `message` when given. */
-  denies(operation: AdmissionOperation, options: { message?: RegExp | string } = {}): AdmissionTester {
+  denies(operation: AdmissionOperation, options: { message?: RegExp | string; plugin?: string } = {}): AdmissionTester {
     return new AdmissionTest(operation, 'deny', options)
   },
   /** The API server must let `operation` through. */

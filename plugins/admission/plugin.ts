@@ -11,6 +11,7 @@ export const admissionPlugin = definePlugin({
   schema: async () => (await import('./schema.ts')).schema,
   revive: (data) => {
     const tester = data as unknown as AdmissionTester
-    return tester.expect === 'allow' ? admission.allows(tester.operation) : admission.denies(tester.operation, tester.message === undefined ? {} : { message: tester.message })
+    if (tester.expect === 'allow') return admission.allows(tester.operation)
+    return admission.denies(tester.operation, { ...(tester.message === undefined ? {} : { message: tester.message }), ...(tester.plugin === undefined ? {} : { plugin: tester.plugin }) })
   },
 })

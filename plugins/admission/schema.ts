@@ -13,4 +13,8 @@ export const schema = object('an admission tester', {
       error: (issue) => expected('a RegExp, or a string the error message contains', issue.input),
     })
     .optional(),
+  plugin: z
+    .string({ error: (issue) => expected('the name of an admission plugin, e.g. "DenyAttach"', issue.input) })
+    .regex(/^[A-Za-z][A-Za-z0-9]*$/, { error: (issue) => expected('the name of an admission plugin, e.g. "DenyAttach"', issue.input) })
+    .optional(),
 })

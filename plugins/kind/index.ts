@@ -38,6 +38,7 @@ export interface KindOptions {
 export interface KindDeployer extends Deployer {
   readonly name: 'kind'
   readonly options: Readonly<KindSettings>
+  enableAdmissionPlugin(plugin: string, where: { configFile: string; variant: string }): string
 }
 
 type KindSettings = Required<Omit<KindOptions, 'baseImage' | 'dir' | 'config'>> & Pick<KindOptions, 'baseImage' | 'dir' | 'config'>
@@ -227,6 +228,15 @@ class Kind implements KindDeployer {
 
   downCommandLines(cluster: string): string[] {
     return [formatCommandLine(deleteArgv(cluster, this.kubeconfig(cluster)))]
+  }
+
+  enableAdmissionPlugin(plugin: string, where: { configFile: string; variant: string }): string {
+    const listed = this.options.admissionPlugins
+    if (listed.includes(plugin)) {
+      return `the kind deployer of variant ${where.variant} in ${where.configFile} lists it in admissionPlugins, so the cluster was made before it did: make it again with --recreate`
+    }
+    const wanted = [...listed, plugin].map((name) => `'${name}'`).join(', ')
+    return `enable it in ${where.configFile}: give variant ${where.variant}'s kind deployer admissionPlugins: [${wanted}], e.g. kind({ admissionPlugins: [${wanted}] }), then run with --recreate`
   }
 
   async remains(cluster: string, io: StepIO): Promise<string[]> {

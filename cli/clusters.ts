@@ -53,11 +53,11 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
       const nodes = status?.machines.length || Number(record.deployer.nodes ?? 0) || '-'
       // A cluster made by a deployer this config does not know cannot be asked about.
       const state = deployerNames.has(record.cluster) ? (status?.state ?? 'gone') : 'unknown'
-      return [record.cluster, record.variant, record.tag, String(nodes), state]
+      return [record.cluster, record.variant, record.deployer.name, record.tag, String(nodes), state]
     })
     // The command as it can be pasted where this one ran: with the same --config, if one was given.
     const down = (cluster: string) => kspawnDownCommand({ configArgs: configArgs(options.config) }, cluster)
-    lines.push(...table([['CLUSTER', 'VARIANT', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
+    lines.push(...table([['CLUSTER', 'VARIANT', 'DEPLOYER', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
       const record = records[i]
       if (!record) return []
       if (!deployerNames.has(record.cluster)) {

@@ -1,10 +1,10 @@
 // cluster-up: a cluster for the variant on what its deployer's steps made
 // (the article's `kube-spawn create --dev` and `start`). An existing cluster of the same name is refused unless
-// the run asks to recreate it; a cluster that does not come up is removed
-// again by the rollback, or the error says what remains and how to remove it.
-// A cluster left half made (the run was interrupted, or the rollback failed)
-// is in the variant's state, so that the summary names it and a resumed run
-// replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
+// the run asks to recreate it; a cluster that does not come up, or whose
+// making is interrupted, is removed again by the rollback, or the error says
+// what remains and how to remove it. A cluster left half made (a second
+// interrupt cut the removal short, or the removal failed) is in the variant's
+// state, so that the summary names it and a resumed run replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
 import { readClusterRecords, removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
 import { quoteArg } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'

@@ -1,9 +1,12 @@
 // The life of one step of one variant, as plain code: not started once the
 // run is interrupted; skipped when an earlier run finished it (--resume) or
-// when the task says why; else run; and, after a failure, rolled back. Each
+// when the task says why; else run; and, after a failure or an interrupt,
+// rolled back. Each
 // turn is an event, which state.json, events.jsonl and the terminal read.
 // The listr2 module (pipeline.ts) only shows it.
-import { Interrupted, isCommandError, isKspawnError } from '../errors.ts'
+import { Interrupted, isCommandError, isKspawnError, StepError } from '../errors.ts'
+import { formatCommandLine } from '../runner/command-line.ts'
+import type { Runner } from '../runner/runner.ts'
 import { stepLabel, type Emit, type EventSource } from './events.ts'
 import type { VariantRun } from './pipeline.ts'
 import type { Services, Task } from './task.ts'
@@ -60,22 +63,47 @@ export async function runStep({ task, run, services, emit }: StepContext, onStar
   }
 }
 
+/** How long removing what an interrupted step made may take in all, before kspawn gives up and says what is left. */
+export const CLEANUP_SECONDS = 120
+
 /**
- * Undoes what a step that failed made (a half-created cluster), when its task
- * can. Nothing runs once the run is interrupted: the next run picks up from
- * the record instead. A failing rollback is a warning that says what to undo.
- * Resolves to whether a rollback ran.
+ * Undoes what a step that failed or was interrupted made (a half-created
+ * cluster), when its task can. After an interruption its commands run as
+ * cleanup (Command.cleanup), within CLEANUP_SECONDS in all; a second
+ * interrupt kills them, and the summary then names what is left. A failing
+ * rollback is a warning that says what to undo. Resolves to whether a
+ * rollback ran.
  */
 export async function rollBackStep({ task, run, services, emit }: StepContext, failure: unknown): Promise<boolean> {
-  if (!task.rollback || failure instanceof Interrupted || services.signal.aborted) return false
+  if (!task.rollback) return false
+  const interrupted = failure instanceof Interrupted || services.signal.aborted
   const source = stepSource({ task, run })
-  emit({ kind: 'info', ...source, message: `rolling back after the failure` })
+  emit({
+    kind: 'info',
+    ...source,
+    message: interrupted ? `removing what the step made before stopping (at most ${CLEANUP_SECONDS}s; interrupt again to leave it as it is)` : 'rolling back after the failure',
+  })
   try {
-    await task.rollback(run.ctx, services)
+    await task.rollback(run.ctx, interrupted ? cleanupServices(services) : services)
   } catch (error) {
     emit({ kind: 'warn', ...source, message: `rollback failed, undo by hand what the step left: ${describeError(error)}` })
   }
   return true
+}
+
+/** Services whose commands run although the run is interrupted, each bounded by what is left of CLEANUP_SECONDS. */
+function cleanupServices(services: Services): Services {
+  const deadline = Date.now() + CLEANUP_SECONDS * 1000
+  const runner: Runner = {
+    run: (command, step) => {
+      const left = deadline - Date.now()
+      if (left <= 0) return Promise.reject(new StepError(`gave up removing it after ${CLEANUP_SECONDS}s, before: ${formatCommandLine(command.argv)}`))
+      return services.runner.run({ ...command, cleanup: true, timeoutMs: Math.min(command.timeoutMs ?? left, left) }, step)
+    },
+    abort: (reason) => services.runner.abort(reason),
+    kill: (reason) => services.runner.kill(reason),
+  }
+  return { ...services, runner, signal: new AbortController().signal }
 }
 
 /** What a failure says to people: kspawn's errors are written for them; others keep their name when it tells something (GitError). */

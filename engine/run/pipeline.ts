@@ -111,11 +111,15 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
     const source = stepSource(step)
     const title = task.title(ctx)
     let failure: unknown
+    let started = false
     return {
       title: plain() ? `${title} (${ctx.variant.name})` : title,
       task: async (_, wrapper) => {
         try {
-          const skipped = await runStep(step, () => running.set(key(source), wrapper))
+          const skipped = await runStep(step, () => {
+            started = true
+            running.set(key(source), wrapper)
+          })
           if (skipped) wrapper.skip(skipped)
         } catch (error) {
           failure = error
@@ -129,7 +133,7 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
         rollback: async (_, wrapper) => {
           running.set(key(source), wrapper)
           try {
-            await rollBackStep(step, failure)
+            if (started) await rollBackStep(step, failure)
           } finally {
             running.delete(key(source))
           }

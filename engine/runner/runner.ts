@@ -60,6 +60,11 @@ export interface Command {
   timeoutMs?: number
   /** Exit codes that count as success; [0] unless given. */
   okExitCodes?: number[]
+  /**
+   * It removes what an interrupted step made (a half-made cluster, a test's
+   * pod), so it runs after abort() too; kill() still kills it.
+   */
+  cleanup?: boolean
 }
 
 export interface StepRef {
@@ -122,6 +127,7 @@ export interface Runner {
    * Stops every running command with its whole process group (SIGTERM, then
    * SIGKILL after the grace period) and makes their run() reject with
    * Interrupted; later run() calls reject at once. Resolves when all are gone.
+   * Cleanup commands (Command.cleanup) are neither stopped nor refused.
    */
   abort(reason?: string): Promise<void>
   /**
@@ -162,7 +168,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const tailWindow = Math.max(tailLimits.maxBytes, 64 * 1024)
   const killGraceMs = options.killGraceMs ?? 5000
   const configured = createRedactor(options.secrets ?? [])
-  const running = new Set<{ stop(): Promise<void>; kill(): KilledCommand | undefined }>()
+  const running = new Set<{ cleanup: boolean; stop(): Promise<void>; kill(): KilledCommand | undefined }>()
   let interruption: { reason: string | undefined } | undefined
 
   const interruptedBy = () => (interruption?.reason ? ` by ${interruption.reason}` : '')
@@ -192,7 +198,8 @@ export function createRunner(options: RunnerOptions): Runner {
   async function run(command: Command, step: StepRef): Promise<CommandResult> {
     const prepared = prepare(command, step)
     const { shownArgv, commandLine, cwd, source } = prepared
-    if (interruption) throw interrupted(prepared, false)
+    const stoppable = command.cleanup !== true
+    if (interruption && stoppable) throw interrupted(prepared, false)
 
     if (options.dryRun && !command.reads) {
       options.emit({ kind: 'cmd', ...source, commandLine, cwd, dryRun: true })
@@ -207,7 +214,7 @@ export function createRunner(options: RunnerOptions): Runner {
     }
     const logFile = options.dryRun ? undefined : path.resolve(options.runDir, step.logFile ?? defaultLogFile(step))
     const log = logFile ? await LogFile.open(logFile, stepLabel(source)) : undefined
-    if (interruption) {
+    if (interruption && stoppable) {
       await log?.close('')
       throw interrupted(prepared, false)
     }
@@ -268,6 +275,7 @@ export function createRunner(options: RunnerOptions): Runner {
       return (stopping ??= stopGroup(child, killGraceMs))
     }
     const entry = {
+      cleanup: command.cleanup === true,
       stop: () => stop('abort'),
       kill: () => {
         if (child.pid === undefined || !signalGroup(child.pid, 'SIGKILL')) return undefined
@@ -276,7 +284,7 @@ export function createRunner(options: RunnerOptions): Runner {
     }
     running.add(entry)
     // abort() may have come while the log file was being handed over.
-    if (interruption) void stop('abort')
+    if (interruption && command.cleanup !== true) void stop('abort')
     const timer = command.timeoutMs === undefined ? undefined : setTimeout(() => void stop('timeout'), command.timeoutMs)
     let result: ProcessOutput
     try {
@@ -303,7 +311,7 @@ export function createRunner(options: RunnerOptions): Runner {
 
   async function abort(reason?: string): Promise<void> {
     interruption ??= { reason }
-    await Promise.all([...running].map((entry) => entry.stop()))
+    await Promise.all([...running].filter((entry) => !entry.cleanup).map((entry) => entry.stop()))
   }
 
   function kill(reason?: string): KilledCommand[] {

@@ -225,7 +225,7 @@ class AdmissionTest implements AdmissionTester {
 
   async run(target: SmokeTarget, io: StepIO): Promise<SmokeResult[]> {
     const pod = `kspawn-smoke-${target.runId}`
-    const kubectl = (argv: string[], options: { timeoutMs?: number; capture?: boolean } = {}) =>
+    const kubectl = (argv: string[], options: { timeoutMs?: number; capture?: boolean; cleanup?: boolean } = {}) =>
       io.run({ argv, env: { KUBECONFIG: target.kubeconfig }, ...options })
     const results: SmokeResult[] = []
     try {
@@ -238,7 +238,8 @@ class AdmissionTest implements AdmissionTester {
       return results
     } finally {
       try {
-        await kubectl(deletePodArgv(pod), { timeoutMs: 60_000 })
+        // Also once the run is interrupted: the test's pod is the test's to remove.
+        await kubectl(deletePodArgv(pod), { timeoutMs: 60_000, cleanup: true })
       } catch (error) {
         if (!isCommandError(error)) throw error
         const by = formatCommandLine(['env', `KUBECONFIG=${target.kubeconfig}`, ...deletePodArgv(pod)])
@@ -340,7 +341,7 @@ class AdmissionTest implements AdmissionTester {
   }
 }
 
-type Kubectl = (argv: string[], options?: { timeoutMs?: number; capture?: boolean }) => Promise<CommandResult>
+type Kubectl = (argv: string[], options?: { timeoutMs?: number; capture?: boolean; cleanup?: boolean }) => Promise<CommandResult>
 
 function dateLines(text: string | undefined): string[] {
   return (text ?? '').split('\n').filter((line) => DATE_LINE.test(line.trim()))

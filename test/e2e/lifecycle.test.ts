@@ -100,8 +100,8 @@ test('kspawn records its cluster, lists it with a foreign one, and down removes 
   assert.match(
     listed.stdout,
     [
-      '  CLUSTER  VARIANT  TAG                     NODES  STATE',
-      `  lcalpha  alpha    ${tag}  2      running`,
+      '  CLUSTER  VARIANT  DEPLOYER    TAG                     NODES  STATE',
+      `  lcalpha  alpha    kube-spawn  ${tag}  2      running`,
       `    export KUBECONFIG=${join(dir(), 'lcalpha', 'kubeconfig')}`,
       '',
       "Not made by kspawn, in kube-spawn's folder (kspawn down leaves them alone unless --force):",

@@ -127,8 +127,8 @@ test('kspawn task runs a step of the variant\'s own deployer alone; a step of an
 test('kspawn clusters and kspawn down --all see and remove the clusters of both deployers', async () => {
   const listed = await kspawn(home, ['clusters'])
   assert.is(listed.exitCode, 0, listed.output)
-  assert.match(listed.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +${toyTag} +1 +running$`, 'm'))
-  assert.match(listed.stdout, new RegExp(`^  ${kubeSpawnCluster} +${kubeSpawnCluster} +${kubeSpawnTag} +2 +running$`, 'm'))
+  assert.match(listed.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +toy +${toyTag} +1 +running$`, 'm'))
+  assert.match(listed.stdout, new RegExp(`^  ${kubeSpawnCluster} +${kubeSpawnCluster} +kube-spawn +${kubeSpawnTag} +2 +running$`, 'm'))
 
   // A config that no longer has the toy plugin cannot reach the toy's cluster, and says so instead of calling it gone.
   const withoutToy = join(home, 'without-toy.config.ts')
@@ -143,7 +143,7 @@ test('kspawn clusters and kspawn down --all see and remove the clusters of both 
   )
   const unknown = await kspawn(home, ['clusters', '--config', withoutToy])
   assert.is(unknown.exitCode, 0, unknown.output)
-  assert.match(unknown.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +${toyTag} +- +unknown\n    made with the deployer "toy", which ${withoutToy} does not know \\(its deployers: kube-spawn, kind\\): add its plugin to the config to reach it$`, 'm'))
+  assert.match(unknown.stdout, new RegExp(`^  ${toyCluster} +${toyCluster} +toy +${toyTag} +- +unknown\n    made with the deployer "toy", which ${withoutToy} does not know \\(its deployers: kube-spawn, kind\\): add its plugin to the config to reach it$`, 'm'))
   const refused = await kspawn(home, ['down', toyCluster, '--config', withoutToy])
   assert.is(refused.exitCode, 1, refused.output)
   assert.match(refused.stderr, `cannot remove cluster ${toyCluster}: it was made with the deployer "toy", which ${withoutToy} does not know (its deployers: kube-spawn, kind)`)

@@ -73,6 +73,29 @@ test('after abort, a new command is not started', async () => {
   }
 })
 
+test('cleanup commands run after abort, are not stopped by it, and kill() still kills them', async () => {
+  const { dir, runner, cleanup } = await setup()
+  try {
+    const pidFile = path.join(dir, 'sleep.pid')
+    const removing = runner.run({ argv: grandchildSleep(pidFile), cleanup: true }, { id: 'cluster-up', variant: 'denyattach' })
+    const group = await processGroupOf(Number(await waitForFile(pidFile)))
+    await runner.abort('SIGINT')
+    assert.ok((await livingMembers(group)).length >= 3, 'the cleanup command still runs after abort')
+
+    const after = await runner.run({ argv: ['touch', path.join(dir, 'removed')], cleanup: true }, { id: 'cluster-up', variant: 'denyattach' })
+    assert.is(after.exitCode, 0)
+    assert.ok(await readFile(path.join(dir, 'removed'), 'utf8').then(() => true))
+    assert.instance(await rejection(runner.run({ argv: ['true'] }, { id: 'smoke-test' })), Interrupted)
+
+    const killed = runner.kill('SIGINT')
+    assert.equal(killed.map((command) => command.source), [{ step: 'cluster-up', variant: 'denyattach' }])
+    await rejection(removing)
+    assert.equal(await livingMembers(group), [])
+  } finally {
+    await cleanup()
+  }
+})
+
 test('an abort that comes as a command is being started stops it too', async () => {
   let runner: Runner | undefined
   const started = await setup({ emit: (event) => void (event.kind === 'cmd' && runner?.abort('SIGTERM')) })

@@ -1,6 +1,6 @@
 // The dev loop on kind, as --dry-run shows it: the commands kspawn would run,
-// in order, as kind v0.32 takes them, and nothing written. (The test world
-// has no kind to run them with yet; see test/world/README.md.)
+// in order, as kind v0.32 takes them, and nothing written. The loop itself,
+// run against the world's kind stand-in, is test/e2e/kind-loop.test.ts.
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

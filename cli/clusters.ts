@@ -68,7 +68,7 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
     }))
   }
   for (const { deployer, clusters: foreign } of foreignBy) {
-    lines.push('', `Not made by kspawn, in ${deployer.name}'s folder (kspawn down leaves them alone unless --force):`)
+    lines.push('', `Not made by kspawn, among ${deployer.name}'s clusters (kspawn down leaves them alone unless --force):`)
     const rows = foreign.map((cluster) => {
       const status = statuses.get(cluster)
       return [cluster, status?.tag ?? '-', String(status?.machines.length ?? '-'), status?.state ?? 'gone']

@@ -72,7 +72,7 @@ test.before(async () => {
 test.after(async () => {
   // Whatever a failed test left: kspawn's own clean-up first, then kind's.
   await sh(['kind', 'delete', 'cluster', '--name', 'modern', '--kubeconfig', join(workdir, 'kind', 'modern', 'kubeconfig')])
-  for (const cluster of ['pulled', 'notenabled', 'stopped']) await sh(['kind', 'delete', 'cluster', '--name', cluster])
+  for (const cluster of ['pulled', 'notenabled', 'stopped', 'foreign']) await sh(['kind', 'delete', 'cluster', '--name', cluster, '--kubeconfig', join(home, 'left.kubeconfig')])
   await sh(['kube-spawn', '-d', world().KSPAWN_WORLD_KUBE_SPAWN_DIR, '-c', 'article', 'stop', '-f'])
   await sh(['kube-spawn', '-d', world().KSPAWN_WORLD_KUBE_SPAWN_DIR, '-c', 'article', 'destroy'])
   await rm(home, { recursive: true, force: true })
@@ -141,12 +141,19 @@ test('a node image named by a variant is pulled and used, nothing compiled; a pl
   assert.equal(await nodeContainers('pulled', 'notenabled'), ['notenabled-control-plane', 'notenabled-worker', 'pulled-control-plane', 'pulled-worker'])
 })
 
-test('kspawn down --all leaves no node container, kubeconfig or record of any cluster', async () => {
+test("kspawn down --all leaves no node container, kubeconfig or record of kspawn's clusters, and leaves a kind cluster of the user's alone", async () => {
   const config = join(home, 'kspawn.config.ts')
+  // A cluster the user made with kind, not kspawn.
+  const foreignKubeconfig = join(home, 'foreign.kubeconfig')
+  await must(['kind', 'create', 'cluster', '--name', 'foreign', '--image', 'kspawn/kind-node:v1.36.1-denyattach', '--kubeconfig', foreignKubeconfig])
+  const before = await kspawn(home, ['clusters', '--config', config])
+  assert.match(before.stdout, /\nNot made by kspawn, among kind's clusters \(kspawn down leaves them alone unless --force\):\n  CLUSTER +TAG +NODES +STATE\n  foreign +/)
+
   const result = await kspawn(home, ['down', '--all', '--config', config])
   assert.is(result.exitCode, 0, result.output)
   assert.equal(await nodeContainers('modern', 'pulled', 'notenabled'), [])
-  assert.equal(await kindClusters(), [])
+  assert.equal(await kindClusters(), ['foreign'])
+  assert.equal(await nodeContainers('foreign'), ['foreign-control-plane'])
   for (const cluster of ['modern', 'pulled', 'notenabled']) {
     assert.not.ok(existsSync(join(workdir, 'kind', cluster)), `${join(workdir, 'kind', cluster)} is left`)
     assert.not.ok(existsSync(join(workdir, 'clusters', `${cluster}.json`)), `the record of ${cluster} is left`)
@@ -154,7 +161,13 @@ test('kspawn down --all leaves no node container, kubeconfig or record of any cl
   }
   assert.not.ok(existsSync(join(workdir, 'clusters', 'article.json')), 'the record of article is left')
   const listed = await kspawn(home, ['clusters', '--config', config])
-  assert.not.match(listed.stdout, /^(modern|pulled|notenabled|article) /m)
+  assert.not.match(listed.stdout, /^  (modern|pulled|notenabled|article) /m)
+
+  // Asked by name with --force, kspawn removes it through kind.
+  const forced = await kspawn(home, ['down', 'foreign', '--force', '--config', config])
+  assert.is(forced.exitCode, 0, forced.output)
+  assert.equal(await kindClusters(), [])
+  assert.equal(await nodeContainers('foreign'), [])
 })
 
 test('Ctrl-C during kind create cluster leaves no node container, and says so', async () => {

@@ -104,7 +104,7 @@ test('kspawn records its cluster, lists it with a foreign one, and down removes 
       `  lcalpha  alpha    kube-spawn  ${tag}  2      running`,
       `    export KUBECONFIG=${join(dir(), 'lcalpha', 'kubeconfig')}`,
       '',
-      "Not made by kspawn, in kube-spawn's folder (kspawn down leaves them alone unless --force):",
+      "Not made by kspawn, among kube-spawn's clusters (kspawn down leaves them alone unless --force):",
     ].join('\n'),
   )
   assert.match(listed.stdout, new RegExp(`  lcforeign +${tag} +2 +running\n    export KUBECONFIG=${join(dir(), 'lcforeign', 'kubeconfig')}\n`))

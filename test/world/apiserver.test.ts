@@ -403,6 +403,11 @@ test('kubectl delete pod waits until it is gone and removes its Docker container
   assert.is((await run('docker', ['inspect', container])).code, 1)
   const after = await denying().run(['get', 'pods'])
   assert.match(after.stderr, 'No resources found in default namespace.')
+  // A spec without apiServerPod (kube-spawn's) has no pod in any other namespace either.
+  const all = await denying().run(['get', 'pods', '-A'])
+  assert.is(all.code, 0, all.stderr)
+  assert.is(all.stdout, '')
+  assert.match(all.stderr, 'No resources found')
 })
 
 test('a missing image shows ErrImagePull, then ImagePullBackOff, and logs say why', async () => {
@@ -446,10 +451,18 @@ test('the emulator process exits cleanly on SIGTERM and removes its pod containe
   assert.match(denyStderr(), /GET \/api\/v1\/nodes\?limit=500 200/)
 })
 
+/** The static pod the allowing cluster's spec gives: its kube-apiserver is the machine's /hyperkube. */
+const ALLOW_POD = {
+  image: 'registry.k8s.io/kube-apiserver:v1.8.5-beta.0.2_eb0c026372a67e',
+  command: ['kube-apiserver', '--advertise-address=10.22.0.2', '--enable-admission-plugins=NodeRestriction', '--secure-port=6443'],
+  advertiseAddressEndpoint: '10.22.0.2:6443',
+  execPrefix: ['sh', '-c', 'd=$(mktemp -d) && ln -s /hyperkube "$d/kube-apiserver" && PATH="$d:$PATH" "$@"; s=$?; rm -rf "$d"; exit $s', 'sh'],
+}
+
 test('in-process, a cluster whose kubelets already have their kubeconfigs has its nodes at once', async () => {
   await kubeadmKubeconfigs(allowMachines)
   allowServer = await startApiServer(
-    { clusterName: ALLOW_CLUSTER, image: ALLOW_IMAGE, machines: allowMachines, nodeReadySeconds: 0, readyFile: '' },
+    { clusterName: ALLOW_CLUSTER, image: ALLOW_IMAGE, machines: allowMachines, nodeReadySeconds: 0, readyFile: '', apiServerPod: ALLOW_POD },
     { log: () => {} },
   )
   const kubectl = new Kubectl(allowServer.url, ALLOW_CLUSTER)
@@ -477,6 +490,51 @@ test('attach is allowed on a cluster whose image has no denying plugin: the date
   attach.proc.kill('SIGTERM')
   await exited
   assert.not.match(attach.err(), 'Error')
+})
+
+test("the spec's API server pod is the master's mirror pod: listed with the others, exec runs in the master, a deleted one comes back", async () => {
+  const master = allowMachines[0]!.name
+  const name = `kube-apiserver-${master}`
+  const found = await eventually('the mirror pod', 30, async () => {
+    const r = await allowing().run(['-n', 'kube-system', 'get', 'pods', '-l', 'component=kube-apiserver,tier=control-plane', '-o', 'json'])
+    const items = (JSON.parse(r.stdout || '{"items":[]}') as { items: { metadata: { name: string; uid: string; annotations: Record<string, string>; ownerReferences: { kind: string; name: string; uid: string }[] }; spec: { nodeName: string; containers: { name: string; image: string; command: string[] }[] } }[] }).items
+    return items.length > 0 ? items : undefined
+  })
+  assert.is(found.length, 1)
+  const pod = found[0]!
+  assert.is(pod.metadata.name, name)
+  assert.is(pod.spec.nodeName, master)
+  assert.equal(pod.spec.containers.map((c) => [c.name, c.image, c.command]), [['kube-apiserver', ALLOW_POD.image, ALLOW_POD.command]])
+  assert.is(pod.metadata.annotations['kubernetes.io/config.mirror'], pod.metadata.annotations['kubernetes.io/config.hash'])
+  assert.is(pod.metadata.annotations['kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint'], '10.22.0.2:6443')
+  const nodeUid = (await allowing().ok(['get', 'node', master, '-o', 'jsonpath={.metadata.uid}'])).trim()
+  assert.equal(pod.metadata.ownerReferences.map((o) => [o.kind, o.name, o.uid]), [['Node', master, nodeUid]])
+
+  // The default namespace's table is as it was; -A adds the mirror pod, Running on the master at its address.
+  const mine = await allowing().run(['get', 'pods'])
+  assert.not.match(mine.stdout + mine.stderr, 'kube-apiserver')
+  const wide = rows(await allowing().ok(['get', 'pods', '-A', '-o', 'wide']))
+  const row = wide.find((r) => r[1] === name)
+  assert.equal(row?.slice(0, 4), ['kube-system', name, '1/1', 'Running'])
+  assert.equal(row?.slice(6, 8), ['10.22.0.2', master])
+
+  const exec = await allowing().run(['-n', 'kube-system', 'exec', name, '--', 'kube-apiserver', '--build-info'], 20_000)
+  assert.is(exec.code, 0, exec.stderr)
+  assert.is((JSON.parse(exec.stdout) as { gitVersion: string }).gitVersion, ALLOW_VERSION)
+  const failed = await allowing().run(['-n', 'kube-system', 'exec', name, '--', 'sh', '-c', 'hostname; exit 4'], 20_000)
+  assert.is(failed.code, 4)
+  assert.is(failed.stdout, `${await docker('inspect', '-f', '{{.Config.Hostname}}', master)}\n`, 'it runs in the master machine')
+  const logs = await allowing().run(['-n', 'kube-system', 'logs', name])
+  assert.is(logs.code, 0, logs.stderr)
+  assert.is(logs.stdout, '')
+
+  // The kubelet mirrors the static pod again, under a new uid.
+  await allowing().ok(['-n', 'kube-system', 'delete', 'pod', name])
+  const again = await eventually('the mirror pod back', 30, async () => {
+    const r = await allowing().run(['-n', 'kube-system', 'get', 'pod', name, '-o', 'jsonpath={.metadata.uid}'])
+    return r.code === 0 && r.stdout !== '' ? r.stdout : undefined
+  })
+  assert.is.not(again, pod.metadata.uid)
 })
 
 test('kubectl apply -f validates on the server: unknown fields are refused, good manifests start', async () => {

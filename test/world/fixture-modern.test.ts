@@ -51,6 +51,38 @@ const DENY_ATTACH: AdmissionPlugin = {
   message: 'cannot attach to a container, rejected by admission controller',
 }
 
+/** The plugins 1.36's kube-apiserver turns on by default, as its --help lists them (the fixture's AllOrderedPlugins order). */
+const DEFAULT_ON =
+  'NamespaceLifecycle, LimitRanger, ServiceAccount, TaintNodesByCondition, Priority, DefaultTolerationSeconds, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota'
+const REGISTERED_RELEASE =
+  'AlwaysAdmit, DefaultTolerationSeconds, LimitRanger, MutatingAdmissionWebhook, NamespaceLifecycle, NodeRestriction, Priority, ResourceQuota, ServiceAccount, TaintNodesByCondition, ValidatingAdmissionWebhook'
+const REGISTERED_PATCHED = REGISTERED_RELEASE.replace('DefaultTolerationSeconds, ', 'DefaultTolerationSeconds, DenyAttach, ')
+
+/** The "Admission flags" section of `kube-apiserver --help` for a build registering those plugins, as pflag prints it unwrapped. */
+function admissionFlagsHelp(registered: string): string {
+  return [
+    '',
+    'Admission flags:',
+    '',
+    `      --admission-control strings              Admission is divided into two phases. In the first phase, only mutating admission plugins run. In the second phase, only validating admission plugins run. The names in the below list may represent a validating plugin, a mutating plugin, or both. The order of plugins in which they are passed to this flag does not matter. Comma-delimited list of: ${registered}. (DEPRECATED: Use --enable-admission-plugins or --disable-admission-plugins instead. Will be removed in a future version.)`,
+    '      --admission-control-config-file string   File with admission control configuration.',
+    `      --disable-admission-plugins strings      admission plugins that should be disabled although they are in the default enabled plugins list (${DEFAULT_ON}). Comma-delimited list of admission plugins: ${registered}. The order of plugins in this flag does not matter.`,
+    `      --enable-admission-plugins strings       admission plugins that should be enabled in addition to default enabled ones (${DEFAULT_ON}). Comma-delimited list of admission plugins: ${registered}. The order of plugins in this flag does not matter.`,
+    '',
+  ].join('\n')
+}
+
+const HELP_HEAD = [
+  'The Kubernetes API server validates and configures data',
+  'for the api objects which include pods, services, replicationcontrollers, and',
+  'others. The API Server services REST operations and provides the frontend to the',
+  "cluster's shared state through which all other components interact.",
+  '',
+  'Usage:',
+  '  kube-apiserver [flags]',
+  '',
+].join('\n')
+
 const test = suite('fixture: the modern release kind builds')
 
 const trees: Checkout[] = []
@@ -147,6 +179,15 @@ test("make quick-release-images with kind's arguments builds the binaries and th
   assert.ok(apiserver.registeredAdmissionPlugins.includes('NodeRestriction'))
   assert.equal(apiserver.admissionPlugins, [])
   assert.equal(apiserver.denyingAdmissionPlugins, [DENY_ATTACH])
+  // Its help lists every registered plugin, DenyAttach among them, and the default-on ones (DenyAttach not among them).
+  for (const flag of ['--help', '-h']) {
+    const help = await must([path.join(dir, BIN, 'kube-apiserver'), flag])
+    assert.is(help.stdout, HELP_HEAD + admissionFlagsHelp(REGISTERED_PATCHED), flag)
+    assert.is(help.stderr, '')
+  }
+  assert.equal(REGISTERED_PATCHED.split(', '), [...apiserver.registeredAdmissionPlugins].sort())
+  // Other servers keep running as servers; --version still answers.
+  assert.is((await must([path.join(dir, BIN, 'kube-apiserver'), '--version'])).stdout, `Kubernetes ${gitVersion}\n`)
 
   // Each tarball is what `docker save` wrote of an image holding that build's binary.
   const dockerTag = gitVersion.replace('+', '_')
@@ -163,6 +204,9 @@ test("make quick-release-images with kind's arguments builds the binaries and th
   loaded.push(image)
   const inside = await must(['docker', 'run', '--rm', '--network', 'none', image, '/usr/local/bin/kube-apiserver', '--build-info'])
   assert.equal(JSON.parse(inside.stdout), apiserver)
+  // busybox's sh in the image prints the same help.
+  const helpInside = await must(['docker', 'run', '--rm', '--network', 'none', image, '/usr/local/bin/kube-apiserver', '--help'])
+  assert.is(helpInside.stdout, HELP_HEAD + admissionFlagsHelp(REGISTERED_PATCHED))
   assert.is((await must(['git', 'status', '--porcelain'], { cwd: dir })).stdout, '', 'building leaves the tree clean')
 })
 
@@ -175,6 +219,9 @@ test('the release tag registers no DenyAttach', async () => {
   assert.is(info.minor, '36')
   assert.not.ok(info.registeredAdmissionPlugins.includes('DenyAttach'))
   assert.equal(info.denyingAdmissionPlugins, [])
+  const help = await must([path.join(dir, BIN, 'kube-apiserver'), '--help'])
+  assert.is(help.stdout, HELP_HEAD + admissionFlagsHelp(REGISTERED_RELEASE))
+  assert.not.match(help.stdout, 'DenyAttach')
 })
 
 test('the build knobs and a conformance build fail as the real build would', async () => {

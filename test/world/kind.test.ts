@@ -16,6 +16,7 @@ import { groundwork, suite } from '../suite.ts'
 import { MODERN_BRANCHES, MODERN_TAG } from './fixture/generate.ts'
 import { articleTest, checkout, kindCluster, messages, must, sh, world, type Checkout, type Result } from './harness.ts'
 import { isAlive } from './process.ts'
+import { WITH_NODE_KUBE_APISERVER } from './standins/kind/cluster.ts'
 
 const test = suite('kind stand-in')
 
@@ -73,6 +74,34 @@ nodes:
       - name: enable-admission-plugins
         value: DenyAttach
 `
+
+/** The plugins on by default and those registered by the DenyAttach branch's build, as kube-apiserver --help lists them. */
+const DEFAULT_ON =
+  'NamespaceLifecycle, LimitRanger, ServiceAccount, TaintNodesByCondition, Priority, DefaultTolerationSeconds, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota'
+const REGISTERED =
+  'AlwaysAdmit, DefaultTolerationSeconds, DenyAttach, LimitRanger, MutatingAdmissionWebhook, NamespaceLifecycle, NodeRestriction, Priority, ResourceQuota, ServiceAccount, TaintNodesByCondition, ValidatingAdmissionWebhook'
+const ENABLE_HELP = `      --enable-admission-plugins strings       admission plugins that should be enabled in addition to default enabled ones (${DEFAULT_ON}). Comma-delimited list of admission plugins: ${REGISTERED}. The order of plugins in this flag does not matter.`
+
+/** The real kubectl on a cluster of the test, with the test's HOME. */
+const kubectl = (name: string, args: string[]): Promise<Result> => sh(['kubectl', ...args], { env: { HOME: home, KUBECONFIG: kubeconfigOf(name) } })
+
+/**
+ * The command of the API server's mirror pod, as a user reads it:
+ * kubectl -n kube-system get pods -l component=kube-apiserver -o jsonpath=...
+ * The master's kubelet mirrors it once its node registered: a few seconds at most.
+ */
+async function apiServerCommand(name: string): Promise<string[]> {
+  const args = ['-n', 'kube-system', 'get', 'pods', '-l', 'component=kube-apiserver', '-o', 'jsonpath={.items[0].spec.containers[0].command}']
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const r = await kubectl(name, args)
+    if (r.exitCode === 0 && r.stdout !== '') return JSON.parse(r.stdout) as string[]
+    if (Date.now() > deadline) assert.unreachable(`no kube-apiserver pod in kube-system after 30 s: ${r.output}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+const enableFlags = (command: string[]): string[] => command.filter((arg) => arg.startsWith('--enable-admission-plugins'))
 
 /** The status lines of a create, in order, without --wait. */
 function createSteps(nodes: number, workers: boolean, image: string): string[] {
@@ -148,6 +177,14 @@ test("build node-image says kind's lines and makes the node image of the tree's 
   const leftovers = await must(['docker', 'ps', '-a', '--filter', 'name=kind-build-', '--format', '{{.Names}}'])
   assert.is(leftovers.stdout, '', 'the build container is removed')
   assert.is(image('release').gitVersion, MODERN_TAG)
+
+  // What each image's kube-apiserver has compiled in, as its --help says: DenyAttach on the branch only.
+  const help = async (which: keyof typeof images): Promise<string> =>
+    (await must(['docker', 'run', '--rm', '--network', 'none', '--entrypoint', WITH_NODE_KUBE_APISERVER[0]!, images[which], ...WITH_NODE_KUBE_APISERVER.slice(1), 'kube-apiserver', '--help'])).stdout
+  assert.ok((await help('denyattach')).split('\n').includes(ENABLE_HELP), 'the branch lists DenyAttach')
+  const released = await help('release')
+  assert.ok(released.split('\n').includes(ENABLE_HELP.replace('DenyAttach, ', '')), released)
+  assert.not.match(released, 'DenyAttach')
 })
 
 test('create cluster: the map-form patch enables DenyAttach; nodes, labels, kubeconfig and messages as kind has them', async () => {
@@ -182,6 +219,8 @@ test('the real kubectl: nodes Ready, the server runs the build, a pod runs, atta
   assert.match(logs.stdout, /UTC \d{4}$/m)
   assert.is(attach.exitCode, 1, attach.output)
   assert.match(attach.stderr, `Error from server (Forbidden): pods "mypod" is forbidden: ${messages.denyattach}`)
+  // kubeadm gave the API server the patch's value.
+  assert.equal(enableFlags(await apiServerCommand(names.map)), ['--enable-admission-plugins=NodeRestriction,DenyAttach'])
 })
 
 test('the list form in the node patch enables it too; without a patch attach is allowed', async () => {
@@ -192,6 +231,8 @@ test('the list form in the node patch enables it too; without a patch attach is 
   const denied = await articleTest(kindCluster(list, kubeconfigOf(list), { env: { HOME: home } }), 1)
   assert.is(denied.attach.exitCode, 1, denied.attach.output)
   assert.match(denied.attach.stderr, messages.denyattach)
+  // The list item replaces kubeadm's default NodeRestriction.
+  assert.equal(enableFlags(await apiServerCommand(list)), ['--enable-admission-plugins=DenyAttach'])
 
   // No config at all: kind's default cluster of one node, kubeadm's default --enable-admission-plugins.
   const off = names.off
@@ -201,6 +242,78 @@ test('the list form in the node patch enables it too; without a patch attach is 
   assert.is(allowed.attach.exitCode, -1, `attach was still streaming when stopped:\n${allowed.attach.output}`)
   assert.match(allowed.attach.stdout, /UTC \d{4}$/m)
   assert.not.match(allowed.attach.output, 'Forbidden')
+})
+
+test('without a patch, the API server pod shows kubeadm\'s default admission flag, and its kube-apiserver --help lists DenyAttach', async () => {
+  const off = names.off
+  const node = `${off}-control-plane`
+  const address = (await kubectl(off, ['get', 'node', node, '-o', 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}'])).stdout
+  assert.match(address, /^172\.18\.\d+\.\d+$/)
+  const pki = '/etc/kubernetes/pki'
+  assert.equal(await apiServerCommand(off), [
+    'kube-apiserver',
+    `--advertise-address=${address}`,
+    '--allow-privileged=true',
+    '--authorization-mode=Node,RBAC',
+    `--client-ca-file=${pki}/ca.crt`,
+    '--enable-admission-plugins=NodeRestriction',
+    '--enable-bootstrap-token-auth=true',
+    `--etcd-cafile=${pki}/etcd/ca.crt`,
+    `--etcd-certfile=${pki}/apiserver-etcd-client.crt`,
+    `--etcd-keyfile=${pki}/apiserver-etcd-client.key`,
+    '--etcd-servers=https://127.0.0.1:2379',
+    `--kubelet-client-certificate=${pki}/apiserver-kubelet-client.crt`,
+    `--kubelet-client-key=${pki}/apiserver-kubelet-client.key`,
+    '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+    `--proxy-client-cert-file=${pki}/front-proxy-client.crt`,
+    `--proxy-client-key-file=${pki}/front-proxy-client.key`,
+    '--requestheader-allowed-names=front-proxy-client',
+    `--requestheader-client-ca-file=${pki}/front-proxy-ca.crt`,
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-username-headers=X-Remote-User',
+    '--runtime-config=',
+    '--secure-port=6443',
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${pki}/sa.pub`,
+    `--service-account-signing-key-file=${pki}/sa.key`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    `--tls-cert-file=${pki}/apiserver.crt`,
+    `--tls-private-key-file=${pki}/apiserver.key`,
+  ])
+  const pod = JSON.parse((await kubectl(off, ['-n', 'kube-system', 'get', 'pod', `kube-apiserver-${node}`, '-o', 'json'])).stdout) as {
+    metadata: { labels: Record<string, string>; annotations: Record<string, string>; ownerReferences: { kind: string; name: string }[] }
+    spec: { nodeName: string; containers: { name: string; image: string }[] }
+    status: { phase: string; podIP: string }
+  }
+  assert.equal(pod.metadata.labels, { component: 'kube-apiserver', tier: 'control-plane' })
+  assert.is(pod.metadata.annotations['kubernetes.io/config.source'], 'file')
+  assert.match(pod.metadata.annotations['kubernetes.io/config.mirror'] ?? '', /^[0-9a-f]{32}$/)
+  assert.is(pod.metadata.annotations['kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint'], `${address}:6443`)
+  assert.equal(pod.metadata.ownerReferences.map((o) => [o.kind, o.name]), [['Node', node]])
+  assert.is(pod.spec.nodeName, node)
+  assert.equal(pod.spec.containers.map((c) => [c.name, c.image]), [['kube-apiserver', `registry.k8s.io/kube-apiserver:${image('denyattach').gitVersion.replace('+', '_')}`]])
+  assert.equal([pod.status.phase, pod.status.podIP], ['Running', address])
+
+  // Every namespace's pods, the article's pod and the API server's, in kubectl's table.
+  const all = (await kubectl(off, ['get', 'pods', '-A'])).stdout.trim().split('\n').map((line) => line.split(/\s{2,}/).slice(0, 5))
+  assert.equal(all, [
+    ['NAMESPACE', 'NAME', 'READY', 'STATUS', 'RESTARTS'],
+    ['default', 'mypod', '1/1', 'Running', '0'],
+    ['kube-system', `kube-apiserver-${node}`, '1/1', 'Running', '0'],
+  ])
+
+  // What is compiled in: the node image's kube-apiserver, run in the pod.
+  const help = await kubectl(off, ['-n', 'kube-system', 'exec', `kube-apiserver-${node}`, '--', 'kube-apiserver', '--help'])
+  assert.is(help.exitCode, 0, help.output)
+  assert.match(help.stdout, /^Usage:\n {2}kube-apiserver \[flags\]$/m)
+  assert.ok(help.stdout.split('\n').includes(ENABLE_HELP), help.stdout)
+  assert.is(help.stderr, '')
+  // Exit codes and both streams come through as for any exec.
+  const failing = await kubectl(off, ['-n', 'kube-system', 'exec', `kube-apiserver-${node}`, '--', 'sh', '-c', 'kube-apiserver --version; echo oops >&2; exit 3'])
+  assert.is(failing.exitCode, 3, failing.output)
+  assert.is(failing.stdout, `Kubernetes ${image('denyattach').gitVersion}\n`)
+  assert.is(failing.stderr, 'oops\ncommand terminated with exit code 3\n')
 })
 
 test('get clusters, nodes and kubeconfig read the clusters back by label', async () => {

@@ -6,6 +6,7 @@ import { dockerIdFor, pickContainer } from './containers.ts'
 import { dockerSpawn } from './docker.ts'
 import { ApiError, badRequest, notFound, rawStatusReply } from './errors.ts'
 import type { Kubelet } from './kubelet.ts'
+import type { MirrorPods } from './mirror.ts'
 import type { Store } from './store.ts'
 import type { AdmissionPlugin } from './types.ts'
 
@@ -14,6 +15,9 @@ import type { AdmissionPlugin } from './types.ts'
 // only when the WebSocket upgrade fails. Admission runs first, so a denying
 // plugin gets a 403 Status on either attempt. Streams use the remotecommand
 // channel framing: one leading byte per binary message names the stream.
+// The API server's mirror pod has no container of its own: an exec runs in
+// the master machine (see mirror.ts), an attach streams nothing until the
+// client leaves.
 
 const STDIN = 0
 const STDOUT = 1
@@ -29,6 +33,14 @@ export interface StreamTarget {
   query: URLSearchParams
 }
 
+/** What an admitted request streams: a docker command's output, or (args undefined) nothing at all. */
+interface StreamPlan {
+  args: string[] | undefined
+  stdin: boolean
+  stdout: boolean
+  stderr: boolean
+}
+
 export class StreamServer {
   private readonly wss = new WebSocketServer({
     noServer: true,
@@ -40,24 +52,34 @@ export class StreamServer {
   constructor(
     private readonly store: Store,
     private readonly kubelet: Kubelet,
+    private readonly mirror: MirrorPods,
     private readonly plugins: () => AdmissionPlugin[],
     private readonly log: (msg: string) => void,
   ) {}
 
   /** Admission and lookup shared by upgrade and plain requests; returns the docker argv to stream. */
-  prepare(t: StreamTarget): { args: string[]; stdin: boolean; stdout: boolean; stderr: boolean } {
+  prepare(t: StreamTarget): StreamPlan {
     admitConnect(this.plugins(), 'pods', t.subresource, t.name)
     const pod = this.store.get('pods', t.namespace, t.name)
     if (!pod) throw notFound('pods', t.name)
     if (!pod.spec.nodeName) throw badRequest(`pod ${t.name} does not have a host assigned`)
     const container = pickContainer(pod, t.query.get('container'))
     const spec = (pod.spec.containers as { name: string; stdin?: boolean }[]).find((c) => c.name === container)!
-    const id = dockerIdFor(this.kubelet, pod, container)
     const flag = (k: string) => t.query.get(k) === 'true' || t.query.get(k) === '1'
     const stdin = flag('stdin')
     const stdout = flag('stdout')
     const stderr = flag('stderr')
     if (!stdin && !stdout && !stderr) throw badRequest('you must specify at least 1 of stdin, stdout, stderr')
+    if (this.mirror.isMirror(pod)) {
+      if (t.subresource === 'attach') {
+        if (stdin && !spec.stdin) throw badRequest(`container ${container} in pod ${t.name} was not started with stdin`)
+        return { args: undefined, stdin, stdout, stderr }
+      }
+      const command = t.query.getAll('command')
+      if (command.length === 0) throw badRequest('you must specify at least one command for the container')
+      return { args: this.mirror.execArgs(command, stdin), stdin, stdout, stderr }
+    }
+    const id = dockerIdFor(this.kubelet, pod, container)
     if (t.subresource === 'attach') {
       if (stdin && !spec.stdin) throw badRequest(`container ${container} in pod ${t.name} was not started with stdin`)
       const args = ['attach', '--sig-proxy=false']
@@ -71,7 +93,7 @@ export class StreamServer {
 
   /** Returns the HTTP status answered: 101 when streaming, else the refusal's code. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, t: StreamTarget): number {
-    let plan: ReturnType<StreamServer['prepare']>
+    let plan: StreamPlan
     try {
       plan = this.prepare(t)
     } catch (err) {
@@ -95,8 +117,12 @@ export class StreamServer {
     return apiErr.code
   }
 
-  private stream(ws: WebSocket, plan: ReturnType<StreamServer['prepare']>, t: StreamTarget): void {
+  private stream(ws: WebSocket, plan: StreamPlan, t: StreamTarget): void {
     this.live.add(ws)
+    if (plan.args === undefined) {
+      ws.on('close', () => this.live.delete(ws))
+      return
+    }
     const child = dockerSpawn(plan.args)
     const send = (channel: number, data: Buffer) => {
       if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), data]))

@@ -9,10 +9,17 @@ import type { KubeObject } from './types.ts'
 // follow, tailLines, timestamps, sinceSeconds/sinceTime and limitBytes map onto
 // docker's own flags (docker's timestamps are RFC 3339 with nanoseconds, as the kubelet's).
 
-export function serveLogs(kubelet: Kubelet, pod: KubeObject, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
+// The API server's mirror pod (mirror: true) has no container log: its log is empty.
+
+export function serveLogs(kubelet: Kubelet, pod: KubeObject, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, mirror = false): void {
   const container = pickContainer(pod, q.get('container'))
   if (q.get('previous') === 'true') {
     throw badRequest(`previous terminated container "${container}" in pod "${pod.metadata.name}" not found`)
+  }
+  if (mirror) {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' })
+    res.end()
+    return
   }
   const id = dockerIdFor(kubelet, pod, container)
   const args = ['logs']

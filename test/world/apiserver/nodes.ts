@@ -89,6 +89,12 @@ export class NodeMonitor {
       .filter((n) => n.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'))
   }
 
+  /** The name of the node the machine's kubelet registered, once it has. */
+  registeredNode(machine: string): string | undefined {
+    const st = this.state.get(machine)
+    return st?.registered ? st.nodeName : undefined
+  }
+
   /** The index of the machine whose kubelet registered the node, -1 if none did. */
   machineIndex(node: string): number {
     return this.machines.findIndex((m) => this.state.get(m.name)?.nodeName === node)

@@ -22,6 +22,7 @@ import { EventRecorder } from './events.ts'
 import { Kubelet } from './kubelet.ts'
 import { serveLogs } from './logs.ts'
 import { serveInMachine, type MachinePort } from './machineport.ts'
+import { MirrorPods } from './mirror.ts'
 import { createNamespaces } from './namespaces.ts'
 import { NodeMonitor } from './nodes.ts'
 import { openapiV3CoreV1, openapiV3Paths } from './openapi.ts'
@@ -84,7 +85,9 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
   })
   await kubelet.adopt()
   kubelet.start()
-  const streams = new StreamServer(store, kubelet, () => admission, log)
+  const mirror = new MirrorPods(store, nodes, master, spec.apiServerPod, log)
+  mirror.start()
+  const streams = new StreamServer(store, kubelet, mirror, () => admission, log)
 
   const server = createServer((req, res) => {
     const t0 = Date.now()
@@ -143,7 +146,7 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
         if (method !== 'GET') throw methodNotAllowed(method)
         const pod = store.get('pods', route.namespace, route.name)
         if (!pod) throw notFound('pods', route.name)
-        return serveLogs(kubelet, pod, q, req, res)
+        return serveLogs(kubelet, pod, q, req, res, mirror.isMirror(pod))
       }
       if (route.subresource === 'attach' || route.subresource === 'exec') {
         if (method !== 'GET' && method !== 'POST') throw methodNotAllowed(method)
@@ -228,6 +231,7 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
   } catch (err) {
     // Leave nothing running behind a failed start.
     nodes.stop()
+    mirror.stop()
     await kubelet.stop()
     await (await inMaster?.catch(() => undefined))?.close()
     throw err
@@ -240,6 +244,7 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
       masterPort = await inMaster
     } catch (err) {
       nodes.stop()
+      mirror.stop()
       await kubelet.stop()
       server.close()
       throw err
@@ -257,6 +262,7 @@ export async function startApiServer(spec: ApiServerSpec, options: StartOptions 
     close: () =>
       (closing ??= (async () => {
         nodes.stop()
+        mirror.stop()
         streams.close()
         await masterPort?.close()
         await kubelet.stop()

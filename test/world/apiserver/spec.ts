@@ -12,6 +12,26 @@ export interface MachineSpec {
   address: string
 }
 
+/**
+ * The API server's static pod as kubeadm wrote it on the master machine
+ * (/etc/kubernetes/manifests/kube-apiserver.yaml): the master's kubelet
+ * mirrors it into the API as kube-system/kube-apiserver-<its node>.
+ */
+export interface ApiServerPodSpec {
+  /** The container's image as kubeadm names it: registry.k8s.io/kube-apiserver:<version, + as _>. */
+  image: string
+  /** The container's command, kubeadm's getAPIServerCommand: ["kube-apiserver", "--advertise-address=...", ...]. */
+  command: string[]
+  /** The kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint annotation: <address>:<port>. */
+  advertiseAddressEndpoint: string
+  /**
+   * What a `kubectl exec` into the pod runs in the master machine (docker
+   * exec), followed by the exec's own command: an argv that runs "$@" with
+   * the kube-apiserver of the cluster's image as `kube-apiserver` on PATH.
+   */
+  execPrefix: string[]
+}
+
 export interface ApiServerSpec {
   clusterName: string
   /** The image the machines were created from: gcr.io/google-containers/hyperkube-amd64:<tag>, or kind's node image. */
@@ -31,6 +51,13 @@ export interface ApiServerSpec {
    */
   enableAdmissionPlugins?: string[]
   disableAdmissionPlugins?: string[]
+  /**
+   * Optional: the static pod of the API server, served as the master's mirror
+   * pod once its node registers (kind's clusters; kube-spawn's have none).
+   * Its command is what the cluster's kubeadm config gives, so its
+   * --enable/--disable-admission-plugins are the two fields above.
+   */
+  apiServerPod?: ApiServerPodSpec
   machines: MachineSpec[]
   /** A node reports Ready only this long after its kubelet registered it. */
   nodeReadySeconds: number

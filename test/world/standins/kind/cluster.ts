@@ -10,9 +10,12 @@
 // cluster, started just before kubeadm init (which then finds it on
 // 127.0.0.1:6443 in the node). Its version and admission plugins come from
 // the kube-apiserver binary in the node image's kube-apiserver.tar, read
-// through docker; the admission flags from the kubeadm config kind wrote for
-// the node. Its files are in <state>/kind/<cluster>/ (apiserver-spec.json,
-// apiserver.json with its pid and URL, apiserver.log).
+// through docker; its admission flags from the command of the static pod
+// kubeadm writes from the kubeadm config kind wrote for the node. It serves
+// that pod as the mirror pod kube-system/kube-apiserver-<node>, and an exec
+// into it runs in the node with the node image's kube-apiserver. Its files
+// are in <state>/kind/<cluster>/ (apiserver-spec.json, apiserver.json with
+// its pid and URL, apiserver.log).
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { readFile, rm, mkdir } from 'node:fs/promises'
@@ -24,7 +27,7 @@ import { emulatorPid, logFileName, readyFileName, startEmulator, stopEmulator } 
 import { CONTROL_PLANE_ROLE, parseConfig, validate, withDefaults, WORKER_ROLE, type ClusterConfig } from './config.ts'
 import { goQuote, goQuoteList, RunError, shellQuote, wrap } from './errors.ts'
 import { exec, outputLines } from './exec.ts'
-import { admissionFlags, API_SERVER_PORT, kubeadmConfig, lessThan, parseVersion, type KubeadmConfig } from './kubeadm.ts'
+import { admissionFlags, API_SERVER_PORT, apiServerPod, kubeadmConfig, lessThan, parseVersion, type KubeadmConfig } from './kubeadm.ts'
 import { contextFor, encode, fromKubeadm, removeCluster, writeMerged } from './kubeconfig.ts'
 import { Status, type Logger } from './log.ts'
 import {
@@ -63,26 +66,34 @@ function recordedServer(cluster: string): string | undefined {
 }
 
 /**
- * Prints the API server's build info, run in a node of the node image: the
- * kube-apiserver of kube-apiserver.tar (a `docker save` archive), taken out of
- * its layers as containerd would unpack them.
+ * Runs the argv that follows it in a node of the node image with the
+ * kube-apiserver of kube-apiserver.tar (a `docker save` archive) as
+ * `kube-apiserver`, first on PATH: the binary is taken out of the image's
+ * layers as containerd would unpack them, into a directory under /var/lib
+ * (kind's /tmp is a noexec tmpfs) that is removed afterwards; the argv runs
+ * in / and its exit status is the script's.
  */
-export const APISERVER_BUILD_INFO = [
+export const WITH_NODE_KUBE_APISERVER = [
   'sh',
   '-c',
   [
     'archive=/kind/images/kube-apiserver.tar',
-    'work=$(mktemp -d) || exit 1',
+    // Not under /tmp: kind mounts a noexec tmpfs there.
+    'work=$(mkdir -p /var/lib && mktemp -d /var/lib/kube-apiserver.XXXXXX) || exit 1',
     'cd "$work" && tar -xf "$archive" manifest.json || exit 1',
     'for layer in $(sed -e \'s/.*"Layers":\\[//\' -e \'s/\\].*//\' -e \'s/"//g\' -e \'s/,/ /g\' manifest.json); do',
     '  tar -xOf "$archive" "$layer" | tar -xf - usr/local/bin/kube-apiserver 2>/dev/null',
     'done',
-    './usr/local/bin/kube-apiserver --build-info',
+    'cd / && PATH="$work/usr/local/bin:$PATH" "$@"',
     'status=$?',
-    'cd / && rm -rf "$work"',
+    'rm -rf "$work"',
     'exit $status',
   ].join('\n'),
+  'sh',
 ]
+
+/** Prints the API server's build info, run in a node of the node image. */
+export const APISERVER_BUILD_INFO = [...WITH_NODE_KUBE_APISERVER, 'kube-apiserver', '--build-info']
 
 export interface CreateOptions {
   /** --name, else KIND_CLUSTER_NAME ('' when neither). */
@@ -231,7 +242,9 @@ class Creation {
     this.status.start('Starting control-plane 🕹️')
     const node = this.bootstrap.name
     const init = nodeCommandArgv(node, ['kubeadm', 'init', '--config=/kind/kubeadm.conf', '--skip-token-print', '--v=6'])
-    const flags = admissionFlags(bootstrapConfig.docs)
+    // What kubeadm init writes as the API server's static pod; the API server reads its flags from that command.
+    const pod = apiServerPod(bootstrapConfig.docs)
+    const flags = admissionFlags(pod.command)
     const dir = clusterDir(this.name)
     await mkdir(dir, { recursive: true })
     try {
@@ -248,6 +261,7 @@ class Creation {
         buildInfoCommand: APISERVER_BUILD_INFO,
         enableAdmissionPlugins: flags.enable,
         disableAdmissionPlugins: flags.disable,
+        apiServerPod: { ...pod, execPrefix: WITH_NODE_KUBE_APISERVER },
       })
       this.server = info.url
     } catch (error) {

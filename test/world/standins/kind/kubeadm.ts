@@ -4,7 +4,8 @@
 // the node's (merge patches, with kind v0.32's custom merge of extraArgs,
 // kubeletExtraArgs and certSANs) and JSON 6902 patches, encoded with sorted
 // keys as sigs.k8s.io/yaml does. Also what kubeadm makes of it for the API
-// server: its --enable/--disable-admission-plugins.
+// server: its static pod (image, command) and the
+// --enable/--disable-admission-plugins of that command.
 import { YAML } from 'zx'
 import type { ClusterConfig, NodeConfig, PatchJSON6902 } from './config.ts'
 import { CONTROL_PLANE_ROLE } from './config.ts'
@@ -364,30 +365,149 @@ export function kubeadmConfig(cluster: ClusterConfig, node: NodeConfig, data: No
   return { text, docs }
 }
 
+/** The API server's static pod as kubeadm writes it: what the emulator serves as its mirror pod. */
+export interface ApiServerPod {
+  /** registry.k8s.io/kube-apiserver:<kubernetesVersion, + as _> (images.GetKubernetesImage). */
+  image: string
+  /** getAPIServerCommand: kube-apiserver, then --name=value sorted by name, then value. */
+  command: string[]
+  /** The kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint annotation. */
+  advertiseAddressEndpoint: string
+}
+
+interface Arg {
+  name: string
+  value: string
+}
+
+/** ClusterConfiguration extraArgs as kubeadm holds them: v1beta4's list, or the older map. */
+function argList(extra: Json | undefined): Arg[] {
+  const value = (v: Json | undefined): string => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v))
+  if (Array.isArray(extra)) return extra.filter(isObject).map((item) => ({ name: String(item.name ?? ''), value: value(item.value) }))
+  if (isObject(extra)) return Object.entries(extra).map(([name, v]) => ({ name, value: value(v) }))
+  return []
+}
+
+/** kubeadmapi.SetArgValues(args, name, value, 1): the first arg of that name gets the value, else it is appended. */
+function setArg(args: Arg[], name: string, value: string): void {
+  const found = args.find((a) => a.name === name)
+  if (found) found.value = value
+  else args.push({ name, value })
+}
+
+/** getAuthzModes: Node,RBAC unless the extraArgs name valid modes. */
+function authzModes(requested: string | undefined): string {
+  const valid = ['Node', 'RBAC', 'Webhook', 'ABAC', 'AlwaysAllow', 'AlwaysDeny']
+  const modes = (requested ?? '').split(',').filter((m) => valid.includes(m))
+  return modes.length > 0 ? modes.join(',') : 'Node,RBAC'
+}
+
+/** net.JoinHostPort. */
+function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/**
+ * The kube-apiserver static pod kubeadm 1.36 writes from the bootstrap
+ * control plane's config (cmd/kubeadm/app/phases/controlplane/manifests.go:
+ * GetStaticPodSpecs, getAPIServerCommand; util.ArgumentsToCommand): its
+ * default arguments (--enable-admission-plugins=NodeRestriction among them,
+ * --authorization-mode=Node,RBAC unless extraArgs give
+ * authorization-config, local etcd unless the config names an external
+ * one), each replaced by the apiServer.extraArgs of that name, which are
+ * all kept (so a name given twice appears twice), sorted by name, then by
+ * value. kubeadm's own defaults where the config says nothing:
+ * certificatesDir /etc/kubernetes/pki, serviceSubnet 10.96.0.0/12,
+ * dnsDomain cluster.local, imageRepository registry.k8s.io, bindPort 6443.
+ */
+export function apiServerPod(docs: Doc[]): ApiServerPod {
+  const cluster = docs.find((d) => d.kind === 'ClusterConfiguration') ?? {}
+  const init = docs.find((d) => d.kind === 'InitConfiguration') ?? {}
+  const object = (v: Json | undefined): Doc => (isObject(v) ? v : {})
+  const text = (v: Json | undefined, fallback: string): string => (typeof v === 'string' && v !== '' ? v : fallback)
+  const endpoint = object(init.localAPIEndpoint)
+  const address = text(endpoint.advertiseAddress, '')
+  const port = typeof endpoint.bindPort === 'number' && endpoint.bindPort > 0 ? endpoint.bindPort : API_SERVER_PORT
+  const networking = object(cluster.networking)
+  const pki = text(cluster.certificatesDir, '/etc/kubernetes/pki')
+  const at = (file: string): string => `${pki}/${file}`
+  const args: Arg[] = [
+    { name: 'advertise-address', value: address },
+    { name: 'enable-admission-plugins', value: 'NodeRestriction' },
+    { name: 'service-cluster-ip-range', value: text(networking.serviceSubnet, '10.96.0.0/12') },
+    { name: 'service-account-key-file', value: at('sa.pub') },
+    { name: 'service-account-signing-key-file', value: at('sa.key') },
+    { name: 'service-account-issuer', value: `https://kubernetes.default.svc.${text(networking.dnsDomain, 'cluster.local')}` },
+    { name: 'client-ca-file', value: at('ca.crt') },
+    { name: 'tls-cert-file', value: at('apiserver.crt') },
+    { name: 'tls-private-key-file', value: at('apiserver.key') },
+    { name: 'kubelet-client-certificate', value: at('apiserver-kubelet-client.crt') },
+    { name: 'kubelet-client-key', value: at('apiserver-kubelet-client.key') },
+    { name: 'enable-bootstrap-token-auth', value: 'true' },
+    { name: 'secure-port', value: String(port) },
+    { name: 'allow-privileged', value: 'true' },
+    { name: 'kubelet-preferred-address-types', value: 'InternalIP,ExternalIP,Hostname' },
+    { name: 'requestheader-username-headers', value: 'X-Remote-User' },
+    { name: 'requestheader-group-headers', value: 'X-Remote-Group' },
+    { name: 'requestheader-extra-headers-prefix', value: 'X-Remote-Extra-' },
+    { name: 'requestheader-client-ca-file', value: at('front-proxy-ca.crt') },
+    { name: 'requestheader-allowed-names', value: 'front-proxy-client' },
+    { name: 'proxy-client-cert-file', value: at('front-proxy-client.crt') },
+    { name: 'proxy-client-key-file', value: at('front-proxy-client.key') },
+  ]
+  const etcd = object(cluster.etcd)
+  const external = isObject(etcd.external) ? etcd.external : undefined
+  if (external) {
+    setArg(args, 'etcd-servers', (Array.isArray(external.endpoints) ? external.endpoints : []).map(String).join(','))
+    if (typeof external.caFile === 'string' && external.caFile !== '') setArg(args, 'etcd-cafile', external.caFile)
+    if (typeof external.certFile === 'string' && external.certFile !== '' && typeof external.keyFile === 'string' && external.keyFile !== '') {
+      setArg(args, 'etcd-certfile', external.certFile)
+      setArg(args, 'etcd-keyfile', external.keyFile)
+    }
+  } else {
+    setArg(args, 'etcd-servers', `https://${joinHostPort(address.includes(':') ? '::1' : '127.0.0.1', 2379)}`)
+    setArg(args, 'etcd-cafile', at('etcd/ca.crt'))
+    setArg(args, 'etcd-certfile', at('apiserver-etcd-client.crt'))
+    setArg(args, 'etcd-keyfile', at('apiserver-etcd-client.key'))
+    const advertised = argList(object(etcd.local).extraArgs).findLast((a) => a.name === 'advertise-client-urls')
+    if (advertised) setArg(args, 'etcd-servers', advertised.value)
+  }
+  const extra = argList(object(cluster.apiServer).extraArgs)
+  if (!extra.some((a) => a.name === 'authorization-config')) {
+    setArg(args, 'authorization-mode', authzModes(extra.findLast((a) => a.name === 'authorization-mode')?.value))
+  }
+  // ArgumentsToCommand: the overrides, then the base args they do not name, sorted.
+  const overridden = new Set(extra.map((a) => a.name))
+  const all = [...extra, ...args.filter((a) => !overridden.has(a.name))]
+  all.sort((a, b) => (a.name === b.name ? compare(a.value, b.value) : compare(a.name, b.name)))
+  const version = text(cluster.kubernetesVersion, '')
+  return {
+    image: `${text(cluster.imageRepository, 'registry.k8s.io')}/kube-apiserver:${version.replaceAll('+', '_')}`,
+    command: ['kube-apiserver', ...all.map((a) => `--${a.name}=${a.value}`)],
+    advertiseAddressEndpoint: joinHostPort(address, port),
+  }
+}
+
+/** Go's string order (bytes). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
 export interface AdmissionFlags {
   enable: string[]
   disable: string[]
 }
 
 /**
- * The API server's admission flags as kubeadm writes them into its static
- * pod: --enable-admission-plugins=NodeRestriction unless the
- * ClusterConfiguration's apiServer.extraArgs say otherwise (list or map form),
- * and --disable-admission-plugins when they give it.
+ * The API server's admission flags, as kube-apiserver reads them from the
+ * command of its static pod: --enable-admission-plugins and
+ * --disable-admission-plugins are pflag string slices (comma-separated; the
+ * first occurrence replaces the default, later ones add to it).
  */
-export function admissionFlags(docs: Doc[]): AdmissionFlags {
-  const cluster = docs.find((d) => d.kind === 'ClusterConfiguration')
-  const apiServer = cluster && isObject(cluster.apiServer) ? cluster.apiServer : {}
-  const extra = apiServer.extraArgs ?? null
-  const value = (name: string): string | undefined => {
-    if (Array.isArray(extra)) {
-      const item = extra.findLast((i) => isObject(i) && i.name === name)
-      return isObject(item) && item.value !== null && item.value !== undefined ? String(item.value) : undefined
-    }
-    if (isObject(extra) && extra[name] !== undefined && extra[name] !== null) return String(extra[name])
-    return undefined
-  }
-  const split = (s: string | undefined): string[] => (s ?? '').split(',').map((p) => p.trim()).filter(Boolean)
-  const enable = value('enable-admission-plugins')
-  return { enable: enable === undefined ? ['NodeRestriction'] : split(enable), disable: split(value('disable-admission-plugins')) }
+export function admissionFlags(command: string[]): AdmissionFlags {
+  const slice = (flag: string): string[] =>
+    command
+      .filter((arg) => arg.startsWith(`--${flag}=`))
+      .flatMap((arg) => arg.slice(flag.length + 3).split(',').map((p) => p.trim()).filter(Boolean))
+  return { enable: slice('enable-admission-plugins'), disable: slice('disable-admission-plugins') }
 }

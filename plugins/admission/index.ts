@@ -76,14 +76,14 @@ export function parseApiServerPods(json: string): { name: string; command: strin
   }
 }
 
-/** A flag's value in a command line, `--name=value` or `--name value`; the last one wins, as with pflag. */
-function flagValue(command: readonly string[], name: string): string | undefined {
-  let value: string | undefined
+/** Every value of a flag in a command line, `--name=value` or `--name value`, in order. */
+function flagValues(command: readonly string[], name: string): string[] {
+  const values: string[] = []
   command.forEach((arg, index) => {
-    if (arg.startsWith(`${name}=`)) value = arg.slice(name.length + 1)
-    else if (arg === name && index + 1 < command.length) value = command[index + 1]
+    if (arg.startsWith(`${name}=`)) values.push(arg.slice(name.length + 1))
+    else if (arg === name && index + 1 < command.length) values.push(command[index + 1]!)
   })
-  return value
+  return values
 }
 
 function names(list: string | undefined): string[] {
@@ -93,15 +93,14 @@ function names(list: string | undefined): string[] {
 /** The admission flags of an API server's command line: --enable/--disable-admission-plugins, or before 1.10 --admission-control (the whole chain). */
 export function admissionFlags(command: readonly string[]): { enable: string[]; disable: string[]; chain?: string[]; shown: string[] } {
   const flags = ['--enable-admission-plugins', '--disable-admission-plugins', '--admission-control']
-  const shown = flags.flatMap((flag) => {
-    const value = flagValue(command, flag)
-    return value === undefined ? [] : [`${flag}=${value}`]
-  })
-  const chain = flagValue(command, '--admission-control')
+  const shown = flags.flatMap((flag) => flagValues(command, flag).map((value) => `${flag}=${value}`))
+  // The plugin lists are string slices: a repeated flag adds to them, as kubeadm's repeated extraArgs do.
+  const all = (flag: string) => flagValues(command, flag).flatMap(names)
+  const chain = flagValues(command, '--admission-control')
   return {
-    enable: names(flagValue(command, '--enable-admission-plugins')),
-    disable: names(flagValue(command, '--disable-admission-plugins')),
-    ...(chain === undefined ? {} : { chain: names(chain) }),
+    enable: all('--enable-admission-plugins'),
+    disable: all('--disable-admission-plugins'),
+    ...(chain.length === 0 ? {} : { chain: all('--admission-control') }),
     shown,
   }
 }

@@ -138,6 +138,8 @@ test("the API server's admission plugins: compiled in from its --help, enabled f
   const flags = admissionFlags(['kube-apiserver', '--advertise-address=172.18.0.2', '--enable-admission-plugins=NodeRestriction', '--disable-admission-plugins', 'LimitRanger,ResourceQuota'])
   assert.equal(flags, { enable: ['NodeRestriction'], disable: ['LimitRanger', 'ResourceQuota'], shown: ['--enable-admission-plugins=NodeRestriction', '--disable-admission-plugins=LimitRanger,ResourceQuota'] })
   assert.equal(admissionFlags(['apiserver', '--admission-control=Initializers,NamespaceLifecycle']).chain, ['Initializers', 'NamespaceLifecycle'])
+  // A repeated list flag adds to the list, as kube-apiserver's string slices do.
+  assert.equal(admissionFlags(['kube-apiserver', '--enable-admission-plugins=NodeRestriction', '--enable-admission-plugins=DenyAttach']).enable, ['NodeRestriction', 'DenyAttach'])
 
   const pods = JSON.stringify({
     kind: 'PodList',

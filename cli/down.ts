@@ -8,6 +8,7 @@ import { configDeployers, deployerOf, readClusterRecords, removeClusterRecord } 
 import type { Deployer } from '../engine/plugin.ts'
 import { UsageError } from '../engine/errors.ts'
 import { createRunDir, plannedRunDir } from '../engine/run/run-dir.ts'
+import { isAlive, lockFile, readLock } from '../engine/run/run-lock.ts'
 import { removalFailed } from '../engine/run/teardown.ts'
 import { commandIO } from './command-io.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
@@ -56,7 +57,17 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
     deps.stderr.write(`cluster ${cluster} was not made by kspawn (no record in ${path.join(config.workdir, 'clusters')}): left alone; rerun with --force to remove it anyway\n`)
     exitCode = 1
   }
-  const doomed = chosen.filter((cluster) => !leftAlone.includes(cluster))
+  // A cluster a live run is using (it holds the lock of the cluster's variant) is left alone unless --force.
+  const inUse: string[] = []
+  for (const cluster of chosen.filter((name) => !leftAlone.includes(name) && !options.force)) {
+    const record = records.find((candidate) => candidate.cluster === cluster)
+    const holder = record && (await readLock(lockFile(config.workdir, record.variant)))
+    if (!holder || !isAlive(holder) || holder.pid === process.pid) continue
+    deps.stderr.write(`cluster ${cluster} is in use by a running kspawn run of variant ${record.variant} (pid ${holder.pid}, \`${holder.command}\`, run ${holder.run}): left alone; stop that run first, or rerun with --force to remove it anyway\n`)
+    inUse.push(cluster)
+    exitCode = 1
+  }
+  const doomed = chosen.filter((cluster) => !leftAlone.includes(cluster) && !inUse.includes(cluster))
   if (options.all && doomed.length === 0) deps.stdout.write('kspawn has no cluster to remove.\n')
   if (options.all && theirs.length > 0) {
     deps.stdout.write(`left alone, not made by kspawn: ${theirs.join(', ')} (kspawn down --force <cluster> removes one)\n`)

@@ -3,12 +3,14 @@
 // summary at the end. An abort (Ctrl-C) stops the running commands with their
 // process groups and the run ends with the record of where it stopped; a
 // forced end (a second Ctrl-C) kills them and records and prints that at once.
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { formatCommandLine } from '../runner/command-line.ts'
 import type { Config, Variant } from '../config/config.ts'
 import { UsageError } from '../errors.ts'
 import { openEventLog, printEvents } from './event-log.ts'
-import { createEventHub, stepLabel, type EventHub } from './events.ts'
+import { createEventHub, stepLabel, type EventHub, type EventSource } from './events.ts'
+import { lockVariants, type VariantLocks } from './run-lock.ts'
 import { buildPipeline, type VariantRun } from './pipeline.ts'
 import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
 import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
@@ -56,6 +58,8 @@ export interface RunWorkflowOptions {
   /** Whether kspawn runs as root; by default, whether the uid is 0. */
   isRoot?: boolean
   now?: () => Date
+  /** The command line of the run, as a lock shows it to a second run; by default, kspawn's own. */
+  command?: string
 }
 
 export interface RunOutcome {
@@ -81,105 +85,144 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const started = now()
   const { id, dir } = dryRun ? plannedRunDir(config.workdir, workflow.id, started) : await createRunDir(config.workdir, workflow.id, started)
   const run: RunInfo = { id, dir, dryRun, recreate, ...(options.configArgs ? { configArgs: options.configArgs } : {}) }
-
-  const hub = createEventHub()
-  const log = dryRun ? undefined : openEventLog(path.join(dir, EVENTS_FILE))
-  if (log) hub.on(log.listener)
-  if (renderer === 'json') hub.on(printEvents(stdout))
-  let printedCommands = 0
-  hub.on((event) => {
-    if (event.kind === 'cmd' && event.dryRun) printedCommands++
-  })
-
-  const interruption = new AbortController()
-  const runner = createRunner({ runDir: dir, dryRun, emit: hub.emit, isRoot })
-  const services: Services = { runner, emit: hub.emit, isRoot, signal: interruption.signal }
-  // Each variant's tasks, its deployer's steps in place, found one variant after the other: a config's
-  // plugins are loaded by jiti, whose concurrent imports of one module can see it unfinished.
-  const tasks = new Map<Variant, Task[]>()
-  for (const variant of variants) tasks.set(variant, await tasksFor(workflow, variant))
-  const prepared = await Promise.all(variants.map((variant) => prepareVariant(variant, tasks.get(variant)!, { ...options, run })))
-  const runs = prepared.map((variant) => variant.run)
-  const recorder = new RunRecorder({
-    id,
-    workflow: workflow.id,
-    config,
-    variants: runs.map(({ ctx, tasks }) => ({ variant: ctx.variant, state: ctx.state, taskIds: tasks.map((task) => task.id) })),
-    dryRun,
-    started,
-    ...(dryRun ? {} : { file: path.join(dir, STATE_FILE) }),
-  })
-  hub.on((event) => recorder.apply(event))
-
-  const pipeline = buildPipeline({
-    variants: runs,
-    services,
-    // Nothing waits in a dry run, and one variant after the other keeps each one's commands together.
-    concurrency: dryRun ? 1 : concurrency,
-    renderer,
-    stdout,
-    stderr,
-    color,
-    events: hub,
-  })
-
-  hub.emit({ kind: 'run-start', run: id, workflow: workflow.id, variants: variants.map((variant) => variant.name), dryRun, ...(dryRun ? {} : { dir }) })
-  for (const { warning } of prepared) if (warning) hub.emit({ kind: 'warn', message: warning })
-  let interruptedBy: string | undefined
-  let stopping: Promise<void> | undefined
-  const interrupt = () => {
-    const reason: unknown = options.signal?.reason
-    interruptedBy = typeof reason === 'string' ? reason : 'an abort'
-    hub.emit({ kind: 'warn', message: `interrupted by ${interruptedBy}: stopping the running commands` })
-    interruption.abort(interruptedBy)
-    stopping = runner.abort(interruptedBy)
-  }
-  const downCommand = (cluster: string) => kspawnDownCommand(run, cluster)
-  const summaryOptions = (teardown?: ReadonlyMap<string, TeardownResult>): SummaryOptions => ({
-    color,
-    printedCommands,
-    clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
-    downCommand,
-    ...(teardown ? { teardown } : {}),
-    ...(dryRun ? {} : { dir }),
-    ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
-  })
-  // Synchronous from start to end: the process exits as soon as it returns.
-  const endNow = () => {
-    const reason: unknown = options.force?.reason
-    const by = typeof reason === 'string' ? reason : 'an abort'
-    interruptedBy ??= by
-    interruption.abort(interruptedBy)
-    for (const { source, commandLine } of runner.kill(interruptedBy)) {
-      const message = `${stepLabel(source)} was interrupted by ${interruptedBy} while running: ${commandLine}\n  killed at once (SIGKILL) after ${by}`
-      hub.emit({ kind: 'step-interrupted', ...source, message })
+  // One run at a time per variant; a dry run changes nothing and takes no lock.
+  const lockWarnings: string[] = []
+  let locks: VariantLocks | undefined
+  if (!dryRun) {
+    try {
+      locks = await lockVariants({
+        workdir: config.workdir,
+        variants: variants.map((variant) => variant.name),
+        run: id,
+        runDir: dir,
+        command: options.command ?? formatCommandLine(['kspawn', ...process.argv.slice(2)]),
+        warn: (message) => lockWarnings.push(message),
+        now,
+      })
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true })
+      throw error
     }
-    const end = recorder.finish(interruptedBy, now())
-    hub.emit(end)
-    void log?.close()
-    if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions()))
   }
-  if (options.signal?.aborted) interrupt()
-  else options.signal?.addEventListener('abort', interrupt, { once: true })
-  options.force?.addEventListener('abort', endNow, { once: true })
   try {
-    await pipeline.run()
-    await stopping
+    return await runLocked()
   } finally {
-    options.signal?.removeEventListener('abort', interrupt)
+    await locks?.release()
   }
 
-  // An interrupted run stops at once; `kspawn down` removes its clusters.
-  const teardown =
-    options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, downCommand, renderer, stdout }) : undefined
-  options.force?.removeEventListener('abort', endNow)
-  const end = recorder.finish(interruptedBy, now())
-  if (teardown && [...teardown.values()].some((result) => !result.removed)) end.exitCode = Math.max(end.exitCode, 1)
-  hub.emit(end)
-  const logError = await log?.close()
-  if (logError) stderr.write(`warning: could not write ${path.join(dir, EVENTS_FILE)}: ${logError.message}\n`)
-  if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions(teardown)))
-  return { exitCode: end.exitCode, record: recorder.record, ...(dryRun ? {} : { dir }) }
+  async function runLocked(): Promise<RunOutcome> {
+    const hub = createEventHub()
+    const log = dryRun ? undefined : openEventLog(path.join(dir, EVENTS_FILE))
+    if (log) hub.on(log.listener)
+    if (renderer === 'json') hub.on(printEvents(stdout))
+    let printedCommands = 0
+    hub.on((event) => {
+      if (event.kind === 'cmd' && event.dryRun) printedCommands++
+    })
+
+    const interruption = new AbortController()
+    const runner = createRunner({
+      runDir: dir,
+      dryRun,
+      emit: hub.emit,
+      isRoot,
+      ...(locks && {
+        processes: {
+          started: (source: EventSource, pgid: number, commandLine: string) => locks!.started(source.variant, pgid, commandLine),
+          ended: (source: EventSource, pgid: number) => locks!.ended(source.variant, pgid),
+        },
+      }),
+    })
+    const services: Services = { runner, emit: hub.emit, isRoot, signal: interruption.signal }
+    // Each variant's tasks, its deployer's steps in place, found one variant after the other: a config's
+    // plugins are loaded by jiti, whose concurrent imports of one module can see it unfinished.
+    const tasks = new Map<Variant, Task[]>()
+    for (const variant of variants) tasks.set(variant, await tasksFor(workflow, variant))
+    const prepared = await Promise.all(variants.map((variant) => prepareVariant(variant, tasks.get(variant)!, { ...options, run })))
+    const runs = prepared.map((variant) => variant.run)
+    const recorder = new RunRecorder({
+      id,
+      workflow: workflow.id,
+      config,
+      variants: runs.map(({ ctx, tasks }) => ({ variant: ctx.variant, state: ctx.state, taskIds: tasks.map((task) => task.id) })),
+      dryRun,
+      started,
+      ...(dryRun ? {} : { file: path.join(dir, STATE_FILE) }),
+    })
+    hub.on((event) => recorder.apply(event))
+
+    const pipeline = buildPipeline({
+      variants: runs,
+      services,
+      // Nothing waits in a dry run, and one variant after the other keeps each one's commands together.
+      concurrency: dryRun ? 1 : concurrency,
+      renderer,
+      stdout,
+      stderr,
+      color,
+      events: hub,
+    })
+
+    hub.emit({ kind: 'run-start', run: id, workflow: workflow.id, variants: variants.map((variant) => variant.name), dryRun, ...(dryRun ? {} : { dir }) })
+    for (const message of lockWarnings) hub.emit({ kind: 'warn', message })
+    for (const { warning } of prepared) if (warning) hub.emit({ kind: 'warn', message: warning })
+    let interruptedBy: string | undefined
+    let stopping: Promise<void> | undefined
+    const interrupt = () => {
+      const reason: unknown = options.signal?.reason
+      interruptedBy = typeof reason === 'string' ? reason : 'an abort'
+      hub.emit({ kind: 'warn', message: `interrupted by ${interruptedBy}: stopping the running commands` })
+      interruption.abort(interruptedBy)
+      stopping = runner.abort(interruptedBy)
+    }
+    const downCommand = (cluster: string) => kspawnDownCommand(run, cluster)
+    const summaryOptions = (teardown?: ReadonlyMap<string, TeardownResult>): SummaryOptions => ({
+      color,
+      printedCommands,
+      clusters: Object.fromEntries(variants.map((variant) => [variant.name, variant.cluster])),
+      downCommand,
+      ...(teardown ? { teardown } : {}),
+      ...(dryRun ? {} : { dir }),
+      ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
+    })
+    // Synchronous from start to end: the process exits as soon as it returns.
+    const endNow = () => {
+      const reason: unknown = options.force?.reason
+      const by = typeof reason === 'string' ? reason : 'an abort'
+      interruptedBy ??= by
+      interruption.abort(interruptedBy)
+      for (const { source, commandLine } of runner.kill(interruptedBy)) {
+        const message = `${stepLabel(source)} was interrupted by ${interruptedBy} while running: ${commandLine}\n  killed at once (SIGKILL) after ${by}`
+        hub.emit({ kind: 'step-interrupted', ...source, message })
+      }
+      const end = recorder.finish(interruptedBy, now())
+      hub.emit(end)
+      void log?.close()
+      locks?.releaseSync()
+      if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions()))
+    }
+    if (options.signal?.aborted) interrupt()
+    else options.signal?.addEventListener('abort', interrupt, { once: true })
+    options.force?.addEventListener('abort', endNow, { once: true })
+    try {
+      await pipeline.run()
+      await stopping
+    } finally {
+      options.signal?.removeEventListener('abort', interrupt)
+    }
+
+    // An interrupted run stops at once; `kspawn down` removes its clusters.
+    const teardown =
+      options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, downCommand, renderer, stdout }) : undefined
+    options.force?.removeEventListener('abort', endNow)
+    const end = recorder.finish(interruptedBy, now())
+    if (teardown && [...teardown.values()].some((result) => !result.removed)) end.exitCode = Math.max(end.exitCode, 1)
+    hub.emit(end)
+    const logError = await log?.close()
+    if (logError) stderr.write(`warning: could not write ${path.join(dir, EVENTS_FILE)}: ${logError.message}\n`)
+    if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions(teardown)))
+    return { exitCode: end.exitCode, record: recorder.record, ...(dryRun ? {} : { dir }) }
+  }
 }
 
 /** The config's variants named on the command line, in the config's order; every variant when none is named. */

@@ -114,6 +114,11 @@ export interface RunnerOptions {
   /** Output events per command: at most `outputLines` lines every `outputIntervalMs`, 20 per 100 ms. */
   outputIntervalMs?: number
   outputLines?: number
+  /** Told of each command's process group while it runs (the run's lock lists them, for a run that dies). */
+  processes?: {
+    started(source: EventSource, pgid: number, commandLine: string): void
+    ended(source: EventSource, pgid: number): void
+  }
 }
 
 export interface Runner {
@@ -283,6 +288,8 @@ export function createRunner(options: RunnerOptions): Runner {
       },
     }
     running.add(entry)
+    const pgid = child.pid
+    if (pgid !== undefined) options.processes?.started(prepared.source, pgid, prepared.commandLine)
     // abort() may have come while the log file was being handed over.
     if (interruption && command.cleanup !== true) void stop('abort')
     const timer = command.timeoutMs === undefined ? undefined : setTimeout(() => void stop('timeout'), command.timeoutMs)
@@ -294,6 +301,7 @@ export function createRunner(options: RunnerOptions): Runner {
     } finally {
       clearTimeout(timer)
       running.delete(entry)
+      if (pgid !== undefined) options.processes?.ended(prepared.source, pgid)
     }
     throttle.flush()
     return { output: result, stoppedBy, durationMs: Math.round(performance.now() - started), tail }

@@ -24,6 +24,12 @@ export interface ClusterRecord {
   run: string
   /** The config file whose variant it is. */
   config: string
+  /**
+   * What the cluster was made to run, as cluster-up fingerprints it (the
+   * image's id, the binaries the machines took): a rerun on the same build
+   * reuses the cluster, one on another build replaces it.
+   */
+  runs?: string
 }
 
 export function clusterRecordsFolder(workdir: string): string {
@@ -36,6 +42,11 @@ function recordFile(workdir: string, cluster: string): string {
 
 export async function writeClusterRecord(workdir: string, record: ClusterRecord): Promise<void> {
   await writeJsonFile(recordFile(workdir, record.cluster), record)
+}
+
+/** kspawn's record of one cluster, when it has one. */
+export async function readClusterRecord(workdir: string, cluster: string): Promise<ClusterRecord | undefined> {
+  return (await readClusterRecords(workdir)).find((record) => record.cluster === cluster)
 }
 
 export async function removeClusterRecord(workdir: string, cluster: string): Promise<void> {

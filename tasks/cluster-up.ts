@@ -5,12 +5,15 @@
 // what remains and how to remove it. A cluster left half made (a second
 // interrupt cut the removal short, or the removal failed) is in the variant's
 // state, so that the summary names it and a resumed run replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
-import { readClusterRecords, removeClusterRecord, writeClusterRecord } from '../engine/cluster-records.ts'
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import { readClusterRecord, readClusterRecords, removeClusterRecord, writeClusterRecord, type ClusterRecord } from '../engine/cluster-records.ts'
+import type { ClusterImage } from '../engine/plugin.ts'
 import { quoteArg } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
 import { howToRemove, removalFailed } from '../engine/run/teardown.ts'
 import { kspawnDownCommand, type Task, type TaskContext } from '../engine/run/task.ts'
-import { exists } from './docker.ts'
+import { exists, localImageId } from './docker.ts'
 import { openStep, type Step } from '../engine/run/step-io.ts'
 
 export const clusterUp: Task = {
@@ -27,15 +30,29 @@ export const clusterUp: Task = {
     if (made.binaries) ctx.state.binaries = made.binaries
     ctx.state.controlPlane = made.controlPlane
 
+    const runs = await fingerprint(made, step)
     if (await deployer.exists(cluster, step)) {
+      const record = await readClusterRecord(ctx.config.workdir, cluster)
       // The variant's own cluster, that its latest run began and did not bring up: continuing that run means starting the cluster again.
-      const ours = ctx.state.halfMadeCluster === cluster
-      if (!ctx.run.recreate && !ours) throw await alreadyExists(ctx, step)
-      step.info(
-        ours
-          ? `replacing cluster ${cluster}, which an earlier run of variant ${ctx.variant.name} began and did not bring up: stopping and destroying it`
-          : `recreating cluster ${cluster}: stopping and destroying the one that exists`,
-      )
+      const halfMade = ctx.state.halfMadeCluster === cluster
+      // A cluster kspawn made for this variant: a rerun keeps it when it is up on this very build, and replaces it otherwise.
+      const variantsOwn = record !== undefined && record.variant === ctx.variant.name && record.config === ctx.config.file
+      if (variantsOwn && !halfMade && !ctx.run.recreate) {
+        const kept = await reusable(ctx, step, record, runs)
+        if (kept === true) {
+          step.info(`cluster ${cluster} is up on this very build (made by run ${record.run}): reusing it; --recreate makes it anew`)
+          return up(ctx, step)
+        }
+        step.info(`cluster ${cluster}, made by run ${record.run} for variant ${ctx.variant.name}, ${kept}: replacing it`)
+      } else if (!ctx.run.recreate && !halfMade) {
+        throw await alreadyExists(ctx, step)
+      } else {
+        step.info(
+          halfMade
+            ? `replacing cluster ${cluster}, which an earlier run of variant ${ctx.variant.name} began and did not bring up: stopping and destroying it`
+            : `recreating cluster ${cluster}: stopping and destroying the one that exists`,
+        )
+      }
       await deployer.down(cluster, step)
     }
 
@@ -53,14 +70,12 @@ export const clusterUp: Task = {
         created: new Date().toISOString(),
         run: ctx.run.id,
         config: ctx.config.file,
+        ...(runs === undefined ? {} : { runs }),
       })
     }
     await deployer.up({ name: cluster, image: made }, step)
     delete ctx.state.halfMadeCluster
-
-    const kubeconfig = deployer.kubeconfig(cluster)
-    ctx.state.kubeconfig = kubeconfig
-    step.info(`export ${quoteArg(`KUBECONFIG=${kubeconfig}`)}`)
+    up(ctx, step)
   },
   async rollback(ctx, services) {
     const cluster = ctx.state.halfMadeCluster
@@ -76,6 +91,41 @@ export const clusterUp: Task = {
     await removeClusterRecord(ctx.config.workdir, cluster)
     step.info(`removed what was made of cluster ${cluster}, so that the next attempt starts clean`)
   },
+}
+
+/** The cluster is up: its kubeconfig in the state, and the line that reaches it. */
+function up(ctx: TaskContext, step: Step): void {
+  const kubeconfig = ctx.variant.deployer.kubeconfig(ctx.variant.cluster)
+  ctx.state.kubeconfig = kubeconfig
+  step.info(`export ${quoteArg(`KUBECONFIG=${kubeconfig}`)}`)
+}
+
+/**
+ * What a cluster runs, to tell a rerun on the same build from one on another:
+ * the image's id in the engine, and the size and time of the binaries the
+ * machines take when they take them from a build. Undefined in dry-run.
+ */
+async function fingerprint(made: ClusterImage, step: Step): Promise<string | undefined> {
+  if (step.dryRun) return undefined
+  const id = await localImageId(made.image, step)
+  const binaries = made.binaries
+    ? await Promise.all(
+        ['kubeadm', 'kubelet'].map(async (name) => {
+          const info = await stat(path.join(made.binaries!.dir, name)).catch(() => undefined)
+          return info ? `${name}:${info.size}:${Math.round(info.mtimeMs)}` : `${name}:-`
+        }),
+      )
+    : []
+  return [`image:${id ?? '-'}`, ...binaries].join(' ')
+}
+
+/** True when the variant's own cluster can be kept as it is; otherwise why not, e.g. `runs an earlier build`. */
+async function reusable(ctx: TaskContext, step: Step, record: ClusterRecord, runs: string | undefined): Promise<true | string> {
+  if (runs === undefined || record.runs !== runs) return 'runs another build than this one'
+  const status = (await ctx.variant.deployer.status([ctx.variant.cluster], step)).get(ctx.variant.cluster)
+  if (status?.state !== 'running') return `is ${status?.state ?? 'gone'}`
+  if (!(await exists(ctx.variant.deployer.kubeconfig(ctx.variant.cluster)))) return `has no kubeconfig at ${ctx.variant.deployer.kubeconfig(ctx.variant.cluster)}`
+  return true
 }
 
 /** Refusing a cluster that exists: whether it came up, and the commands that remove it (kspawn down first: it also stops machines kube-spawn would leave). */

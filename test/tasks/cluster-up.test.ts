@@ -4,6 +4,7 @@
 // on a real machine. Both tasks are tested in one file, as every smoke test
 // needs a cluster that cluster-up made.
 import { existsSync } from 'node:fs'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
@@ -143,17 +144,30 @@ test('denyattach: the cluster comes up on the build, and attach is denied with i
   assert.equal(await smokePods(kubeconfig), [], 'the pod is removed afterwards')
 })
 
-test('an existing cluster is refused, and replaced when the run asks to recreate it', async () => {
+test("a rerun on the same build reuses the variant's own cluster; a cluster kspawn has no record of is refused; --recreate replaces it", async () => {
+  const kubeconfig = path.join(kubeSpawnDir(), clusters.denyattach, 'kubeconfig')
+  const machines = await machinesOf(clusters.denyattach)
+  const again = run('denyattach')
+  mustPass(await runTask(clusterUp, again), 'cluster-up again')
+  assert.not.ok(again.commands().some((line) => line.startsWith('kube-spawn')), 'nothing was made')
+  assert.ok(again.messages('info').some((line) => line.startsWith(`cluster ${clusters.denyattach} is up on this very build (made by run `) && line.endsWith('): reusing it; --recreate makes it anew')), again.messages('info').join('\n'))
+  assert.is(again.ctx.state.kubeconfig, kubeconfig)
+  assert.equal(await machinesOf(clusters.denyattach), machines)
+
+  // Without kspawn's record, the same cluster is not kspawn's to replace.
+  const record = path.join(place.workdir, 'clusters', `${clusters.denyattach}.json`)
+  const saved = await readFile(record, 'utf8')
+  await rm(record)
   const refused = run('denyattach')
   const { error } = await runTask(clusterUp, refused)
   assert.instance(error, StepError)
   const message = (error as Error).message
-  const kubeconfig = path.join(kubeSpawnDir(), clusters.denyattach, 'kubeconfig')
   assert.match(message, `cluster ${clusters.denyattach} already exists (${kubeconfig} is its kubeconfig): kspawn does not replace a cluster unless asked.\n`)
-  assert.match(message, `Rerun with --recreate to stop and destroy it first, or remove it yourself with \`kspawn down ${clusters.denyattach}\`, or by hand:\n`)
+  assert.match(message, `Rerun with --recreate to stop and destroy it first, or remove it yourself with \`kspawn down ${clusters.denyattach} --force\`, or by hand:\n`)
   assert.match(message, `kube-spawn -d ${kubeSpawnDir()} destroy -c ${clusters.denyattach}`)
   assert.not.ok(refused.commands().some((line) => line.startsWith('kube-spawn')), 'nothing was run')
   assert.is((await machinesOf(clusters.denyattach)).length, 2, 'and the cluster is still there')
+  await writeFile(record, saved)
 
   const recreated = run('denyattach', { recreate: true })
   mustPass(await runTask(clusterUp, recreated), 'cluster-up --recreate')
@@ -161,7 +175,7 @@ test('an existing cluster is refused, and replaced when the run asks to recreate
     recreated.commands().filter((line) => line.startsWith('kube-spawn')).map((line) => line.split(' ')[3]),
     ['stop', 'destroy', 'create', 'start'],
   )
-  assert.ok(existsSync(path.join(kubeSpawnDir(), clusters.denyattach, 'kubeconfig')))
+  assert.ok(existsSync(kubeconfig))
 })
 
 test('the upstream tag: the smoke test fails, saying attach was allowed', async () => {

@@ -56,7 +56,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .option('renderer', rendererOption)
           .example('$0 run dev-loop', 'fetch, build, make the hyperkube image, spawn a cluster and smoke-test it, for every variant')
           .example('$0 run dev-loop --variant denyattach', 'the denyattach variant only (repeat --variant for more)')
-          .example('$0 run dev-loop --dry-run', 'print the commands (git fetch, build/run.sh make, kube-spawn create --dev ...) and run none')
+          .example('$0 run dev-loop --dry-run', 'print the commands (git fetch, build/run.sh make or kind build node-image, kube-spawn create --dev or kind create cluster ...) and run none')
           .example('$0 run dev-loop --resume', 'continue an interrupted run where it stopped'),
       async (args) => {
         const { runCommand } = await import('./run.ts')
@@ -89,7 +89,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, and run none' })
           .option('renderer', rendererOption)
           .example('$0 task build --variant denyattach', 'build/run.sh make in the worktree of the denyattach branch')
-          .example('$0 task cluster-up --variant denyattach --recreate', 'kube-spawn create --dev -t <tag> -c denyattach, replacing the cluster')
+          .example('$0 task cluster-up --variant denyattach --recreate', 'bring the cluster up again through its deployer (kube-spawn create --dev and start, or kind create cluster), replacing it')
           .example('$0 task smoke-test --variant denyattachfix', 'check that kubectl attach is Forbidden, "rejected by DenyAttach"'),
       async (args) => {
         const { taskCommand } = await import('./task.ts')
@@ -185,9 +185,9 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
         command
           .positional('clusters', { type: 'string', array: true, describe: 'the clusters (kspawn clusters shows them)' })
           .option('all', { type: 'boolean', default: false, describe: 'every cluster kspawn made' })
-          .option('force', { type: 'boolean', default: false, describe: 'also remove a named cluster that kspawn did not make' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'print the kube-spawn stop and destroy commands, and run none' })
-          .example('$0 down denyattach', 'kube-spawn stop -c denyattach, then destroy -c denyattach')
+          .option('force', { type: 'boolean', default: false, describe: 'also remove a named cluster that kspawn did not make, or that a running kspawn run uses' })
+          .option('dry-run', { type: 'boolean', default: false, describe: "print the deployer's commands (kube-spawn stop and destroy, kind delete cluster), and run none" })
+          .example('$0 down denyattach', "through the deployer that made it: kube-spawn stop and destroy -c denyattach, or kind delete cluster --name denyattach")
           .example('$0 down --all', 'every cluster kspawn made'),
       async (args) => {
         const { downCommand } = await import('./down.ts')

@@ -20,6 +20,14 @@ export const clusterUp: Task = {
   id: 'cluster-up',
   description: "bring up the variant's cluster on its image through its deployer (kspawn list names each deployer's commands), and print its kubeconfig as an export line",
   title: (ctx) => `Spawn cluster ${ctx.variant.cluster} on ${ctx.variant.deployer.image(ctx.variant)}`,
+  async stillDone(ctx, services) {
+    const step = openStep('cluster-up', ctx, services)
+    const { deployer, cluster } = ctx.variant
+    const status = (await deployer.status([cluster], step)).get(cluster)
+    if (status?.state !== 'running') return `cluster ${cluster} is ${status?.state ?? 'gone'}`
+    const kubeconfig = ctx.state.kubeconfig ?? deployer.kubeconfig(cluster)
+    return (await exists(kubeconfig)) ? undefined : `cluster ${cluster} has no kubeconfig at ${kubeconfig}`
+  },
   async run(ctx, services) {
     const step = openStep('cluster-up', ctx, services)
     const { deployer } = ctx.variant

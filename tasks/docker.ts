@@ -3,6 +3,8 @@
 import { access } from 'node:fs/promises'
 import { StepError } from '../engine/errors.ts'
 import type { StepIO } from '../engine/plugin.ts'
+import type { Services, TaskContext } from '../engine/run/task.ts'
+import { openStep } from '../engine/run/step-io.ts'
 
 export function imageInspectArgv(image: string): string[] {
   return ['docker', 'image', 'inspect', '--format', '{{.Id}}', image]
@@ -28,4 +30,11 @@ export function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   )
+}
+
+/** Task.stillDone of a step that makes the variant's image: undefined while the engine still has it. */
+export async function imageStillThere(id: string, ctx: TaskContext, services: Services): Promise<string | undefined> {
+  const image = ctx.state.image ?? ctx.variant.deployer.image(ctx.variant)
+  const found = await localImageId(image, openStep(id, ctx, services))
+  return found === undefined ? `the Docker engine no longer has the image ${image}` : undefined
 }

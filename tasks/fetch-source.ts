@@ -14,6 +14,7 @@ import type { Task, TaskContext } from '../engine/run/task.ts'
 import { variantGopath, variantWorktree } from '../engine/run/variant-state.ts'
 import { detachArgv, fetchArgv, gitCommand, gitReader, remoteAddArgv, remoteNameFor, sameRemote, worktreeAddArgv, type GitReader } from './git.ts'
 import { openStep, type Step } from '../engine/run/step-io.ts'
+import { exists } from './docker.ts'
 
 /** Next to the worktree: the commit kspawn last checked out there, to tell it from a commit made there by hand. */
 const RECORD_FILE = 'worktree.json'
@@ -45,6 +46,10 @@ export const fetchSource: Task = {
   description: "fetch the variant's branch, tag or commit and check it out in a git worktree of kspawn's own (your checkout is left as it is)",
   title: (ctx) => (ctx.variant.build ? `Fetch ${describeRef(ctx.variant.build.ref)} into a worktree` : 'Fetch the source'),
   skip: (ctx) => (ctx.variant.build ? false : `image variant: it runs ${ctx.variant.image.ref}, there is no source to fetch`),
+  async stillDone(ctx) {
+    const worktree = ctx.state.worktree
+    return worktree === undefined || (await exists(worktree)) ? undefined : `its worktree ${worktree} is gone`
+  },
   async run(ctx, services) {
     const step = openStep('fetch-source', ctx, services)
     const source = ctx.variant.build

@@ -37,9 +37,15 @@ export async function runStep({ task, run, services, emit }: StepContext, onStar
   try {
     const doneIn = run.done?.get(task.id)
     if (doneIn !== undefined) {
-      const reason = `done in run ${doneIn}`
-      emit({ kind: 'step-skip', ...source, reason, doneIn })
-      return reason
+      const gone = await task.stillDone?.(ctx, services)
+      if (gone === undefined) {
+        const reason = `done in run ${doneIn}`
+        emit({ kind: 'step-skip', ...source, reason, doneIn })
+        return reason
+      }
+      // What it made is gone: it runs again, and so does every task after it, which used what it made.
+      emit({ kind: 'info', ...source, message: `done in run ${doneIn}, but ${gone}: doing it again, and the steps after it` })
+      run.done?.clear()
     }
     const reason = await task.skip?.(ctx, services)
     if (reason) {

@@ -22,8 +22,12 @@ export interface VariantRun {
   ctx: TaskContext
   /** The workflow's tasks for this variant, its deployer's steps included (tasksFor). */
   tasks: Task[]
-  /** Tasks an earlier run finished, by id, with that run's id: `--resume` skips them. */
-  done?: ReadonlyMap<string, string>
+  /**
+   * Tasks an earlier run finished, by id, with that run's id: `--resume` skips
+   * them, unless what one made is gone (Task.stillDone); from there on, every
+   * task runs again.
+   */
+  done?: Map<string, string>
 }
 
 export interface PipelineOptions {

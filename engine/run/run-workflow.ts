@@ -12,8 +12,8 @@ import { openEventLog, printEvents } from './event-log.ts'
 import { createEventHub, stepLabel, type EventHub, type EventSource } from './events.ts'
 import { lockVariants, type VariantLocks } from './run-lock.ts'
 import { buildPipeline, type VariantRun } from './pipeline.ts'
-import { createRunDir, EVENTS_FILE, plannedRunDir, STATE_FILE } from './run-dir.ts'
-import { findLatestRecord, RunRecorder, type RunRecord } from './run-state.ts'
+import { createRunDir, EVENTS_FILE, listRunDirs, plannedRunDir, STATE_FILE } from './run-dir.ts'
+import { findLatestRecord, readRunRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from '../runner/runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
@@ -77,7 +77,8 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const env = options.env ?? process.env
   const now = options.now ?? (() => new Date())
   const isRoot = options.isRoot ?? process.getuid?.() === 0
-  const variants = selectVariants(config, options.variantNames)
+  // --resume alone continues the latest run: its variants, not every variant of the config.
+  const variants = options.resume && (options.variantNames ?? []).length === 0 ? await resumedVariants(config, workflow) : selectVariants(config, options.variantNames)
   const renderer = chooseRenderer(options.renderer, stdout, env)
   const color = useColor(stdout, env)
   const concurrency = concurrencyOf(options.concurrency, variants.length)
@@ -237,6 +238,18 @@ export function selectVariants(config: Config, names: string[] = []): Variant[] 
   // An image variant waits for a build variant's kubelet and kubeadm; starting
   // build variants first keeps that wait from taking every slot of --concurrency.
   return [...selected.filter((variant) => variant.build), ...selected.filter((variant) => !variant.build)]
+}
+
+/** The variants of the latest run of the workflow with this config that are still in the config, for --resume. */
+async function resumedVariants(config: Config, workflow: Workflow): Promise<Variant[]> {
+  for (const dir of await listRunDirs(config.workdir)) {
+    const record = await readRunRecord(dir)
+    if (!record || record.dryRun || record.config !== config.file || record.workflow !== workflow.id) continue
+    const names = record.variants.map((variant) => variant.name).filter((name) => config.variants.some((variant) => variant.name === name))
+    if (names.length === 0) break
+    return selectVariants(config, names)
+  }
+  throw new UsageError(`--resume: there is no earlier run of ${workflow.id} with ${config.file} (in ${path.join(config.workdir, 'runs')}) whose variants the config still has; run it without --resume`)
 }
 
 function concurrencyOf(requested: number | undefined, variants: number): number {

@@ -92,6 +92,12 @@ export interface Task {
   /** A reason to skip (e.g. "image variant: nothing to build"), or false to run. */
   skip?(ctx: TaskContext, services: Services): string | false | Promise<string | false>
   run(ctx: TaskContext, services: Services): Promise<void>
+  /**
+   * For a task an earlier run finished, that --resume would skip: why it must
+   * run again (what it made is gone, e.g. `cluster web is gone`), or
+   * undefined when what it made is still there. Reads only.
+   */
+  stillDone?(ctx: TaskContext, services: Services): Promise<string | undefined>
   /** Undo what run() made when it fails half-way (e.g. a half-created cluster). */
   rollback?(ctx: TaskContext, services: Services): Promise<void>
 }

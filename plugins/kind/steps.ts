@@ -5,7 +5,7 @@
 import { StepError } from '../../engine/errors.ts'
 import type { Task } from '../../engine/run/task.ts'
 import { openStep } from '../../engine/run/step-io.ts'
-import { localImageId, tagArgv } from '../../tasks/docker.ts'
+import { imageStillThere, localImageId, tagArgv } from '../../tasks/docker.ts'
 import { parseGitVersion, workspaceStatusArgv, worktreeOf } from '../../tasks/tree.ts'
 import { buildNodeImageArgv, type KindDeployer } from './index.ts'
 
@@ -14,6 +14,7 @@ export const nodeImage: Task = {
   description: "kind build node-image <worktree> --type source --image kspawn/kind-node:<tag>: the node image of the variant's tree",
   title: (ctx) => `Build the node image ${ctx.variant.deployer.image(ctx.variant)}`,
   skip: (ctx) => (ctx.variant.build ? false : `image variant: it runs ${ctx.variant.image.ref}, which use-node-image takes`),
+  stillDone: (ctx, services) => imageStillThere('node-image', ctx, services),
   async run(ctx, services) {
     const step = openStep('node-image', ctx, services)
     const worktree = await worktreeOf(ctx, step)
@@ -38,6 +39,7 @@ export const useNodeImage: Task = {
   description: 'docker pull an external node image and docker tag it as kspawn/kind-node:<tag>, the name a build would have',
   title: (ctx) => (ctx.variant.image ? `Use the node image ${ctx.variant.image.ref} as ${ctx.variant.deployer.image(ctx.variant)}` : 'Use an external node image'),
   skip: (ctx) => (ctx.variant.image ? false : `built from source: node-image makes ${ctx.variant.deployer.image(ctx.variant)}`),
+  stillDone: (ctx, services) => imageStillThere('use-node-image', ctx, services),
   async run(ctx, services) {
     const step = openStep('use-node-image', ctx, services)
     const external = ctx.variant.image

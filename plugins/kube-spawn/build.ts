@@ -69,6 +69,13 @@ export const build: Task = {
     const tree = now.tree === 'clean' ? 'clean tree' : 'the same local changes'
     return `already built: ${now.commit.slice(0, 12)} (${tree}) with the same flags, gitVersion ${stamp.gitVersion}; remove ${path.join(worktree, STAMP_FILE)} to build again`
   },
+  async stillDone(ctx) {
+    const worktree = ctx.state.worktree
+    if (worktree === undefined) return undefined
+    const missing = []
+    for (const artifact of ARTIFACTS) if (!(await exists(path.join(worktree, BUILD_OUTPUT, artifact)))) missing.push(artifact)
+    return missing.length === 0 ? undefined : `${path.join(worktree, BUILD_OUTPUT)} no longer has ${missing.join(', ')}`
+  },
   async run(ctx, services) {
     const step = openStep('build', ctx, services)
     const worktree = await worktreeOf(ctx, step)

@@ -11,7 +11,7 @@ import type { Task } from '../../engine/run/task.ts'
 import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { HYPERKUBE_REPOSITORY } from './names.ts'
 import { readBuildStamp, worktreeOf } from './build.ts'
-import { localImageId } from '../../tasks/docker.ts'
+import { imageStillThere, localImageId } from '../../tasks/docker.ts'
 import { openStep } from '../../engine/run/step-io.ts'
 
 const STAMP_FILE = path.join('_output', 'kspawn-image.json')
@@ -46,6 +46,7 @@ export const image: Task = {
     ctx.state.image = image
     return `${image} is already the image of the current build (${stamp.id.slice(0, 19)})`
   },
+  stillDone: (ctx, services) => imageStillThere('image', ctx, services),
   async run(ctx, services) {
     const step = openStep('image', ctx, services)
     const worktree = await worktreeOf(ctx, step)

@@ -12,7 +12,7 @@ import type { Task, TaskContext } from '../../engine/run/task.ts'
 import { describeRef, fetchIntoCheckout } from '../../tasks/fetch-source.ts'
 import { hyperkubeImage } from './image.ts'
 import { plannedBuildSource } from './kubernetes-build.ts'
-import { localImageId, tagArgv } from '../../tasks/docker.ts'
+import { imageStillThere, localImageId, tagArgv } from '../../tasks/docker.ts'
 import { openStep, type Step } from '../../engine/run/step-io.ts'
 
 export function pullArgv(image: string): string[] {
@@ -39,6 +39,7 @@ export const useImage: Task = {
   description: 'docker pull an external image and docker tag it as a local build would be (refused when its patch changes kubeadm)',
   title: (ctx) => (ctx.variant.image ? `Use the image ${ctx.variant.image.ref} as ${hyperkubeImage(ctx.variant.tag)}` : 'Use an external image'),
   skip: (ctx) => (ctx.variant.image ? false : `built from source: the image task makes ${hyperkubeImage(ctx.variant.tag)}`),
+  stillDone: (ctx, services) => imageStillThere('use-image', ctx, services),
   async run(ctx, services) {
     const step = openStep('use-image', ctx, services)
     const image = ctx.variant.image

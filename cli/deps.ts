@@ -20,10 +20,16 @@ export interface CliDeps {
   loadPlugins(): Promise<readonly PluginDefinition[]>
   /** Starts watching for what interrupts a run (SIGINT, SIGTERM). */
   interrupts(): Interrupts
+  /**
+   * What this machine lacks for a run of these variants (tools, the Docker
+   * daemon, sudo: what `kspawn doctor` finds), checked before the run's first
+   * command; taskIds are the run's tasks. One sentence per problem.
+   */
+  machineProblems(config: Config, taskIds: string[]): Promise<string[]>
 }
 
 export function defaultDeps(): CliDeps {
-  return {
+  const defaults: CliDeps = {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
@@ -32,7 +38,9 @@ export function defaultDeps(): CliDeps {
     loadRegistry,
     loadPlugins: async () => (await import('../plugins/index.ts')).builtinPlugins,
     interrupts: watchProcessSignals,
+    machineProblems: async (config, taskIds) => (await import('./doctor.ts')).machineProblems(config, taskIds, defaults),
   }
+  return defaults
 }
 
 /** The config a command acts on (`--config`, or the nearest one), checked against the plugins it may use. */

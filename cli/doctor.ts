@@ -46,7 +46,7 @@ function pluginsInUse(config: Config | undefined, known: readonly PluginDefiniti
 /** Resolves to 0 when everything needed is there, 1 otherwise. */
 export async function doctorCommand(options: DoctorCommandOptions, deps: CliDeps): Promise<number> {
   const config = await loadConfigIfAny(options, deps)
-  const checks = await runChecks(config, deps, await deps.loadPlugins())
+  const checks = [...(await runChecks(config, deps, await deps.loadPlugins())), ...(config ? await sourceChecks(config) : [])]
   const style = createStyle(useColor(deps.stdout, deps.env))
   const width = Math.max(...checks.map((check) => check.name.length))
   const lines = [config ? `What ${path.relative(deps.cwd, config.file) || config.file} needs:` : 'No config found; what a dev loop can need:']
@@ -168,6 +168,37 @@ export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 
     }
   }
   return checks
+}
+
+/** The checkout the variants' sources are fetched into, and the remotes given as folders, as a run checks them before it starts. */
+async function sourceChecks(config: Config): Promise<Check[]> {
+  const built = config.variants.filter((variant) => variant.build)
+  if (built.length === 0) return []
+  const { fetchSource } = await import('../tasks/fetch-source.ts')
+  const problems = [...new Set((await Promise.all(built.map((variant) => fetchSource.preflight!(config, variant)))).flat())]
+  const checkout = problems.filter((problem) => problem.startsWith('your Kubernetes checkout'))
+  const remotes = problems.filter((problem) => !checkout.includes(problem))
+  const remoteNames = [...new Set(built.map((variant) => variant.build!.remote))]
+  return [
+    checkout.length === 0
+      ? { name: 'checkout', ok: true, detail: `${config.kubernetes.checkout} is a git work tree`, purpose: "to fetch each variant's source into (it is left as it is)" }
+      : { name: 'checkout', ok: false, detail: checkout.join('; '), purpose: "to fetch each variant's source into" },
+    remotes.length === 0
+      ? { name: 'remotes', ok: true, detail: remoteNames.join(', '), purpose: "where the variants' sources come from" }
+      : { name: 'remotes', ok: false, detail: remotes.join('; '), purpose: "where the variants' sources come from" },
+  ]
+}
+
+/**
+ * What `kspawn doctor` finds missing for a run (tools, their versions, the
+ * Docker daemon, sudo), one sentence each, as a run's preflight: kubectl
+ * only when the run has smoke tests.
+ */
+export async function machineProblems(config: Config, taskIds: string[], deps: Pick<CliDeps, 'env' | 'isRoot' | 'loadPlugins'>): Promise<string[]> {
+  const checks = await runChecks(config, deps, await deps.loadPlugins())
+  return checks
+    .filter((check) => !check.ok && !check.optional && (check.name !== 'kubectl' || taskIds.includes('smoke-test')))
+    .map((check) => `${check.name}: ${check.detail} (${check.purpose})${check.fix ? `; ${check.fix}` : ''}`)
 }
 
 /** Every tool the plugins name. */

@@ -21,6 +21,7 @@ export async function runFromCli({ configFile, ...options }: CliRunOptions, deps
   const watched = interrupts ?? deps.interrupts()
   try {
     return await runWorkflow({
+      preflight: (variants, taskIds) => deps.machineProblems({ ...options.config, variants }, taskIds),
       ...options,
       configArgs: configArgs(configFile),
       stdout: deps.stdout,
@@ -39,3 +40,4 @@ export async function runFromCli({ configFile, ...options }: CliRunOptions, deps
 export function configArgs(configFile: string | undefined): string[] {
   return configFile === undefined ? [] : ['--config', configFile]
 }
+

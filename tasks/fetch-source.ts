@@ -15,6 +15,7 @@ import { variantGopath, variantWorktree } from '../engine/run/variant-state.ts'
 import { detachArgv, fetchArgv, gitCommand, gitReader, remoteAddArgv, remoteNameFor, sameRemote, worktreeAddArgv, type GitReader } from './git.ts'
 import { openStep, type Step } from '../engine/run/step-io.ts'
 import { exists } from './docker.ts'
+import { isRemotePath } from '../engine/config/validate.ts'
 
 /** Next to the worktree: the commit kspawn last checked out there, to tell it from a commit made there by hand. */
 const RECORD_FILE = 'worktree.json'
@@ -46,6 +47,24 @@ export const fetchSource: Task = {
   description: "fetch the variant's branch, tag or commit and check it out in a git worktree of kspawn's own (your checkout is left as it is)",
   title: (ctx) => (ctx.variant.build ? `Fetch ${describeRef(ctx.variant.build.ref)} into a worktree` : 'Fetch the source'),
   skip: (ctx) => (ctx.variant.build ? false : `image variant: it runs ${ctx.variant.image.ref}, there is no source to fetch`),
+  async preflight(config, variant) {
+    if (!variant.build) return []
+    const checkout = config.kubernetes.checkout
+    const where = `kubernetes.checkout in ${config.file}`
+    const problems: string[] = []
+    const info = await stat(checkout).catch(() => undefined)
+    if (!info?.isDirectory()) {
+      problems.push(`your Kubernetes checkout ${checkout} ${info ? 'is not a folder' : 'does not exist'}: clone it there (git clone https://github.com/kubernetes/kubernetes ${checkout}) or change ${where}`)
+    } else if (!(await exists(path.join(checkout, '.git')))) {
+      // A clone has a .git folder, a worktree of one a .git file.
+      problems.push(`your Kubernetes checkout ${checkout} is not the top of a git work tree (it has no .git): clone Kubernetes there or change ${where}`)
+    }
+    const remote = variant.build.remote
+    if (isRemotePath(remote) && !(await exists(remote))) {
+      problems.push(`variants.${variant.name}.source.remote in ${config.file} is the folder ${remote}, which does not exist: give the repository's URL or path`)
+    }
+    return problems
+  },
   async stillDone(ctx) {
     const worktree = ctx.state.worktree
     return worktree === undefined || (await exists(worktree)) ? undefined : `its worktree ${worktree} is gone`

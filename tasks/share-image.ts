@@ -43,6 +43,9 @@ export const shareImage: Task = {
   id: 'share-image',
   description: "docker tag and docker push the image the variant's deployer made to share.repository, and print it with its digest",
   title: (ctx) => `Share ${ctx.variant.deployer.image(ctx.variant)}${ctx.config.share ? ` as ${sharedImageOf(ctx.config.share.repository, ctx.variant)}` : ''}`,
+  async preflight(config) {
+    return config.share ? [] : [`${config.file} has no share.repository, the repository the share workflow pushes images to: add share: { repository: 'docker.io/<your account>' }`]
+  },
   async run(ctx, services) {
     const step = openStep('share-image', ctx, services)
     const { share, file } = ctx.config

@@ -60,6 +60,8 @@ export interface RunWorkflowOptions {
   now?: () => Date
   /** The command line of the run, as a lock shows it to a second run; by default, kspawn's own. */
   command?: string
+  /** What the caller checks before the run's first command (tools, daemons), for the selected variants and the ids of their tasks: one sentence per problem. */
+  preflight?: (variants: Variant[], taskIds: string[]) => Promise<string[]>
 }
 
 export interface RunOutcome {
@@ -82,6 +84,12 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const renderer = chooseRenderer(options.renderer, stdout, env)
   const color = useColor(stdout, env)
   const concurrency = concurrencyOf(options.concurrency, variants.length)
+
+  // Each variant's tasks, its deployer's steps in place, found one variant after the other: a config's
+  // plugins are loaded by jiti, whose concurrent imports of one module can see it unfinished.
+  const tasks = new Map<Variant, Task[]>()
+  for (const variant of variants) tasks.set(variant, await tasksFor(workflow, variant))
+  if (!dryRun) await preflight(variants, tasks, options)
 
   const started = now()
   const { id, dir } = dryRun ? plannedRunDir(config.workdir, workflow.id, started) : await createRunDir(config.workdir, workflow.id, started)
@@ -135,10 +143,6 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
       }),
     })
     const services: Services = { runner, emit: hub.emit, isRoot, signal: interruption.signal }
-    // Each variant's tasks, its deployer's steps in place, found one variant after the other: a config's
-    // plugins are loaded by jiti, whose concurrent imports of one module can see it unfinished.
-    const tasks = new Map<Variant, Task[]>()
-    for (const variant of variants) tasks.set(variant, await tasksFor(workflow, variant))
     const prepared = await Promise.all(variants.map((variant) => prepareVariant(variant, tasks.get(variant)!, { ...options, run })))
     const runs = prepared.map((variant) => variant.run)
     const recorder = new RunRecorder({
@@ -238,6 +242,19 @@ export function selectVariants(config: Config, names: string[] = []): Variant[] 
   // An image variant waits for a build variant's kubelet and kubeadm; starting
   // build variants first keeps that wait from taking every slot of --concurrency.
   return [...selected.filter((variant) => variant.build), ...selected.filter((variant) => !variant.build)]
+}
+
+/**
+ * What the run needs that can be checked before its first command: each
+ * task's own needs (Task.preflight) and the caller's (tools, daemons). Refuses
+ * the run with every problem found, before anything is written.
+ */
+async function preflight(variants: Variant[], tasks: Map<Variant, Task[]>, options: RunWorkflowOptions): Promise<void> {
+  const found = await Promise.all(variants.flatMap((variant) => tasks.get(variant)!.map((task) => task.preflight?.(options.config, variant) ?? Promise.resolve([]))))
+  const ids = [...new Set(variants.flatMap((variant) => tasks.get(variant)!.map((task) => task.id)))]
+  const problems = [...new Set([...found.flat(), ...((await options.preflight?.(variants, ids)) ?? [])])]
+  if (problems.length === 0) return
+  throw new UsageError([`cannot start ${options.workflow.id}, so nothing was run:`, ...problems.map((problem) => `  - ${problem}`), 'kspawn doctor checks this machine for the config.'].join('\n'))
 }
 
 /** The variants of the latest run of the workflow with this config that are still in the config, for --resume. */

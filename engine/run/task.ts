@@ -98,6 +98,12 @@ export interface Task {
    * undefined when what it made is still there. Reads only.
    */
   stillDone?(ctx: TaskContext, services: Services): Promise<string | undefined>
+  /**
+   * What the task needs that can be checked before the run's first command
+   * (a setting, a folder), as one sentence per problem naming what to do;
+   * the run is refused with all of them (exit 2) when any is found. Reads only.
+   */
+  preflight?(config: Config, variant: Variant): Promise<string[]>
   /** Undo what run() made when it fails half-way (e.g. a half-created cluster). */
   rollback?(ctx: TaskContext, services: Services): Promise<void>
 }

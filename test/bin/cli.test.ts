@@ -57,6 +57,8 @@ async function kspawn(argv: string[], overrides: Partial<CliDeps> = {}) {
     isRoot: true,
     loadRegistry: async () => registry,
     interrupts: () => ({ signal: new AbortController().signal, force: new AbortController().signal, dispose() {} }),
+    // The fake tasks need nothing of this machine.
+    machineProblems: async () => [],
     ...overrides,
   })
   return { exitCode, stdout: stdout.text(), stderr: stderr.text() }

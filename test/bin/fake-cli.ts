@@ -15,4 +15,6 @@ const tasks = [fakeTask('fetch-source'), build, fakeTask('image')]
 
 process.exitCode = await main(process.argv.slice(2), {
   loadRegistry: async () => ({ workflows: [{ id: 'slow', description: 'a build that takes its time', tasks }], tasks }),
+  // The fake tasks need nothing of this machine.
+  machineProblems: async () => [],
 })

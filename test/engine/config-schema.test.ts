@@ -208,7 +208,7 @@ const cases: [name: string, input: any, messages: string[]][] = [
       "kspawn.config.ts: variants.denyattach.smoke[0]: expected a tester such as admission.denies('attach') from 'kspawn/plugins/admission', found \"attach\"",
       'kspawn.config.ts: variants.denyattach.smoke[1].operation: expected the operation "attach", found "exec"',
       'kspawn.config.ts: variants.denyattach.smoke[1].message: expected a RegExp, or a string the error message contains, found 42',
-      'kspawn.config.ts: variants.denyattach.smoke[2]: expected only the fields kind, name, operation, expect and message, found unknown field "messsage" (did you mean "message"?)',
+      'kspawn.config.ts: variants.denyattach.smoke[2]: expected only the fields kind, name, operation, expect, message and plugin, found unknown field "messsage" (did you mean "message"?)',
       'kspawn.config.ts: smoke: expected a list of testers, found tester "admission"',
     ],
   ],

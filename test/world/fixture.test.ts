@@ -413,6 +413,8 @@ test('kubelet stays in the foreground until stopped', async () => {
   })
   assert.match(logged, /server\.go:\d+\] Version: v1\.8\.5-beta\.0\.1\+/)
   assert.is(child.exitCode, null, 'kubelet is still running')
+  // The script sets its traps right after that line; a signal within those few instructions would find the shell's default.
+  await sleep(300)
   child.kill('SIGTERM')
   const code = await Promise.race([exited, sleep(60_000).then(() => 'still running a minute after SIGTERM')])
   assert.is(code, 143, 'kubelet exits on SIGTERM with 143')

@@ -29,6 +29,7 @@ export async function main(argv: string[], overrides: Partial<CliDeps> = {}): Pr
 
 const rendererOption = {
   choices: RENDERERS,
+  requiresArg: true,
   describe: 'how to show progress: default (animated, on a terminal), simple (timestamped lines, when piped or CI is set), verbose (also each line of output), silent, json (the event stream as JSON lines)',
 } as const
 
@@ -39,6 +40,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
     .option('config', {
       type: 'string',
       global: true,
+      requiresArg: true,
       describe: 'config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder above)',
     })
     .command(
@@ -47,8 +49,8 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
       (command) =>
         command
           .positional('workflow', { type: 'string', demandOption: true, describe: 'the workflow (kspawn list shows them), e.g. dev-loop' })
-          .option('variant', { type: 'string', array: true, describe: 'run this variant only; repeat for several' })
-          .option('concurrency', { type: 'number', describe: 'variants running at once (default: all of them)' })
+          .option('variant', { type: 'string', array: true, requiresArg: true, describe: 'run this variant only; repeat for several' })
+          .option('concurrency', { type: 'string', requiresArg: true, describe: 'variants running at once (default: all of them)' })
           .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, in order, on a line starting with "$ ", and run none' })
           .option('resume', { type: 'boolean', default: false, describe: 'skip the tasks that the latest run of this workflow finished' })
@@ -66,7 +68,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
               workflow: args.workflow,
               config: args.config,
               variants: args.variant,
-              concurrency: args.concurrency,
+              concurrency: concurrencyArg(args.concurrency),
               recreate: args.recreate,
               dryRun: args['dry-run'],
               resume: args.resume,
@@ -84,7 +86,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
       (command) =>
         command
           .positional('task', { type: 'string', demandOption: true, describe: 'the task (kspawn list shows them), e.g. build' })
-          .option('variant', { type: 'string', describe: 'the variant to run it for (needed when the config has several)' })
+          .option('variant', { type: 'string', requiresArg: true, describe: 'the variant to run it for (needed when the config has several)' })
           .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, and run none' })
           .option('renderer', rendererOption)
@@ -92,6 +94,9 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .example('$0 task cluster-up --variant denyattach --recreate', 'bring the cluster up again through its deployer (kube-spawn create --dev and start, or kind create cluster), replacing it')
           .example('$0 task smoke-test --variant denyattachfix', 'check that kubectl attach is Forbidden, "rejected by DenyAttach"'),
       async (args) => {
+        if (Array.isArray(args.variant)) {
+          throw new UsageError(`kspawn task runs a task for one variant: give --variant once, found ${args.variant.join(', ')} (kspawn run <workflow> --variant ${args.variant.join(' --variant ')} runs several)\nSee: kspawn task --help`)
+        }
         const { taskCommand } = await import('./task.ts')
         setExitCode(
           await taskCommand(
@@ -118,13 +123,13 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
             demandOption: true,
             describe: 'https://github.com/OWNER/REPO/pull/N (also /files, /commits, /commits/SHA), OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH',
           })
-          .option('cluster', { type: 'string', describe: 'the cluster (and variant) name; default pr<N>-<head owner>, or <branch>-<owner>, <sha>-<owner>' })
-          .option('tag', { type: 'string', describe: 'the hyperkube image tag; default <base version>-pr<N>-<short sha>' })
-          .option('remote', { type: 'string', describe: 'the remote to fetch through, added to your checkout unless one has the URL; default the head owner' })
-          .option('smoke', { type: 'string', describe: "run this config variant's smoke tests instead of the top-level ones" })
+          .option('cluster', { requiresArg: true, type: 'string', describe: 'the cluster (and variant) name; default pr<N>-<head owner>, or <branch>-<owner>, <sha>-<owner>' })
+          .option('tag', { requiresArg: true, type: 'string', describe: 'the hyperkube image tag; default <base version>-pr<N>-<short sha>' })
+          .option('remote', { requiresArg: true, type: 'string', describe: 'the remote to fetch through, added to your checkout unless one has the URL; default the head owner' })
+          .option('smoke', { requiresArg: true, type: 'string', describe: "run this config variant's smoke tests instead of the top-level ones" })
           .option('comment', { type: 'boolean', default: false, describe: 'post the result as a comment on the pull request, updated in place on reruns (needs a token that may comment)' })
-          .option('github-api', { type: 'string', describe: 'the GitHub API to ask, e.g. https://github.example.com/api/v3 (default: github.api in the config for its host, else https://api.github.com)' })
-          .option('github-timeout', { type: 'number', describe: 'seconds to wait for each GitHub API answer (default 30)' })
+          .option('github-api', { requiresArg: true, type: 'string', describe: 'the GitHub API to ask, e.g. https://github.example.com/api/v3 (default: github.api in the config for its host, else https://api.github.com)' })
+          .option('github-timeout', { requiresArg: true, type: 'number', describe: 'seconds to wait for each GitHub API answer (default 30)' })
           .option('recreate', { type: 'boolean', default: false, describe: 'replace the cluster if it exists (from an earlier run on the same pull request)' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'ask GitHub, show the plan and print the commands that would change something, and run none' })
           .option('teardown', { type: 'boolean', default: false, describe: 'remove the cluster at the end, also when a smoke test failed' })
@@ -218,13 +223,27 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
     .exitProcess(false)
     .fail((message, error) => {
       // yargs calls this both for its own validation and for errors thrown by a command.
-      throw error ?? new UsageError(usageProblem(message, argv))
+      // yargs's own errors (YError, e.g. an option without its value) are usage problems too.
+      if (error && error.name !== 'YError') throw error
+      throw new UsageError(usageProblem(message ?? error?.message ?? '', argv))
     })
 }
 
 const commands = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor']
 
+/** --concurrency as given: a whole number of variants, 1 or more. */
+function concurrencyArg(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--concurrency must be a whole number of variants, 1 or more; found "${value}"\nSee: kspawn run --help`)
+  return Number(value)
+}
+
+const VALUE_EXAMPLES: Record<string, string> = { variant: 'denyattach', config: 'kspawn.config.ts', concurrency: '2', renderer: 'simple', cluster: 'pr7-alban', tag: 'v1.8.5-pr7', remote: 'kinvolk', smoke: 'denyattach' }
+
 function usageProblem(message: string, argv: string[]): string {
+  // yargs: "Not enough arguments following: variant".
+  const missing = /^Not enough arguments following: (\S+)$/.exec(message)?.[1]
+  if (missing !== undefined) message = `--${missing} needs a value, e.g. --${missing} ${VALUE_EXAMPLES[missing] ?? '<value>'}`
   // The first word that is not an option or the value of --config.
   const command = argv.find((arg, i) => !arg.startsWith('-') && argv[i - 1] !== '--config')
   if (command !== undefined && !commands.includes(command)) {

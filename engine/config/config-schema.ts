@@ -9,7 +9,7 @@ import type { Config, GitRef, Source, UserConfig, UserSource, UserVariant, Varia
 import { ConfigError, type ConfigProblem } from '../errors.ts'
 import { apiUrlProblem, hasCredentials, normalApiUrl } from '../../github/github-url.ts'
 import type { ClusterNameRule, Deployer, Plugin, PluginDefinition, Tester } from '../plugin.ts'
-import { closest, expected, formatPath, isObject, listed, object, text, whenObject } from './schema-kit.ts'
+import { closest, expected, formatPath, isObject, listed, object, text, whenObject, withoutPassword } from './schema-kit.ts'
 import {
   branchNameProblem,
   clusterNameProblem,
@@ -80,9 +80,12 @@ function clusterWhat(rule: ClusterNameRule | undefined): string {
 const apiWhat = 'a GitHub API URL, such as https://github.example.com/api/v3'
 
 const nonEmpty = (value: string) => (value === '' ? 'it is empty' : undefined)
+/** A folder path: `~/` is the home folder; `~user/` is not expanded, and would be taken for a folder named `~user`. */
+const folderPath = (value: string) =>
+  value === '' ? 'it is empty' : /^~[^/]/.test(value) ? `it starts with ${value.split('/')[0]}, which kspawn does not expand: give the full path (~/ is your own home folder)` : undefined
 
 const source = object('a source ({ remote, branch }, { remote, commit } or { remote, tag })', {
-  remote: text('a git remote (https://…, ssh://…, user@host:path, file://… or a path)', remoteProblem),
+  remote: text('a git remote (https://…, ssh://…, user@host:path, file://… or a path)', remoteProblem, withoutPassword),
   branch: text('a git branch name', branchNameProblem).optional(),
   commit: text('a commit id (7 to 40 hexadecimal digits)', (id) => (isCommitId(id) ? undefined : '')).optional(),
   tag: text('a git tag name', tagNameProblem).optional(),
@@ -147,9 +150,9 @@ const variant = (plugins: KnownPlugins, configDeployer: unknown) => object('a va
 
 const userConfigSchema = (plugins: KnownPlugins, configDeployer: unknown) => object('a config object (export default defineConfig({ ... }))', {
   kubernetes: object('{ checkout: <path of your Kubernetes checkout> }', {
-    checkout: text('the path of your Kubernetes checkout', nonEmpty),
+    checkout: text('the path of your Kubernetes checkout', folderPath),
   }),
-  workdir: text('a folder path', nonEmpty).optional(),
+  workdir: text('a folder path', folderPath).optional(),
   // Checked first, by pluginListProblems.
   plugins: z.unknown().optional(),
   deployer: plugin('deployer', plugins),

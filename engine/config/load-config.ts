@@ -3,7 +3,7 @@
 // jiti and the schema are imported only when a config is loaded, so commands
 // that need no config (`kspawn --version`) do not pay for them.
 import { statSync } from 'node:fs'
-import { dirname, extname, join, relative, resolve, sep } from 'node:path'
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.ts'
@@ -45,7 +45,8 @@ export async function loadConfig({ plugins, cwd = process.cwd(), configFile, hom
       `no ${configFileNames.join(', ')} in ${resolve(cwd)} or a folder above it: create one, or name one with --config <file>`,
     )
   }
-  const displayFile = displayPath(file, cwd)
+  // A file named on the command line by its absolute path is shown so.
+  const displayFile = configFile !== undefined && isAbsolute(configFile) ? file : displayPath(file, cwd)
   if (configFile !== undefined) checkConfigFile(file, displayFile)
   const exported = await importConfig(file, displayFile, plugins)
   const { loadPlugins, ownPlugins, parseConfig } = await import('./config-schema.ts')

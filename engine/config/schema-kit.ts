@@ -12,21 +12,28 @@ import type { Plugin } from '../plugin.ts'
 export const whenObject = { when: (payload: { value: unknown }) => isObject(payload.value) }
 
 /** A whole number of at least `min`, e.g. count('a number of machines', 'machines', 1). */
-export function count(what: string, unit: string, min: number) {
-  return z
-    .number({ error: (issue) => expected(`${what}, at least ${min}`, issue.input) })
+export function count(what: string, unit: string, min: number, max?: { most: number; why: string }) {
+  const range = max ? `${what} from ${min} to ${max.most} (${max.why})` : `${what}, at least ${min}`
+  const number = z
+    .number({ error: (issue) => expected(range, issue.input) })
     .int({ error: (issue) => expected(`a whole number of ${unit}`, issue.input) })
-    .min(min, { error: (issue) => expected(`${what}, at least ${min}`, issue.input) })
+    .min(min, { error: (issue) => expected(range, issue.input) })
+  return max ? number.max(max.most, { error: (issue) => expected(range, issue.input) }) : number
 }
 
 /** A string field; `problem` says why a string is invalid ('' for no particular reason), or returns undefined. */
-export function text(what: string, problem: (value: string) => string | undefined) {
+export function text(what: string, problem: (value: string) => string | undefined, shown: (value: string) => string = (value) => value) {
   return z.string({ error: (issue) => expected(what, issue.input) }).check(
     z.superRefine((value, ctx) => {
       const why = problem(value)
-      if (why !== undefined) ctx.addIssue({ code: 'custom', message: expected(what, value, why) })
+      if (why !== undefined) ctx.addIssue({ code: 'custom', message: expected(what, shown(value), why) })
     }),
   )
+}
+
+/** A URL as it may be shown: its password, if it has one, replaced by ***. */
+export function withoutPassword(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@')
 }
 
 /** An object whose fields are all known: each unknown field is a problem of its own. */

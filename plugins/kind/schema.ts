@@ -11,8 +11,8 @@ export const schema = object('a kind deployer', {
   kind: z.literal('deployer'),
   name: z.literal('kind'),
   options: object('kind options', {
-    workers: count('a number of worker nodes', 'nodes', 0).optional(),
-    controlPlanes: count('a number of control-plane nodes', 'nodes', 1).optional(),
+    workers: count('a number of worker nodes', 'nodes', 0, { most: 20, why: 'each is a container on this computer' }).optional(),
+    controlPlanes: count('a number of control-plane nodes', 'nodes', 1, { most: 7, why: 'each is a container on this computer, and etcd wants an odd number' }).optional(),
     admissionPlugins: z.array(
       text('an admission plugin name, such as DenyAttach or NodeRestriction', (name) => (admissionPlugin.test(name) ? undefined : '')),
       { error: (issue) => expected('a list of admission plugin names', issue.input) },

@@ -7,7 +7,7 @@ export const schema = object('a kube-spawn deployer', {
   kind: z.literal('deployer'),
   name: z.literal('kube-spawn'),
   options: object('kube-spawn options', {
-    nodes: count('a number of machines', 'machines', 1),
+    nodes: count('a number of machines', 'machines', 1, { most: 20, why: 'each is a machine on this computer' }),
     dir: text('an absolute path', (dir) => (dir.startsWith('/') ? undefined : '')),
     sudo: z.union([z.literal('auto'), z.boolean()], { error: (issue) => expected('"auto", true or false', issue.input) }),
     // A config written as plain data may leave it out: kubeSpawn() gives the default.

@@ -221,7 +221,7 @@ test('run exits 0 when every variant passes and 1 when a step fails', async () =
 
   const zero = await kspawn(['run', 'dev-loop', '--concurrency', '0'])
   assert.is(zero.exitCode, 2)
-  assert.is(zero.stderr, '--concurrency must be a whole number of variants, 1 or more; found 0\n')
+  assert.is(zero.stderr, '--concurrency must be a whole number of variants, 1 or more; found "0"\nSee: kspawn run --help\n')
 })
 
 test('task runs one task for one variant, from the state that the latest run recorded', async () => {
@@ -313,6 +313,69 @@ test('doctor for a kind config: kind and its version, no kube-spawn, no sudo', a
   await writeFile(path.join(bin, 'kind'), '#!/bin/sh\necho "kind v0.32.0 go1.26.3 linux/amd64"\n', { mode: 0o755 })
   const current = await kspawn(['doctor'], { env: { PATH: bin } })
   assert.match(current.stdout, /  ✔ kind version +0\.32\.0 — /)
+})
+
+/** A config of plain data, with `variant` as its one variant and `top` added at its top level. */
+async function writeDataConfig(folder: string, variant: string, deployer = `{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 2, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`, checkout = './kubernetes') {
+  await writeFile(
+    path.join(folder, 'kspawn.config.mjs'),
+    ['export default {', `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`, `  deployer: ${deployer},`, `  variants: { ${variant} },`, '}', ''].join('\n'),
+  )
+}
+
+// Bad input, as people type it: each is refused with exit 2 and a message that names the argument or field,
+// what was expected and what was found, before anything runs or is written.
+const badInput: { name: string; argv: string[]; config?: (folder: string) => Promise<unknown>; stderr: string | RegExp }[] = [
+  { name: '--variant without a value', argv: ['run', 'dev-loop', '--variant'], stderr: '--variant needs a value, e.g. --variant denyattach\nSee: kspawn run --help\n' },
+  { name: '--config without a value', argv: ['list', '--config'], stderr: '--config needs a value, e.g. --config kspawn.config.ts\nSee: kspawn list --help\n' },
+  { name: '--renderer without a value', argv: ['run', 'dev-loop', '--renderer'], stderr: '--renderer needs a value, e.g. --renderer simple\nSee: kspawn run --help\n' },
+  {
+    name: 'a task for two variants',
+    argv: ['task', 'build', '--variant', 'denyattach', '--variant', 'denyattachfix'],
+    stderr: 'kspawn task runs a task for one variant: give --variant once, found denyattach, denyattachfix (kspawn run <workflow> --variant denyattach --variant denyattachfix runs several)\nSee: kspawn task --help\n',
+  },
+  { name: '--config naming an absolute path that is not there', argv: ['list', '--config', '/nonexistent/kspawn.config.ts'], stderr: '/nonexistent/kspawn.config.ts: no such file\n' },
+  { name: '--concurrency that is not a number', argv: ['run', 'dev-loop', '--concurrency', 'abc'], stderr: '--concurrency must be a whole number of variants, 1 or more; found "abc"\nSee: kspawn run --help\n' },
+  { name: 'an unknown variant', argv: ['run', 'dev-loop', '--variant', 'nope'], stderr: /^unknown variant "nope": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\n$/ },
+  { name: 'a mistyped command', argv: ['rnu', 'dev-loop'], stderr: /^unknown command "rnu": the commands are run, task, pr, list, clusters, down, doctor\n/ },
+  {
+    name: "a checkout under another user's home, which kspawn does not expand",
+    argv: ['list'],
+    config: (folder) => writeDataConfig(folder, `web: { image: 'r/h:v1' }`, undefined, '~bob/go/src/k8s.io/kubernetes'),
+    stderr: 'kspawn.config.mjs: kubernetes.checkout: expected the path of your Kubernetes checkout, found "~bob/go/src/k8s.io/kubernetes" (it starts with ~bob, which kspawn does not expand: give the full path (~/ is your own home folder))\n',
+  },
+  {
+    name: 'a thousand machines',
+    argv: ['list'],
+    config: (folder) => writeDataConfig(folder, `web: { image: 'r/h:v1' }`, `{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 1000, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`),
+    stderr: 'kspawn.config.mjs: deployer.options.nodes: expected a number of machines from 1 to 20 (each is a machine on this computer), found 1000\n',
+  },
+  {
+    name: 'a remote with a password, which is not echoed',
+    argv: ['list'],
+    config: (folder) => writeDataConfig(folder, `web: { source: { remote: 'https://alban:hunter2@github.com/kinvolk/kubernetes', branch: 'x' }, tag: 'v1' }`),
+    stderr: 'kspawn.config.mjs: variants.web.source.remote: expected a git remote (https://…, ssh://…, user@host:path, file://… or a path), found "https://alban:***@github.com/kinvolk/kubernetes" (it contains a password)\n',
+  },
+]
+
+test('bad input: exit 2, the argument or field named with what was expected and found, nothing run or written', async () => {
+  for (const [index, { name, argv, config, stderr }] of badInput.entries()) {
+    // A folder of its own: a config file of the same path would be loaded from the module cache.
+    const folder = path.join(dir, `case${index}`)
+    await mkdir(folder)
+    if (config) await config(folder)
+    else await writeConfigFile(folder)
+    const before = (await readdir(folder)).sort()
+    seen.length = 0
+    const result = await kspawn(argv, { cwd: folder })
+    assert.is(result.exitCode, 2, `${name}: ${result.stderr}`)
+    if (typeof stderr === 'string') assert.is(result.stderr, stderr, name)
+    else assert.match(result.stderr, stderr, name)
+    assert.not.match(result.stderr, 'hunter2', `${name}: no password shown`)
+    assert.is(result.stdout, '', name)
+    assert.equal(seen, [], `${name}: no task ran`)
+    assert.equal((await readdir(folder)).sort(), before, `${name}: nothing written`)
+  }
 })
 
 test.run()

@@ -187,7 +187,7 @@ const cases: [name: string, input: any, messages: string[]][] = [
     'bad deployer options',
     config((c) => (c.deployer = kubeSpawn({ nodes: 0, dir: 'kube-spawn', sudo: 'yes', readySeconds: 0, node: 3 } as any))),
     [
-      'kspawn.config.ts: deployer.options.nodes: expected a number of machines, at least 1, found 0',
+      'kspawn.config.ts: deployer.options.nodes: expected a number of machines from 1 to 20 (each is a machine on this computer), found 0',
       'kspawn.config.ts: deployer.options.dir: expected an absolute path, found "kube-spawn"',
       'kspawn.config.ts: deployer.options.sudo: expected "auto", true or false, found "yes"',
       'kspawn.config.ts: deployer.options.readySeconds: expected a number of seconds, at least 1, found 0',

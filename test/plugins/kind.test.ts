@@ -117,7 +117,7 @@ test("a config names kind, as kind() or as plain data: defaults, kubeconfigs und
     `/p/kspawn.config.ts: variants.web.cluster: expected a cluster name (a lowercase DNS label of at most 50 characters), found "${long}" (it is 51 characters long, more than 50: kind's node hostnames (${long}-control-plane) would pass 64 characters)`,
   ])
   assert.equal(problems({ ...base, deployer: kind({ workers: -1, admissionPlugins: ['deny attach'], config: { kind: 'Cluster' }, dir: 'kind', waitSecond: 3 } as never) }), [
-    '/p/kspawn.config.ts: deployer.options.workers: expected a number of worker nodes, at least 0, found -1',
+    '/p/kspawn.config.ts: deployer.options.workers: expected a number of worker nodes from 0 to 20 (each is a container on this computer), found -1',
     '/p/kspawn.config.ts: deployer.options.admissionPlugins[0]: expected an admission plugin name, such as DenyAttach or NodeRestriction, found "deny attach"',
     '/p/kspawn.config.ts: deployer.options.config.kind: expected no kind: kspawn writes it (found "Cluster")',
     '/p/kspawn.config.ts: deployer.options.dir: expected an absolute path, found "kind"',

@@ -85,6 +85,7 @@ export const clusterUp: Task = {
     delete ctx.state.halfMadeCluster
     up(ctx, step)
   },
+  leftBehind: (ctx) => ctx.state.halfMadeCluster !== undefined,
   async rollback(ctx, services) {
     const cluster = ctx.state.halfMadeCluster
     if (cluster === undefined) return

@@ -81,7 +81,7 @@ export const CLEANUP_SECONDS = 120
  * rollback ran.
  */
 export async function rollBackStep({ task, run, services, emit }: StepContext, failure: unknown): Promise<boolean> {
-  if (!task.rollback) return false
+  if (!task.rollback || task.leftBehind?.(run.ctx) === false) return false
   const interrupted = failure instanceof Interrupted || services.signal.aborted
   const source = stepSource({ task, run })
   emit({

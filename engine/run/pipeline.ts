@@ -114,7 +114,6 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
     const step: StepContext = { task, run, services, emit: events.emit }
     const source = stepSource(step)
     const title = task.title(ctx)
-    let failure: unknown
     let started = false
     return {
       title: plain() ? `${title} (${ctx.variant.name})` : title,
@@ -126,23 +125,14 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
           })
           if (skipped) wrapper.skip(skipped)
         } catch (error) {
-          failure = error
+          // Undone while the step still shows as running, with what it does; nothing is drawn as rolled back when nothing was.
+          if (started) await rollBackStep(step, error)
           // The list shows the first line; the summary shows all of it.
           throw new Error(describeError(error).split('\n')[0])
         } finally {
           running.delete(key(source))
         }
       },
-      ...(task.rollback && {
-        rollback: async (_, wrapper) => {
-          running.set(key(source), wrapper)
-          try {
-            if (started) await rollBackStep(step, failure)
-          } finally {
-            running.delete(key(source))
-          }
-        },
-      }),
     }
   }
 

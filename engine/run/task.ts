@@ -106,6 +106,8 @@ export interface Task {
   preflight?(config: Config, variant: Variant): Promise<string[]>
   /** Undo what run() made when it fails half-way (e.g. a half-created cluster). */
   rollback?(ctx: TaskContext, services: Services): Promise<void>
+  /** Whether rollback has anything to undo; when false, it is not run (nor announced). True by default. */
+  leftBehind?(ctx: TaskContext): boolean
 }
 
 /** In a workflow's tasks, where the steps of the variant's deployer go: those that make what its cluster runs (Deployer.steps). */

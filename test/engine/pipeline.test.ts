@@ -134,6 +134,23 @@ test('rollback runs when its task fails, and the failure stays the reason', asyn
   assert.ok(events.some((event) => event.kind === 'info' && event.message === 'rolling back after the failure'))
 })
 
+test('a rollback with nothing left to undo neither runs nor says it does, and the list draws no rollback', async () => {
+  const calls: string[] = []
+  const clusterUp: Task = {
+    ...fakeTask('cluster-up', {
+      run: async () => {
+        throw new StepError('cluster web already exists: kspawn does not replace a cluster unless asked.')
+      },
+      rollback: async () => void calls.push('rollback'),
+    }),
+    leftBehind: () => false,
+  }
+  const { events, output } = await runPipeline({ tasks: [clusterUp], variants: ['denyattach'], renderer: 'simple' })
+  assert.equal(calls, [])
+  assert.not.ok(events.some((event) => event.kind === 'info' && /rolling back|removing what/.test(event.message)))
+  assert.not.match(output, 'ROLLBACK')
+})
+
 test('a rollback that fails is a warning; the task failure is still what is reported', async () => {
   const clusterUp = fakeTask('cluster-up', {
     run: async () => {

@@ -92,7 +92,9 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   if (!dryRun) await preflight(variants, tasks, options)
 
   const started = now()
-  const { id, dir } = dryRun ? plannedRunDir(config.workdir, workflow.id, started) : await createRunDir(config.workdir, workflow.id, started)
+  const { id, dir } = dryRun ? plannedRunDir(config.workdir, workflow.id, started) : await createRunDir(config.workdir, workflow.id, started).catch((error: unknown) => {
+    throw workdirProblem(error, config)
+  })
   const run: RunInfo = { id, dir, dryRun, recreate, ...(options.configArgs ? { configArgs: options.configArgs } : {}) }
   // One run at a time per variant; a dry run changes nothing and takes no lock.
   const lockWarnings: string[] = []
@@ -255,6 +257,16 @@ async function preflight(variants: Variant[], tasks: Map<Variant, Task[]>, optio
   const problems = [...new Set([...found.flat(), ...((await options.preflight?.(variants, ids)) ?? [])])]
   if (problems.length === 0) return
   throw new UsageError([`cannot start ${options.workflow.id}, so nothing was run:`, ...problems.map((problem) => `  - ${problem}`), 'kspawn doctor checks this machine for the config.'].join('\n'))
+}
+
+/** A workdir kspawn cannot write, said as such (not as a raw ENOENT of mkdir); other errors as they are. */
+function workdirProblem(error: unknown, config: Config): unknown {
+  const { code, syscall, path: where } = error as NodeJS.ErrnoException
+  if (!code || !['EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'ENOSPC'].includes(code)) return error
+  return new UsageError(
+    `cannot write kspawn's workdir ${config.workdir} (${syscall ?? 'writing'} ${where ?? ''} failed: ${code}): it holds the runs, worktrees and cluster records; set workdir in ${config.file} to a folder you can write`,
+    { cause: error },
+  )
 }
 
 /** The variants of the latest run of the workflow with this config that are still in the config, for --resume. */

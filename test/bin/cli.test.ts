@@ -316,10 +316,10 @@ test('doctor for a kind config: kind and its version, no kube-spawn, no sudo', a
 })
 
 /** A config of plain data, with `variant` as its one variant and `top` added at its top level. */
-async function writeDataConfig(folder: string, variant: string, deployer = `{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 2, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`, checkout = './kubernetes') {
+async function writeDataConfig(folder: string, variant: string, deployer = `{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 2, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`, checkout = './kubernetes', more = '') {
   await writeFile(
     path.join(folder, 'kspawn.config.mjs'),
-    ['export default {', `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`, `  deployer: ${deployer},`, `  variants: { ${variant} },`, '}', ''].join('\n'),
+    ['export default {', `  kubernetes: { checkout: ${JSON.stringify(checkout)} },`, `  deployer: ${deployer},`, `  variants: { ${variant} },`, more, '}', ''].join('\n'),
   )
 }
 
@@ -355,6 +355,12 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
     argv: ['list'],
     config: (folder) => writeDataConfig(folder, `web: { source: { remote: 'https://alban:hunter2@github.com/kinvolk/kubernetes', branch: 'x' }, tag: 'v1' }`),
     stderr: 'kspawn.config.mjs: variants.web.source.remote: expected a git remote (https://…, ssh://…, user@host:path, file://… or a path), found "https://alban:***@github.com/kinvolk/kubernetes" (it contains a password)\n',
+  },
+  {
+    name: 'a workdir that cannot be made (under a file)',
+    argv: ['run', 'dev-loop'],
+    config: (folder) => writeDataConfig(folder, `web: { image: 'r/h:v1' }`, undefined, undefined, `  workdir: './kspawn.config.mjs/work',`),
+    stderr: /^cannot write kspawn's workdir \S+\/kspawn\.config\.mjs\/work \(mkdir \S+\/kspawn\.config\.mjs\/work\/runs failed: ENOTDIR\): it holds the runs, worktrees and cluster records; set workdir in \S+kspawn\.config\.mjs to a folder you can write\n$/,
   },
 ]
 

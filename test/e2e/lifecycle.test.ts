@@ -76,7 +76,7 @@ test('kspawn records its cluster, lists it with a foreign one, and down removes 
   assert.match(run.stdout, `      the cluster stays up; remove it with: kspawn down lcalpha --config ${config}\n`)
   const record = JSON.parse(await readFile(join(home, 'work', 'clusters', 'lcalpha.json'), 'utf8')) as Record<string, unknown>
   assert.equal(
-    { ...record, created: typeof record.created, run: typeof record.run },
+    { ...record, created: typeof record.created, run: typeof record.run, runs: typeof record.runs },
     {
       cluster: 'lcalpha',
       variant: 'alpha',
@@ -87,6 +87,8 @@ test('kspawn records its cluster, lists it with a foreign one, and down removes 
       created: 'string',
       run: 'string',
       config,
+      // What it runs: the image's id and the binaries the machines took.
+      runs: 'string',
     },
   )
 

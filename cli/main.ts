@@ -53,7 +53,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .option('concurrency', { type: 'string', requiresArg: true, describe: 'variants running at once (default: all of them)' })
           .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, in order, on a line starting with "$ ", and run none' })
-          .option('resume', { type: 'boolean', default: false, describe: 'skip the tasks that the latest run of this workflow finished' })
+          .option('resume', { type: 'boolean', default: false, describe: "continue the latest run of this workflow: its variants, skipping the tasks it finished whose results are still there" })
           .option('teardown', { type: 'boolean', default: false, describe: "remove the run's clusters at the end, also when a smoke test failed" })
           .option('renderer', rendererOption)
           .example('$0 run dev-loop', 'fetch, build, make the hyperkube image, spawn a cluster and smoke-test it, for every variant')

@@ -30,6 +30,7 @@ export interface Check {
 /** What every dev loop needs, whatever its plugins: the plugins' own tools go between docker and kubectl. */
 const generic: { before: ToolNeed[]; after: ToolNeed[] } = {
   before: [
+    { name: 'bash', purpose: 'kspawn runs every command through it (zx)', install: (sudo) => `${sudo}apt-get install bash` },
     { name: 'git', purpose: "to fetch each variant's source into a worktree of its own", install: (sudo) => `${sudo}apt-get install git`, forBuilds: true },
     { name: 'docker', purpose: 'to build, tag and pull the images clusters run', install: (sudo) => `${sudo}apt-get install docker.io` },
   ],
@@ -103,9 +104,11 @@ export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 
     )
   }
 
+  // Without bash no command can be asked anything (zx runs them through it).
+  const canAsk = found.has('bash')
   for (const need of plugins.flatMap((plugin) => plugin.doctor?.versions ?? [])) {
     const file = found.get(need.tool)
-    if (!file || !needed.some((tool) => tool.name === need.tool)) continue
+    if (!file || !canAsk || !needed.some((tool) => tool.name === need.tool)) continue
     const answer = await probe([file, ...need.argv.slice(1)])
     const version = answer.ok ? need.parse(answer.output) : undefined
     const name = `${need.tool} version`
@@ -123,6 +126,8 @@ export async function runChecks(config: Config | undefined, deps: Pick<CliDeps, 
     const purpose = 'to build and keep the images'
     if (!docker) {
       checks.push({ name: 'docker daemon', ok: false, detail: 'not checked', purpose, fix: 'install docker first' })
+    } else if (!canAsk) {
+      checks.push({ name: 'docker daemon', ok: false, detail: 'not checked: bash is missing', purpose, fix: 'install bash first' })
     } else {
       const answer = await probe([docker, 'version', '--format', '{{.Server.Version}}'])
       checks.push(answer.ok ? { name: 'docker daemon', ok: true, detail: `answers (server ${answer.output})`, purpose } : daemonProblem(answer.problem, deps.env.DOCKER_HOST, sudoPrefix, purpose))

@@ -91,6 +91,12 @@ export function deployerOf(record: ClusterRecord, config: Config): Deployer | un
   return plugin?.revive({ kind: 'deployer', name, options }) as Deployer | undefined
 }
 
+/** Whether the record's cluster was made by this deployer with these very settings. */
+export function madeBy(record: ClusterRecord, deployer: Deployer): boolean {
+  const { name, ...options } = record.deployer
+  return deployerKey(name, options) === deployerKey(deployer.name, deployer.options)
+}
+
 function deployerKey(name: string, options: object): string {
   const sorted = Object.fromEntries(Object.entries(options).sort(([a], [b]) => a.localeCompare(b)))
   return JSON.stringify([name, sorted])

@@ -7,7 +7,7 @@
 // state, so that the summary names it and a resumed run replaces it. kspawn records each cluster it makes (engine/cluster-records.ts).
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
-import { readClusterRecord, readClusterRecords, removeClusterRecord, writeClusterRecord, type ClusterRecord } from '../engine/cluster-records.ts'
+import { madeBy, readClusterRecord, readClusterRecords, removeClusterRecord, writeClusterRecord, type ClusterRecord } from '../engine/cluster-records.ts'
 import type { ClusterImage } from '../engine/plugin.ts'
 import { quoteArg } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
@@ -21,6 +21,7 @@ export const clusterUp: Task = {
   description: "bring up the variant's cluster on its image through its deployer (kspawn list names each deployer's commands), and print its kubeconfig as an export line",
   title: (ctx) => `Spawn cluster ${ctx.variant.cluster} on ${ctx.variant.deployer.image(ctx.variant)}`,
   async stillDone(ctx, services) {
+    if (ctx.run.recreate) return '--recreate asks for a new cluster'
     const step = openStep('cluster-up', ctx, services)
     const { deployer, cluster } = ctx.variant
     const status = (await deployer.status([cluster], step)).get(cluster)
@@ -130,6 +131,7 @@ async function fingerprint(made: ClusterImage, step: Step): Promise<string | und
 
 /** True when the variant's own cluster can be kept as it is; otherwise why not, e.g. `runs an earlier build`. */
 async function reusable(ctx: TaskContext, step: Step, record: ClusterRecord, runs: string | undefined): Promise<true | string> {
+  if (!madeBy(record, ctx.variant.deployer)) return `was made with other ${ctx.variant.deployer.name} settings than ${ctx.config.file} now gives`
   if (runs === undefined || record.runs !== runs) return 'runs another build than this one'
   const status = (await ctx.variant.deployer.status([ctx.variant.cluster], step)).get(ctx.variant.cluster)
   if (status?.state !== 'running') return `is ${status?.state ?? 'gone'}`

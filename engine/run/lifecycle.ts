@@ -46,6 +46,8 @@ export async function runStep({ task, run, services, emit }: StepContext, onStar
       // What it made is gone: it runs again, and so does every task after it, which used what it made.
       emit({ kind: 'info', ...source, message: `done in run ${doneIn}, but ${gone}: doing it again, and the steps after it` })
       run.done?.clear()
+      // What the smoke test saw was seen on what is now being made again.
+      delete ctx.state.smoke
     }
     const reason = await task.skip?.(ctx, services)
     if (reason) {

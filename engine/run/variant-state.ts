@@ -25,7 +25,8 @@ export function initialVariantState(config: Config, variant: Variant): VariantSt
 /** The fields of a variant that decide what its tasks make; a run recorded with other values cannot be reused. */
 export function variantFingerprint(variant: Variant): string {
   const { name, cluster, tag, build, image, source } = variant
-  return JSON.stringify({ name, cluster, tag, build, image: image?.ref, source, deployer: variant.deployer.name })
+  // The deployer's settings too: a cluster made with others (admission plugins, nodes) is not what the config now asks for.
+  return JSON.stringify({ name, cluster, tag, build, image: image?.ref, source, deployer: variant.deployer.name, deployerSettings: variant.deployer.options })
 }
 
 /**
@@ -57,5 +58,5 @@ function flatten(value: unknown, prefix = ''): Record<string, string> {
 
 /** The config's name for a fingerprint field: what is built is the variant's `source`, whose ref is its branch, commit or tag. */
 function configField(field: string): string {
-  return field.replace(/^build\./, 'source.').replace(/^source\.ref\./, 'source.')
+  return field.replace(/^build\./, 'source.').replace(/^source\.ref\./, 'source.').replace(/^deployerSettings\./, "the deployer's ")
 }

@@ -147,6 +147,8 @@ export interface Runner {
 export interface KilledCommand {
   source: EventSource
   commandLine: string
+  /** It was removing what an interrupted step made (Command.cleanup). */
+  cleanup: boolean
 }
 
 /** A command ready to run: what is run, and what may be shown of it. */
@@ -284,7 +286,7 @@ export function createRunner(options: RunnerOptions): Runner {
       stop: () => stop('abort'),
       kill: () => {
         if (child.pid === undefined || !signalGroup(child.pid, 'SIGKILL')) return undefined
-        return { source, commandLine: prepared.commandLine }
+        return { source, commandLine: prepared.commandLine, cleanup: command.cleanup === true }
       },
     }
     running.add(entry)

@@ -236,7 +236,7 @@ class Kind implements KindDeployer {
       return `the kind deployer of variant ${where.variant} in ${where.configFile} lists it in admissionPlugins, so the cluster was made before it did: make it again with --recreate`
     }
     const wanted = [...listed, plugin].map((name) => `'${name}'`).join(', ')
-    return `enable it in ${where.configFile}: give variant ${where.variant}'s kind deployer admissionPlugins: [${wanted}], e.g. kind({ admissionPlugins: [${wanted}] }), then run with --recreate`
+    return `enable it in ${where.configFile}: give variant ${where.variant}'s kind deployer admissionPlugins: [${wanted}], e.g. kind({ admissionPlugins: [${wanted}] }), then run it again (the cluster, made with other settings, is replaced)`
   }
 
   async remains(cluster: string, io: StepIO): Promise<string[]> {

@@ -2,24 +2,46 @@
 // which runs the tree's `make quick-release-images` and takes kubeadm,
 // kubelet, kubectl and the control-plane images from its _output), or an
 // external node image, pulled and tagged with the name a build would have.
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
 import { StepError } from '../../engine/errors.ts'
+import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
 import type { Task } from '../../engine/run/task.ts'
-import { openStep } from '../../engine/run/step-io.ts'
+import { openStep, type Step } from '../../engine/run/step-io.ts'
+import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { imageStillThere, localImageId, tagArgv } from '../../tasks/docker.ts'
-import { parseGitVersion, workspaceStatusArgv, worktreeOf } from '../../tasks/tree.ts'
+import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
 import { buildNodeImageArgv, type KindDeployer } from './index.ts'
 
 export const nodeImage: Task = {
   id: 'node-image',
   description: "kind build node-image <worktree> --type source --image kspawn/kind-node:<tag>: the node image of the variant's tree",
   title: (ctx) => `Build the node image ${ctx.variant.deployer.image(ctx.variant)}`,
-  skip: (ctx) => (ctx.variant.build ? false : `image variant: it runs ${ctx.variant.image.ref}, which use-node-image takes`),
+  async skip(ctx, services) {
+    if (!ctx.variant.build) return `image variant: it runs ${ctx.variant.image.ref}, which use-node-image takes`
+    // The same tree, kind, base image and KUBE_* variables as the image in the engine was built from: it is that image.
+    const worktree = ctx.state.worktree ?? variantWorktree(ctx.config, ctx.variant)
+    const stamp = await readJsonFile<NodeImageStamp>(path.join(worktree, STAMP_FILE), ['commit', 'tree', 'recipe', 'image', 'imageId', 'gitVersion'])
+    if (!stamp) return false
+    const step = openStep('node-image', ctx, services)
+    const deployer = ctx.variant.deployer as KindDeployer
+    const image = deployer.image(ctx.variant)
+    if (stamp.image !== image || stamp.imageId !== (await localImageId(image, step))) return false
+    const now = await treeState(worktree, step)
+    if (stamp.commit !== now.commit || stamp.tree !== now.tree || stamp.recipe !== (await recipe(deployer, step))) return false
+    ctx.state.image = image
+    ctx.state.gitVersion = stamp.gitVersion
+    return `already built: ${image} is ${now.commit.slice(0, 12)} (${now.tree === 'clean' ? 'clean tree' : 'the same local changes'}) with the same kind, base image and flags, gitVersion ${stamp.gitVersion}; remove ${path.join(worktree, STAMP_FILE)} to build again`
+  },
   stillDone: (ctx, services) => imageStillThere('node-image', ctx, services),
   async run(ctx, services) {
     const step = openStep('node-image', ctx, services)
     const worktree = await worktreeOf(ctx, step)
     const deployer = ctx.variant.deployer as KindDeployer
     const image = deployer.image(ctx.variant)
+    // Removed first: an image made by a build that then fails is vouched for by no stamp.
+    if (!step.dryRun) await rm(path.join(worktree, STAMP_FILE), { force: true })
+    const before = step.dryRun ? undefined : await treeState(worktree, step)
     const build = await step.run({ argv: buildNodeImageArgv(worktree, image, deployer.options.baseImage), cwd: worktree })
     ctx.state.image = image
     if (step.dryRun) return
@@ -30,8 +52,28 @@ export const nodeImage: Task = {
     ctx.state.gitVersion = gitVersion
     const id = await localImageId(image, step)
     if (id === undefined) throw new StepError(`${build.commandLine} succeeded, but the Docker engine has no image ${image}: check ${build.logFile ?? 'its output'}`)
+    const stamp: NodeImageStamp = { ...before!, recipe: await recipe(deployer, step), image, imageId: id, gitVersion, builtAt: new Date().toISOString() }
+    await writeJsonFile(path.join(worktree, STAMP_FILE), stamp)
     step.info(`built ${image} (${id.slice(0, 19)}) from ${gitVersion}`)
   },
+}
+
+/** In _output, so that removing the build output removes the stamp with it. */
+const STAMP_FILE = path.join('_output', 'kspawn-node-image.json')
+
+/** What the node image in the engine was built from: the tree, and the recipe (kind's version, base image, KUBE_* variables). */
+interface NodeImageStamp extends TreeState {
+  recipe: string
+  image: string
+  imageId: string
+  gitVersion: string
+  builtAt: string
+}
+
+/** kind's version (its own build recipe), the base image and the KUBE_* variables the tree's make reads. */
+async function recipe(deployer: KindDeployer, step: Step): Promise<string> {
+  const version = await step.run({ argv: ['kind', 'version'], reads: true, capture: true })
+  return buildFlagsDigest([(version.stdout ?? '').trim(), deployer.options.baseImage ?? 'default base image'], process.env)
 }
 
 export const useNodeImage: Task = {

@@ -2,17 +2,15 @@
 // stamp in _output records what was built (commit, local changes, flags); a
 // build of the same tree with the same flags is not done again.
 import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
-import { createHash } from 'node:crypto'
-import { readFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { exists } from '../../tasks/docker.ts'
-import { parseGitVersion, workspaceStatusArgv, worktreeOf } from '../../tasks/tree.ts'
+import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
 
 export { parseGitVersion, workspaceStatusArgv, worktreeOf }
 import path from 'node:path'
 import { StepError } from '../../engine/errors.ts'
 import type { Task, TaskContext } from '../../engine/run/task.ts'
 import { variantWorktree } from '../../engine/run/variant-state.ts'
-import { gitReader } from '../../tasks/git.ts'
 import { openStep, type Step } from '../../engine/run/step-io.ts'
 
 /** Where `build/run.sh make` puts the binaries, relative to the tree; kube-spawn --dev copies them from there. */
@@ -26,24 +24,6 @@ const STAMP_FILE = path.join('_output', 'kspawn-build.json')
 
 export function buildArgv(): string[] {
   return ['build/run.sh', 'make']
-}
-
-/**
- * A digest of what decides the build besides the tree: the command, and the
- * KUBE_* variables the Kubernetes build reads (hashed, as they may hold secrets).
- */
-export function buildFlagsDigest(argv: string[], env: NodeJS.ProcessEnv): string {
-  const kube = Object.entries(env)
-    .filter(([name, value]) => name.startsWith('KUBE_') && value !== undefined)
-    .sort(([a], [b]) => a.localeCompare(b))
-  return sha256(JSON.stringify({ argv, kube }))
-}
-
-/** What a tree is, for telling whether its build is still current. */
-export interface TreeState {
-  commit: string
-  /** `clean`, or `changes:<digest>` of the local changes (tracked and untracked). */
-  tree: string
 }
 
 export interface BuildStamp extends TreeState {
@@ -96,20 +76,6 @@ export const build: Task = {
   },
 }
 
-/** The commit of the tree and a digest of its local changes, as git sees them (ignored files, such as _output, do not count). */
-export async function treeState(worktree: string, step: Step): Promise<TreeState> {
-  const git = gitReader(worktree, step)
-  const commit = await git.read(['rev-parse', 'HEAD'])
-  const status = await git.status()
-  if (status.isClean()) return { commit, tree: 'clean' }
-  const hash = createHash('sha256').update(await git.read(['diff', 'HEAD', '--binary']))
-  for (const file of [...status.not_added].sort()) {
-    const content = await readFile(path.join(worktree, file)).catch(() => Buffer.alloc(0))
-    hash.update(`\0${file}\0${sha256(content)}`)
-  }
-  return { commit, tree: `changes:${hash.digest('hex')}` }
-}
-
 export function readBuildStamp(worktree: string): Promise<BuildStamp | undefined> {
   return readJsonFile<BuildStamp>(path.join(worktree, STAMP_FILE), ['commit', 'tree', 'flags', 'gitVersion', 'builtAt'])
 }
@@ -128,10 +94,9 @@ async function hasArtifacts(worktree: string): Promise<boolean> {
   return present.every(Boolean)
 }
 
-function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex')
-}
 
 function indent(lines: string[]): string {
   return lines.map((line) => `    ${line}`).join('\n')
 }
+
+export { buildFlagsDigest, treeState, type TreeState }

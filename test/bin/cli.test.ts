@@ -251,7 +251,7 @@ async function toolsFolder(name: string, tools: string[]): Promise<string> {
 }
 
 test('doctor reports each tool, says how to get kube-spawn when PATH lacks it, and exits 1', async () => {
-  const bin = await toolsFolder('bin', ['git', 'make', 'docker', 'kubectl'])
+  const bin = await toolsFolder('bin', ['bash', 'git', 'make', 'docker', 'kubectl'])
   await writeConfigFile(dir)
   const { exitCode, stdout } = await kspawn(['doctor'], { env: { PATH: bin } })
 
@@ -270,11 +270,22 @@ test('doctor without sudo, as a user who is not root, says how to get it', async
   assert.match(stdout, /sudo apt-get install docker\.io\n/)
   assert.match(stdout, /sudo apt-get install kubernetes-client\n/)
   // With no deployer's tools at all, both deployers' count as missing.
-  assert.match(stdout, /\nMissing: git, docker, make, kube-spawn, kind, kubectl, docker daemon, sudo\.\n$/)
+  assert.match(stdout, /\nMissing: bash, git, docker, make, kube-spawn, kind, kubectl, docker daemon, sudo\.\n$/)
+  // Without bash nothing can be asked: the daemon is not blamed for it.
+  assert.match(stdout, /  ✖ bash +missing — kspawn runs every command through it \(zx\)\n/)
+})
+
+test('doctor without bash does not blame the Docker daemon', async () => {
+  const bin = await toolsFolder('no-bash', ['git', 'make', 'docker', 'kubectl'])
+  await writeFile(path.join(bin, 'kube-spawn'), '#!/bin/sh\n', { mode: 0o755 })
+  const { stdout } = await kspawn(['doctor'], { env: { PATH: bin } })
+  assert.match(stdout, /  ✖ bash +missing — /)
+  assert.match(stdout, /  ✖ docker daemon +not checked: bash is missing — to build and keep the images\n +install bash first\n/)
+  assert.not.match(stdout, /quote function|DOCKER_HOST/)
 })
 
 test("doctor without a config: a machine that has one deployer's tools lacks nothing of the other's", async () => {
-  const bin = await toolsFolder('kube-spawn-only', ['git', 'make', 'docker', 'kubectl'])
+  const bin = await toolsFolder('kube-spawn-only', ['bash', 'git', 'make', 'docker', 'kubectl'])
   await writeFile(path.join(bin, 'kube-spawn'), '#!/bin/sh\n', { mode: 0o755 })
   const { stdout } = await kspawn(['doctor'], { env: { PATH: bin } })
   assert.match(stdout, /^No config found; what a dev loop can need:\n/)
@@ -286,7 +297,7 @@ test("doctor without a config: a machine that has one deployer's tools lacks not
 })
 
 test('doctor for a kind config: kind and its version, no kube-spawn, no sudo', async () => {
-  const bin = await toolsFolder('old-kind', ['git', 'make', 'docker', 'kubectl'])
+  const bin = await toolsFolder('old-kind', ['bash', 'git', 'make', 'docker', 'kubectl'])
   // A kind from before v0.26.0, as it prints its version.
   await writeFile(path.join(bin, 'kind'), '#!/bin/sh\necho "kind v0.25.0 go1.22.9 linux/amd64"\n', { mode: 0o755 })
   await writeFile(

@@ -130,7 +130,7 @@ test('a node image named by a variant is pulled and used, nothing compiled; a pl
   assert.match(notEnabled, /attach was allowed \(the pod's output came through: "[^"]+"\)/)
   assert.match(
     notEnabled,
-    `DenyAttach is compiled into the API server (kube-apiserver --help lists it) but not among its enabled admission plugins (--enable-admission-plugins=NodeRestriction); enable it in ${join(home, 'pulled.config.ts')}: give variant notenabled's kind deployer admissionPlugins: ['DenyAttach'], e.g. kind({ admissionPlugins: ['DenyAttach'] }), then run with --recreate`,
+    `DenyAttach is compiled into the API server (kube-apiserver --help lists it) but not among its enabled admission plugins (--enable-admission-plugins=NodeRestriction); enable it in ${join(home, 'pulled.config.ts')}: give variant notenabled's kind deployer admissionPlugins: ['DenyAttach'], e.g. kind({ admissionPlugins: ['DenyAttach'] }), then run it again (the cluster, made with other settings, is replaced)`,
   )
 
   // Nothing was compiled: the run pulled the image and ran no build.

@@ -133,7 +133,7 @@ test('how to enable an admission plugin, in the words of the kind deployer', () 
   const where = { configFile: '/p/kspawn.config.ts', variant: 'modern' }
   assert.is(
     kind().enableAdmissionPlugin('DenyAttach', where),
-    "enable it in /p/kspawn.config.ts: give variant modern's kind deployer admissionPlugins: ['DenyAttach'], e.g. kind({ admissionPlugins: ['DenyAttach'] }), then run with --recreate",
+    "enable it in /p/kspawn.config.ts: give variant modern's kind deployer admissionPlugins: ['DenyAttach'], e.g. kind({ admissionPlugins: ['DenyAttach'] }), then run it again (the cluster, made with other settings, is replaced)",
   )
   assert.match(kind({ admissionPlugins: ['AlwaysPullImages'] }).enableAdmissionPlugin('DenyAttach', where), /admissionPlugins: \['AlwaysPullImages', 'DenyAttach'\]/)
   assert.match(kind({ admissionPlugins: ['DenyAttach'] }).enableAdmissionPlugin('DenyAttach', where), /lists it in admissionPlugins, so the cluster was made before it did: make it again with --recreate$/)

@@ -45,8 +45,8 @@ export async function loadConfig({ plugins, cwd = process.cwd(), configFile, hom
       `no ${configFileNames.join(', ')} in ${resolve(cwd)} or a folder above it: create one, or name one with --config <file>`,
     )
   }
-  // A file named on the command line by its absolute path is shown so.
-  const displayFile = configFile !== undefined && isAbsolute(configFile) ? file : displayPath(file, cwd)
+  // A file named on the command line by its absolute path, outside the working folder, is shown so (not as ../../..).
+  const displayFile = configFile !== undefined && isAbsolute(configFile) && relative(cwd, file).startsWith('..') ? file : displayPath(file, cwd)
   if (configFile !== undefined) checkConfigFile(file, displayFile)
   const exported = await importConfig(file, displayFile, plugins)
   const { loadPlugins, ownPlugins, parseConfig } = await import('./config-schema.ts')

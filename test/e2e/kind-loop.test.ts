@@ -110,6 +110,14 @@ test('in one run, the 1.8 branch on kube-spawn and the modern branch on kind, si
   assert.is(listed.exitCode, 0, listed.output)
   assert.match(listed.stdout, /^  modern +modern +kind +v1\.36\.1-denyattach +2 +running$/m)
   assert.match(listed.stdout, /^  article +article +kube-spawn +v1\.8\.5-beta\.0-denyattach +2 +running$/m)
+
+  // Run again with nothing changed: no new node image, the same cluster, the smoke tests again.
+  const again = await kspawn(home, ['run', 'dev-loop', '--config', config, '--variant', 'modern'])
+  assert.is(again.exitCode, 0, again.output.slice(-4000))
+  assert.match(again.stdout, /Build the node image kspawn\/kind-node:v1\.36\.1-denyattach \(modern\) \[SKIPPED: already built: kspawn\/kind-node:v1\.36\.1-denyattach is [0-9a-f]{12} \(clean tree\) with the same kind, base image and flags, gitVersion v1\.36\.1-1\+[0-9a-f]{14}; remove \S+kspawn-node-image\.json to build again\]\n/)
+  assert.match(again.stdout, /cluster-up \(modern\): cluster modern is up on this very build \(made by run \S+\): reusing it; --recreate makes it anew\n/)
+  assert.not.match(again.stdout, /\$ kind (build|create|delete) /)
+  assert.match(summaryOf(again.output, 'modern'), deniedWith(denied))
 })
 
 test('a node image named by a variant is pulled and used, nothing compiled; a plugin compiled in but not enabled is named as such', async () => {

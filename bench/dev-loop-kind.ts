@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { MODERN_BRANCHES } from '../test/world/fixture/generate.ts'
 import { messages, must, sh, world } from '../test/world/harness.ts'
 import { repoDir, worldDir } from '../test/world/state.ts'
-import { median, recordResult } from './results.ts'
+import { median, recordResult, timed } from './results.ts'
 
 const runs = Number(process.argv[2] ?? 3)
 /** Both sides name their cluster after the variant, as the walkthrough does. */
@@ -57,14 +57,6 @@ export default defineConfig({
 `,
   )
   return file
-}
-
-async function timed(argv: string[], cwd: string): Promise<number> {
-  const start = process.hrtime.bigint()
-  const result = await sh(argv, { cwd, env: { CI: 'true', NO_COLOR: '1' } })
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  if (result.exitCode !== 0) throw new Error(`${argv.join(' ')} exited with ${result.exitCode}\n${result.output.slice(-3000)}`)
-  return seconds
 }
 
 async function walkthrough(): Promise<number> {

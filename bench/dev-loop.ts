@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world } from '../test/world/harness.ts'
 import { repoDir, worldDir } from '../test/world/state.ts'
-import { median, recordResult } from './results.ts'
+import { median, recordResult, timed } from './results.ts'
 
 const runs = Number(process.argv[2] ?? 3)
 const tags = ['v1.8.5-beta.0-denyattach', 'v1.8.5-beta.0-denyattachfix']
@@ -51,14 +51,6 @@ export default defineConfig({
 `,
   )
   return file
-}
-
-async function timed(argv: string[], cwd: string): Promise<number> {
-  const start = process.hrtime.bigint()
-  const result = await sh(argv, { cwd, env: { CI: 'true', NO_COLOR: '1' } })
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  if (result.exitCode !== 0) throw new Error(`${argv.join(' ')} exited with ${result.exitCode}\n${result.output.slice(-3000)}`)
-  return seconds
 }
 
 async function main(): Promise<void> {

@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { sh } from '../test/world/harness.ts'
 
 const resultsFile = join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md')
 
@@ -35,4 +36,13 @@ export async function recordResult(title: string, body: string[]): Promise<void>
     text = text.slice(0, start + 1) + section + (next === -1 ? '' : text.slice(next))
   }
   await writeFile(resultsFile, text.trimEnd() + '\n')
+}
+
+/** Seconds a command takes to its end, as a user runs it in CI (plain output); it must succeed. */
+export async function timed(argv: string[], cwd: string): Promise<number> {
+  const start = process.hrtime.bigint()
+  const result = await sh(argv, { cwd, env: { CI: 'true', NO_COLOR: '1' } })
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  if (result.exitCode !== 0) throw new Error(`${argv.join(' ')} exited with ${result.exitCode}\n${result.output.slice(-3000)}`)
+  return seconds
 }

@@ -10,6 +10,7 @@ import { commandIO } from './command-io.ts'
 import { loadConfigFor, type CliDeps } from './deps.ts'
 import { configArgs } from './run-from-cli.ts'
 import { kspawnDownCommand } from '../engine/run/task.ts'
+import { isAlive, lockFile, readLock, type LockRecord } from '../engine/run/run-lock.ts'
 
 export interface ClustersCommandOptions {
   /** --config */
@@ -44,6 +45,19 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
     foreignBy.push({ deployer, clusters })
   }
 
+  // The live runs that hold kspawn's clusters' variants: a cluster such a run is making is not yet up, and one it uses is not to be removed.
+  const holders = new Map<string, LockRecord>()
+  for (const record of records) {
+    const holder = await readLock(lockFile(config.workdir, record.variant))
+    if (holder && isAlive(holder)) holders.set(record.cluster, holder)
+  }
+  const stateOf = (record: ClusterRecord) => {
+    // A cluster made by a deployer this config does not know cannot be asked about.
+    if (!deployerNames.has(record.cluster)) return 'unknown'
+    if (record.making) return holders.get(record.cluster)?.run === record.run ? 'being made' : 'half made'
+    return statuses.get(record.cluster)?.state ?? 'gone'
+  }
+
   const lines: string[] = []
   if (records.length === 0) {
     lines.push(`kspawn has made no cluster that is still recorded (records: ${config.workdir}/clusters/).`)
@@ -51,9 +65,7 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
     const rows = records.map((record) => {
       const status = statuses.get(record.cluster)
       const nodes = status?.machines.length || Number(record.deployer.nodes ?? 0) || '-'
-      // A cluster made by a deployer this config does not know cannot be asked about.
-      const state = deployerNames.has(record.cluster) ? (status?.state ?? 'gone') : 'unknown'
-      return [record.cluster, record.variant, record.deployer.name, record.tag, String(nodes), state]
+      return [record.cluster, record.variant, record.deployer.name, record.tag, String(nodes), stateOf(record)]
     })
     // The command as it can be pasted where this one ran: with the same --config, if one was given.
     const down = (cluster: string) => kspawnDownCommand({ configArgs: configArgs(options.config) }, cluster)
@@ -64,7 +76,11 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
         const known = config.plugins.filter((plugin) => plugin.kind === 'deployer').map((plugin) => plugin.name)
         return [`    made with the deployer "${record.deployer.name}", which ${config.file} does not know (its deployers: ${known.join(', ')}): add its plugin to the config to reach it`]
       }
-      return advice(deployerNames.get(record.cluster)!, record, statuses.get(record.cluster), down(record.cluster))
+      const holder = holders.get(record.cluster)
+      const using = holder ? [`    ${stateOf(record) === 'being made' ? 'being made' : 'in use'} by run ${holder.run} (pid ${holder.pid}, ${holder.command}, since ${holder.since})`] : []
+      if (stateOf(record) === 'being made') return using
+      if (record.making) return [...using, `    run ${record.run} began it and ended before it was up (interrupted or killed); the next run of variant ${record.variant} makes it anew, or remove it with: ${down(record.cluster)}`]
+      return [...using, ...advice(deployerNames.get(record.cluster)!, record, statuses.get(record.cluster), down(record.cluster))]
     }))
   }
   for (const { deployer, clusters: foreign } of foreignBy) {

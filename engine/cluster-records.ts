@@ -30,6 +30,12 @@ export interface ClusterRecord {
    * reuses the cluster, one on another build replaces it.
    */
   runs?: string
+  /**
+   * Set while the cluster is being made, removed once it is up: a record that
+   * still has it when its run has ended is of a cluster left half made (its
+   * making was killed or cut short), which a rerun replaces instead of reusing.
+   */
+  making?: true
 }
 
 export function clusterRecordsFolder(workdir: string): string {

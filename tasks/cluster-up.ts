@@ -68,21 +68,23 @@ export const clusterUp: Task = {
     if (!step.dryRun) {
       delete ctx.state.kubeconfig
       ctx.state.halfMadeCluster = cluster
-      // Recorded before it starts, so that `kspawn down` knows a half-made cluster too.
-      await writeClusterRecord(ctx.config.workdir, {
-        cluster,
-        variant: ctx.variant.name,
-        tag: ctx.variant.tag,
-        image,
-        deployer: { ...deployer.options, name: deployer.name },
-        kubeconfig: deployer.kubeconfig(cluster),
-        created: new Date().toISOString(),
-        run: ctx.run.id,
-        config: ctx.config.file,
-        ...(runs === undefined ? {} : { runs }),
-      })
     }
+    const record: ClusterRecord = {
+      cluster,
+      variant: ctx.variant.name,
+      tag: ctx.variant.tag,
+      image,
+      deployer: { ...deployer.options, name: deployer.name },
+      kubeconfig: deployer.kubeconfig(cluster),
+      created: new Date().toISOString(),
+      run: ctx.run.id,
+      config: ctx.config.file,
+      ...(runs === undefined ? {} : { runs }),
+    }
+    // Recorded before it starts, as being made, so that `kspawn down` knows a half-made cluster too, and a killed run's is not taken for whole.
+    if (!step.dryRun) await writeClusterRecord(ctx.config.workdir, { ...record, making: true })
     await deployer.up({ name: cluster, image: made }, step)
+    if (!step.dryRun) await writeClusterRecord(ctx.config.workdir, record)
     delete ctx.state.halfMadeCluster
     up(ctx, step)
   },
@@ -131,6 +133,7 @@ async function fingerprint(made: ClusterImage, step: Step): Promise<string | und
 
 /** True when the variant's own cluster can be kept as it is; otherwise why not, e.g. `runs an earlier build`. */
 async function reusable(ctx: TaskContext, step: Step, record: ClusterRecord, runs: string | undefined): Promise<true | string> {
+  if (record.making) return 'was never brought up whole (the run making it ended first)'
   if (!madeBy(record, ctx.variant.deployer)) return `was made with other ${ctx.variant.deployer.name} settings than ${ctx.config.file} now gives`
   if (runs === undefined || record.runs !== runs) return 'runs another build than this one'
   const status = (await ctx.variant.deployer.status([ctx.variant.cluster], step)).get(ctx.variant.cluster)

@@ -120,15 +120,15 @@ async function take(file: string, record: LockRecord, options: LockOptions, now:
 
 /** Stops what the dead run left running, marks its record interrupted, and says so. */
 async function settleDeadRun(holder: LockRecord, options: LockOptions, now: () => Date): Promise<void> {
-  const stopped: string[] = []
-  for (const command of holder.commands) {
-    if (!signalGroup(command.pgid, 0)) continue
-    await terminateGroup(command.pgid, 5000)
-    stopped.push(`${command.commandLine} (process group ${command.pgid})`)
-  }
+  const gone = `run ${holder.run} (pid ${holder.pid}, ${holder.command}, since ${holder.since}) is gone without ending`
+  const left = holder.commands.filter((command) => signalGroup(command.pgid, 0))
+  const stopped = left.map((command) => `${command.commandLine} (process group ${command.pgid})`)
+  // Said before it is done: stopping takes up to a few seconds a command.
+  if (left.length > 0) options.warn(`${gone}: stopping what it left running: ${stopped.join(', ')}`)
+  for (const command of left) await terminateGroup(command.pgid, 5000)
   const settled = await settleRecord(holder, now)
   const parts = [
-    `run ${holder.run} (pid ${holder.pid}, ${holder.command}, since ${holder.since}) is gone without ending: its lock is taken over`,
+    `${gone}: its lock is taken over`,
     ...(stopped.length > 0 ? [`stopped what it left running: ${stopped.join(', ')}`] : []),
     ...(settled ? [`${path.join(holder.runDir, STATE_FILE)} now says it was interrupted`] : []),
   ]

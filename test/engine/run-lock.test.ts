@@ -101,6 +101,7 @@ test('a lock of a run that is gone is taken over: what it left running is stoppe
     const locks = await lockVariants(options(dir, ['web'], warnings))
     assert.equal((await livingMembers(orphan.pid!)), [], 'the orphaned build is stopped')
     assert.equal(warnings, [
+      `run 20261201T210000Z-dev-loop (pid ${pid}, kspawn run dev-loop, since 2026-12-01T21:00:00.000Z) is gone without ending: stopping what it left running: build/run.sh make (process group ${orphan.pid})`,
       `run 20261201T210000Z-dev-loop (pid ${pid}, kspawn run dev-loop, since 2026-12-01T21:00:00.000Z) is gone without ending: its lock is taken over; stopped what it left running: build/run.sh make (process group ${orphan.pid}); ${path.join(deadRunDir, 'state.json')} now says it was interrupted`,
     ])
     const settled = JSON.parse(await readFile(path.join(deadRunDir, 'state.json'), 'utf8'))

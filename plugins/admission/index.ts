@@ -26,9 +26,17 @@ export interface AdmissionTester extends Tester {
   readonly plugin?: string
 }
 
+/** The label of every smoke-test pod (kubectl run's own run=<pod> is kept beside it): a pod a killed run left behind is found by it. */
+export const SMOKE_POD_LABEL = 'app.kubernetes.io/created-by=kspawn-smoke-test'
+
 /** The article's pod: it prints the date every second, so its logs show that it runs. */
 export function runPodArgv(pod: string): string[] {
-  return ['kubectl', 'run', pod, '--image=busybox', '--command', '--', '/bin/sh', '-c', 'while true ; do sleep 1 ; date ; done']
+  return ['kubectl', 'run', pod, '--image=busybox', `--labels=run=${pod},${SMOKE_POD_LABEL}`, '--command', '--', '/bin/sh', '-c', 'while true ; do sleep 1 ; date ; done']
+}
+
+/** The smoke-test pods in the cluster: those of a run that was killed before it could remove its own. */
+export function smokePodsArgv(): string[] {
+  return ['kubectl', 'get', 'pods', '--selector', SMOKE_POD_LABEL, '--output', 'name']
 }
 
 export function waitPodReadyArgv(pod: string, timeoutSeconds: number): string[] {
@@ -224,9 +232,15 @@ class AdmissionTest implements AdmissionTester {
 
   async run(target: SmokeTarget, io: StepIO): Promise<SmokeResult[]> {
     const pod = `kspawn-smoke-${target.runId}`
-    const kubectl = (argv: string[], options: { timeoutMs?: number; capture?: boolean; cleanup?: boolean } = {}) =>
+    const kubectl = (argv: string[], options: { timeoutMs?: number; capture?: boolean; cleanup?: boolean; leftIfCut?: string } = {}) =>
       io.run({ argv, env: { KUBECONFIG: target.kubeconfig }, ...options })
     const results: SmokeResult[] = []
+    // Only one run at a time tests a variant's cluster: a smoke pod found now was left by one that was killed.
+    const left = ((await kubectl(smokePodsArgv(), { capture: true })).stdout ?? '').split('\n').filter(Boolean).map((name) => name.replace(/^pod\//, ''))
+    for (const stale of left) {
+      io.warn(`removing pod ${stale}, a smoke test's pod that an earlier run left behind (it ended without removing it)`)
+      await kubectl(deletePodArgv(stale), { timeoutMs: 60_000 })
+    }
     try {
       await kubectl(runPodArgv(pod))
       const running = await this.podRuns(pod, kubectl, io.dryRun)
@@ -236,12 +250,13 @@ class AdmissionTest implements AdmissionTester {
       if (attach) results.push(attach)
       return results
     } finally {
+      const by = formatCommandLine(['env', `KUBECONFIG=${target.kubeconfig}`, ...deletePodArgv(pod)])
       try {
         // Also once the run is interrupted: the test's pod is the test's to remove.
-        await kubectl(deletePodArgv(pod), { timeoutMs: 60_000, cleanup: true })
+        const leftIfCut = `pod ${pod} in cluster ${target.cluster}, the smoke test's (the variant's next smoke test removes it too); remove it with: ${by}`
+        await kubectl(deletePodArgv(pod), { timeoutMs: 60_000, cleanup: true, leftIfCut })
       } catch (error) {
         if (!isCommandError(error)) throw error
-        const by = formatCommandLine(['env', `KUBECONFIG=${target.kubeconfig}`, ...deletePodArgv(pod)])
         io.warn(`could not remove the smoke test's pod ${pod}: ${error.failure.commandLine} ${error.failure.outcome}; remove it with: ${by}`)
       }
     }

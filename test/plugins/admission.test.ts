@@ -16,7 +16,7 @@ import { CommandError } from '../../engine/errors.ts'
 const forbidden = `Error from server (Forbidden): pods "kspawn-smoke-a1b2c3" is forbidden: cannot attach to a container, rejected by admission controller`
 
 test('the article pod and kubectl commands', () => {
-  assert.is(formatCommandLine(runPodArgv('kspawn-smoke-a1b2c3')), `kubectl run kspawn-smoke-a1b2c3 --image=busybox --command -- /bin/sh -c 'while true ; do sleep 1 ; date ; done'`)
+  assert.is(formatCommandLine(runPodArgv('kspawn-smoke-a1b2c3')), `kubectl run kspawn-smoke-a1b2c3 --image=busybox --labels=run=kspawn-smoke-a1b2c3,app.kubernetes.io/created-by=kspawn-smoke-test --command -- /bin/sh -c 'while true ; do sleep 1 ; date ; done'`)
   assert.equal(waitPodReadyArgv('p', 120), ['kubectl', 'wait', '--for=condition=Ready', 'pod/p', '--timeout=120s'])
   assert.equal(podLogsArgv('p'), ['kubectl', 'logs', '--tail=2', 'p'])
   assert.equal(attachArgv('p'), ['kubectl', 'attach', 'p'])
@@ -102,7 +102,8 @@ test('in dry-run the test prints its commands, in order, and judges nothing', as
   const results = await admission.denies('attach').run({ cluster: 'web', kubeconfig: '/d/web/kubeconfig', runId: 'abc123' }, io)
   assert.equal(results, [])
   assert.equal(printed, [
-    `kubectl run kspawn-smoke-abc123 --image=busybox --command -- /bin/sh -c 'while true ; do sleep 1 ; date ; done'`,
+    'kubectl get pods --selector app.kubernetes.io/created-by=kspawn-smoke-test --output name',
+    `kubectl run kspawn-smoke-abc123 --image=busybox --labels=run=kspawn-smoke-abc123,app.kubernetes.io/created-by=kspawn-smoke-test --command -- /bin/sh -c 'while true ; do sleep 1 ; date ; done'`,
     'kubectl wait --for=condition=Ready pod/kspawn-smoke-abc123 --timeout=120s',
     'kubectl logs --tail=2 kspawn-smoke-abc123',
     'kubectl attach kspawn-smoke-abc123',

@@ -198,10 +198,12 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
       const by = typeof reason === 'string' ? reason : 'an abort'
       interruptedBy ??= by
       interruption.abort(interruptedBy)
-      for (const { source, commandLine, cleanup } of runner.kill(interruptedBy)) {
+      for (const { source, commandLine, cleanup, leftIfCut, notStarted } of runner.kill(interruptedBy)) {
         if (cleanup) {
           // The step was already interrupted; what it made is left, and the summary names it.
-          hub.emit({ kind: 'warn', ...source, message: `removing what ${stepLabel(source)} made was cut short by ${by}: killed ${commandLine}` })
+          hub.emit({ kind: 'warn', ...source, message: `removing what ${stepLabel(source)} made was cut short by ${by}: ${notStarted ? `${commandLine} did not run` : `killed ${commandLine}`}` })
+          const state = runs.find((entry) => entry.ctx.variant.name === source.variant)?.ctx.state
+          if (leftIfCut && state) state.leftBehind = [...(state.leftBehind ?? []), leftIfCut]
           continue
         }
         const message = `${stepLabel(source)} was interrupted by ${interruptedBy} while running: ${commandLine}\n  killed at once (SIGKILL) after ${by}`
@@ -310,12 +312,12 @@ async function prepareVariant(variant: Variant, tasks: Task[], options: RunWorkf
   }
   if (!options.resume) {
     // Smoke results belong to the run that saw them; a task run alone starts from what was built and brought up.
-    const { smoke: _, ...earlier } = recorded.variant.state
+    const { smoke: _, leftBehind: __, ...earlier } = recorded.variant.state
     return { run: { ctx: { config, variant, state: { ...initial, ...earlier }, run }, tasks } }
   }
   const done = recorded.variant.tasks.filter((task) => task.status === 'done')
   // Smoke results belong to the cluster they were seen on: kept only while the smoke test counts as done.
-  const { smoke, ...earlier } = recorded.variant.state
+  const { smoke, leftBehind: _, ...earlier } = recorded.variant.state
   const state = { ...initial, ...earlier, ...(smoke && done.some((task) => task.id === 'smoke-test') ? { smoke } : {}) }
   return { run: { ctx: { config, variant, state, run }, tasks, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) } }
 }

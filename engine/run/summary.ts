@@ -101,7 +101,9 @@ function clusterLines(variant: VariantRecord, dryRun: boolean, options: SummaryO
   if (dryRun) return []
   const down = (name: string) => options.downCommand?.(name) ?? `kspawn down ${name}`
   const halfMade = variant.state.halfMadeCluster
-  if (halfMade !== undefined) return [`      cluster ${halfMade} was not brought up and is left half made; remove it with: ${down(halfMade)}`]
-  if (cluster === undefined || variant.state.kubeconfig === undefined) return []
-  return [`      the cluster stays up; remove it with: ${down(cluster)}`]
+  // What a removal cut short left: said before the cluster, which removing also removes it with.
+  const left = (variant.state.leftBehind ?? []).map((what) => `      left behind: ${what}`)
+  if (halfMade !== undefined) return [...left, `      cluster ${halfMade} was not brought up and is left half made; remove it with: ${down(halfMade)}`]
+  if (cluster === undefined || variant.state.kubeconfig === undefined) return left
+  return [...left, `      the cluster stays up; remove it with: ${down(cluster)}`]
 }

@@ -65,6 +65,12 @@ export interface Command {
    * pod), so it runs after abort() too; kill() still kills it.
    */
   cleanup?: boolean
+  /**
+   * For a cleanup command: what stays when it is killed before it ends, with
+   * how to remove it by hand, e.g. `pod x in cluster c; remove it with: env
+   * KUBECONFIG=... kubectl delete pod x`. The run's summary says it.
+   */
+  leftIfCut?: string
 }
 
 export interface StepRef {
@@ -149,6 +155,17 @@ export interface KilledCommand {
   commandLine: string
   /** It was removing what an interrupted step made (Command.cleanup). */
   cleanup: boolean
+  /** Command.leftIfCut. */
+  leftIfCut?: string
+  /** It had not started yet (a cleanup command is owed from the moment it is asked for). */
+  notStarted?: true
+}
+
+/** A command the runner has under way: what abort() and kill() act on. */
+interface Entry {
+  cleanup: boolean
+  stop(): Promise<void>
+  kill(): KilledCommand | undefined
 }
 
 /** A command ready to run: what is run, and what may be shown of it. */
@@ -175,7 +192,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const tailWindow = Math.max(tailLimits.maxBytes, 64 * 1024)
   const killGraceMs = options.killGraceMs ?? 5000
   const configured = createRedactor(options.secrets ?? [])
-  const running = new Set<{ cleanup: boolean; stop(): Promise<void>; kill(): KilledCommand | undefined }>()
+  const running = new Set<Entry>()
   let interruption: { reason: string | undefined } | undefined
 
   const interruptedBy = () => (interruption?.reason ? ` by ${interruption.reason}` : '')
@@ -204,6 +221,23 @@ export function createRunner(options: RunnerOptions): Runner {
 
   async function run(command: Command, step: StepRef): Promise<CommandResult> {
     const prepared = prepare(command, step)
+    const { commandLine, source } = prepared
+    if (command.cleanup !== true) return runPrepared(command, prepared, step)
+    // A removal is owed from the moment it is asked for: a kill() before it has started still reports what it leaves.
+    const owed: Entry = {
+      cleanup: true,
+      stop: async () => {},
+      kill: () => ({ source, commandLine, cleanup: true, notStarted: true, ...(command.leftIfCut ? { leftIfCut: command.leftIfCut } : {}) }),
+    }
+    running.add(owed)
+    try {
+      return await runPrepared(command, prepared, step, owed)
+    } finally {
+      running.delete(owed)
+    }
+  }
+
+  async function runPrepared(command: Command, prepared: Prepared, step: StepRef, owed?: Entry): Promise<CommandResult> {
     const { shownArgv, commandLine, cwd, source } = prepared
     const stoppable = command.cleanup !== true
     if (interruption && stoppable) throw interrupted(prepared, false)
@@ -228,7 +262,7 @@ export function createRunner(options: RunnerOptions): Runner {
     log?.write(`$ ${commandLine}\n# cwd: ${cwd}\n${command.secretStdout ? '# stdout: not kept, it is a secret\n' : ''}`)
     options.emit({ kind: 'cmd', ...source, commandLine, cwd, dryRun: false })
 
-    const { output, stoppedBy, durationMs, tail } = await execute(command, prepared, log)
+    const { output, stoppedBy, durationMs, tail } = await execute(command, prepared, log, owed)
 
     const { exitCode, signal } = output
     const outcome =
@@ -259,7 +293,7 @@ export function createRunner(options: RunnerOptions): Runner {
   }
 
   /** Runs the command to its end, or until abort() or its timeout stops it. */
-  async function execute(command: Command, prepared: Prepared, log: LogFile | undefined) {
+  async function execute(command: Command, prepared: Prepared, log: LogFile | undefined, owed?: Entry) {
     const { source, redactor } = prepared
     const tail = new Tail(tailLimits)
     const throttle = new OutputThrottle(
@@ -286,10 +320,12 @@ export function createRunner(options: RunnerOptions): Runner {
       stop: () => stop('abort'),
       kill: () => {
         if (child.pid === undefined || !signalGroup(child.pid, 'SIGKILL')) return undefined
-        return { source, commandLine: prepared.commandLine, cleanup: command.cleanup === true }
+        return { source, commandLine: prepared.commandLine, cleanup: command.cleanup === true, ...(command.leftIfCut ? { leftIfCut: command.leftIfCut } : {}) }
       },
     }
     running.add(entry)
+    // Started: from here the command itself is what kill() reports.
+    if (owed) running.delete(owed)
     const pgid = child.pid
     if (pgid !== undefined) options.processes?.started(prepared.source, pgid, prepared.commandLine)
     // abort() may have come while the log file was being handed over.

@@ -96,6 +96,20 @@ test('cleanup commands run after abort, are not stopped by it, and kill() still 
   }
 })
 
+test('kill() reports a cleanup command asked for and not yet started, with what it would have removed; one that ran reports nothing', async () => {
+  const { dir, runner, cleanup } = await setup()
+  try {
+    await runner.run({ argv: ['true'], cleanup: true, leftIfCut: 'nothing: it ran' }, { id: 'smoke-test', variant: 'web' })
+    // Not awaited: kill() comes while the runner is still opening its log file.
+    const owed = runner.run({ argv: ['touch', path.join(dir, 'removed')], cleanup: true, leftIfCut: 'pod p; remove it with: kubectl delete pod p' }, { id: 'smoke-test', variant: 'web' })
+    const killed = runner.kill('SIGINT')
+    assert.equal(killed, [{ source: { step: 'smoke-test', variant: 'web' }, commandLine: `touch ${path.join(dir, 'removed')}`, cleanup: true, notStarted: true, leftIfCut: 'pod p; remove it with: kubectl delete pod p' }])
+    await owed.catch(() => undefined)
+  } finally {
+    await cleanup()
+  }
+})
+
 test('an abort that comes as a command is being started stops it too', async () => {
   let runner: Runner | undefined
   const started = await setup({ emit: (event) => void (event.kind === 'cmd' && runner?.abort('SIGTERM')) })

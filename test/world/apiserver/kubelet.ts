@@ -287,6 +287,13 @@ export class Kubelet {
     const spec = (pod.spec.containers as any[]).find((x) => x.name === c.name)
     const field = `spec.containers{${c.name}}`
     this.events.record(pod, 'Normal', 'Pulling', `Pulling image "${c.image}"`, this.source(pod), field)
+    // A slow registry (KSPAWN_WORLD_IMAGE_PULL_SECONDS): the pod shows ContainerCreating meanwhile.
+    const pullSeconds = Number(process.env.KSPAWN_WORLD_IMAGE_PULL_SECONDS || '0')
+    if (pullSeconds > 0) {
+      await sleep(pullSeconds * 1000)
+      const still = this.store.get('pods', w.namespace, w.name)
+      if (this.stopped || w.terminating || still?.metadata.uid !== w.uid || still.metadata.deletionTimestamp) return
+    }
     const pulled = await pullImage(c.image, spec.imagePullPolicy ?? 'IfNotPresent')
     if (!pulled.ok) {
       c.waiting = { reason: 'ErrImagePull', message: pulled.message }

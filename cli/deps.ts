@@ -1,6 +1,7 @@
 // Everything a command reaches outside itself, in one container: tests pass
 // their own writers, environment, folder and registry of fake tasks.
 import type { Config } from '../engine/config/config.ts'
+import { isKspawnError, type KspawnError } from '../engine/errors.ts'
 import type { PluginDefinition } from '../engine/plugin.ts'
 import type { Env, Output } from '../engine/terminal.ts'
 import { loadRegistry, type Registry } from './registry.ts'
@@ -47,4 +48,18 @@ export function defaultDeps(): CliDeps {
 export async function loadConfigFor(deps: CliDeps, configFile: string | undefined): Promise<Config> {
   const { loadConfig } = await import('../engine/config/load-config.ts')
   return loadConfig({ plugins: await deps.loadPlugins(), cwd: deps.cwd, configFile, home: deps.home })
+}
+
+/**
+ * The config, for a command that gathers every problem of its command line
+ * first: when it cannot be loaded (a bad or missing config) the error is
+ * handed back, to be reported with the line's other problems.
+ */
+export async function tryLoadConfigFor(deps: CliDeps, configFile: string | undefined): Promise<{ config: Config; error?: undefined } | { config?: undefined; error: KspawnError }> {
+  try {
+    return { config: await loadConfigFor(deps, configFile) }
+  } catch (error) {
+    if (isKspawnError(error)) return { error }
+    throw error
+  }
 }

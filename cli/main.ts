@@ -2,9 +2,10 @@
 // each command is a library function (cli/run.ts, cli/task.ts, ...) loaded
 // only when it runs, so that `--help` does not pay for listr2, zx or the config.
 import yargs, { type Argv } from 'yargs'
-import { KspawnError, UsageError } from '../engine/errors.ts'
+import { KspawnError } from '../engine/errors.ts'
 import { RENDERERS, type RendererName } from '../engine/terminal.ts'
 import { defaultDeps, type CliDeps } from './deps.ts'
+import { UsageProblems, withoutValueless } from './usage.ts'
 import { readVersion } from './version.ts'
 
 /** Runs one kspawn command line; resolves to its exit status. Never throws: errors are written to stderr. */
@@ -15,10 +16,20 @@ export async function main(argv: string[], overrides: Partial<CliDeps> = {}): Pr
     exitCode = code
   }
   let output = ''
+  // Every problem of the line, gathered across the passes below; the command refuses the line when there is one.
+  const problems = new UsageProblems(argv)
   try {
-    await parser(argv, deps, setExitCode).parseAsync(argv, {}, (_error, _parsed, text) => {
-      output = text
-    })
+    // yargs stops at an option without its value, before its other checks (and the command): the line
+    // is parsed again without that option, until it has none, so that the other problems are found too.
+    for (let line: string[] | undefined = argv; line !== undefined; ) {
+      await parser(line, deps, problems, setExitCode).parseAsync(line, {}, (_error, _parsed, text) => {
+        output = text
+      })
+      const valueless = problems.takeValueless()
+      line = valueless === undefined ? undefined : withoutValueless(line, valueless)
+    }
+    // Problems that no command was there to report: an unknown command, or none.
+    problems.check()
   } catch (error) {
     return report(error, deps)
   }
@@ -33,9 +44,12 @@ const rendererOption = {
   describe: 'how to show progress: default (animated, on a terminal), simple (timestamped lines, when piped or CI is set), verbose (also each line of output), silent, json (the event stream as JSON lines)',
 } as const
 
-function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => void): Argv {
-  return yargs(argv)
+function parser(argv: string[], deps: CliDeps, problems: UsageProblems, setExitCode: (code: number) => void): Argv {
+  const cli = yargs(argv)
+  return cli
     .scriptName('kspawn')
+    // kspawn reads yargs' messages to say them in its own words, and speaks English.
+    .locale('en')
     .usage('$0 <command>\n\nThe Kubernetes developer loop as code: fetch a patch, build it, spawn a cluster on it and smoke-test it, for several variants side by side.')
     .option('config', {
       type: 'string',
@@ -68,7 +82,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
               workflow: args.workflow,
               config: args.config,
               variants: args.variant,
-              concurrency: concurrencyArg(args.concurrency),
+              concurrency: concurrencyArg(args.concurrency, problems),
               recreate: args.recreate,
               dryRun: args['dry-run'],
               resume: args.resume,
@@ -76,6 +90,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
               renderer: args.renderer as RendererName | undefined,
             },
             deps,
+            problems,
           ),
         )
       },
@@ -94,21 +109,20 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .example('$0 task cluster-up --variant denyattach --recreate', 'bring the cluster up again through its deployer (kube-spawn create --dev and start, or kind create cluster), replacing it')
           .example('$0 task smoke-test --variant denyattachfix', 'check that kubectl attach is Forbidden, "rejected by DenyAttach"'),
       async (args) => {
-        if (Array.isArray(args.variant)) {
-          throw new UsageError(`kspawn task runs a task for one variant: give --variant once, found ${args.variant.join(', ')} (kspawn run <workflow> --variant ${args.variant.join(' --variant ')} runs several)\nSee: kspawn task --help`)
-        }
         const { taskCommand } = await import('./task.ts')
         setExitCode(
           await taskCommand(
             {
               task: args.task,
               config: args.config,
-              variant: args.variant,
+              // An array when --variant is given more than once, which the command refuses.
+              variant: args.variant as string | string[] | undefined,
               recreate: args.recreate,
               dryRun: args['dry-run'],
               renderer: args.renderer as RendererName | undefined,
             },
             deps,
+            problems,
           ),
         )
       },
@@ -142,6 +156,8 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .example('$0 pr <url> --smoke denyattachfix', "with the smoke tests of the config's variant denyattachfix")
           .example('$0 pr <url> --dry-run', 'ask GitHub, show the plan and the commands, run nothing'),
       async (args) => {
+        if (args.url === undefined) problems.add('name the pull request, commit or branch to build: https://github.com/OWNER/REPO/pull/N, OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH')
+        problems.check()
         const { prCommand } = await import('./pr.ts')
         setExitCode(
           await prCommand(
@@ -170,6 +186,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
       'list the workflows and their tasks, the tasks, and the variants of the config',
       (command) => command.example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts'),
       async (args) => {
+        problems.check()
         const { listCommand } = await import('./list.ts')
         setExitCode(await listCommand({ config: args.config }, deps))
       },
@@ -179,6 +196,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
       "list the clusters kspawn made, with their state and KUBECONFIG lines, and the deployer's other clusters",
       (command) => command.example('$0 clusters', 'name, variant, image tag, nodes, and running/stopped/partly running/gone'),
       async (args) => {
+        problems.check()
         const { clustersCommand } = await import('./clusters.ts')
         setExitCode(await clustersCommand({ config: args.config }, deps))
       },
@@ -195,6 +213,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
           .example('$0 down denyattach', "through the deployer that made it: kube-spawn stop and destroy -c denyattach, or kind delete cluster --name denyattach")
           .example('$0 down --all', 'every cluster kspawn made'),
       async (args) => {
+        problems.check()
         const { downCommand } = await import('./down.ts')
         setExitCode(
           await downCommand(
@@ -209,6 +228,7 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
       'check that the tools and services the configured loop needs are there, and say how to get what is missing',
       (command) => command.example('$0 doctor', 'git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root'),
       async (args) => {
+        problems.check()
         const { doctorCommand } = await import('./doctor.ts')
         setExitCode(await doctorCommand({ config: args.config }, deps))
       },
@@ -223,33 +243,31 @@ function parser(argv: string[], deps: CliDeps, setExitCode: (code: number) => vo
     .exitProcess(false)
     .fail((message, error) => {
       // yargs calls this both for its own validation and for errors thrown by a command.
-      // yargs's own errors (YError, e.g. an option without its value) are usage problems too.
+      // yargs's own errors (YError, e.g. an option without its value) are usage problems too:
+      // gathered, and yargs goes on checking the line (see UsageProblems).
       if (error && error.name !== 'YError') throw error
-      throw new UsageError(usageProblem(message ?? error?.message ?? '', argv))
+      problems.addFromYargs(message ?? error?.message ?? '', optionsOf(cli))
     })
 }
 
-const commands = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor']
-
 /** --concurrency as given: a whole number of variants, 1 or more. */
-function concurrencyArg(value: string | undefined): number | undefined {
+function concurrencyArg(value: string | undefined, problems: UsageProblems): number | undefined {
   if (value === undefined) return undefined
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--concurrency must be a whole number of variants, 1 or more; found "${value}"\nSee: kspawn run --help`)
-  return Number(value)
+  if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value)
+  problems.add(`--concurrency must be a whole number of variants, 1 or more; found "${value}"`, { help: true })
+  return undefined
 }
 
-const VALUE_EXAMPLES: Record<string, string> = { variant: 'denyattach', config: 'kspawn.config.ts', concurrency: '2', renderer: 'simple', cluster: 'pr7-alban', tag: 'v1.8.5-pr7', remote: 'kinvolk', smoke: 'denyattach' }
-
-function usageProblem(message: string, argv: string[]): string {
-  // yargs: "Not enough arguments following: variant".
-  const missing = /^Not enough arguments following: (\S+)$/.exec(message)?.[1]
-  if (missing !== undefined) message = `--${missing} needs a value, e.g. --${missing} ${VALUE_EXAMPLES[missing] ?? '<value>'}`
-  // The first word that is not an option or the value of --config.
-  const command = argv.find((arg, i) => !arg.startsWith('-') && argv[i - 1] !== '--config')
-  if (command !== undefined && !commands.includes(command)) {
-    return `unknown command "${command}": the commands are ${commands.join(', ')}\nSee: kspawn --help`
-  }
-  return `${message}\nSee: kspawn ${command === undefined ? '' : `${command} `}--help`
+/**
+ * The options of the command yargs is parsing (its builder has run on this
+ * instance by the time yargs fails) and the global ones, without its
+ * positionals, --help and --version: what an unknown option could have been.
+ */
+function optionsOf(cli: Argv): string[] {
+  // Methods of yargs 18 that @types/yargs 17 does not declare.
+  const instance = cli as unknown as { getOptions(): { key: Record<string, unknown> }; getGroups(): Record<string, string[]> }
+  const positionals = instance.getGroups()['Positionals:'] ?? []
+  return Object.keys(instance.getOptions().key).filter((key) => !positionals.includes(key) && key !== 'help' && key !== 'version')
 }
 
 function report(error: unknown, deps: CliDeps): number {

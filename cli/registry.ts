@@ -25,11 +25,21 @@ export async function loadRegistry(): Promise<Registry> {
 export function findWorkflow(registry: Registry, id: string): Workflow {
   const workflow = registry.workflows.find((candidate) => candidate.id === id)
   if (workflow) return workflow
-  throw new UsageError(`unknown workflow "${id}": the workflows are ${registry.workflows.map((known) => known.id).join(', ')} (kspawn list shows them)`)
+  throw new UsageError(workflowProblem(registry, id)!)
 }
 
-export function findTask(registry: Registry, id: string): Task {
-  const task = registry.tasks.find((candidate) => candidate.id === id)
-  if (task) return task
-  throw new UsageError(`unknown task "${id}": the tasks are ${registry.tasks.map((known) => known.id).join(', ')} (kspawn list shows them)`)
+/** What is wrong with the workflow named on the command line: none named, or an unknown one; undefined when it is known. */
+export function workflowProblem(registry: Registry, id: string | undefined): string | undefined {
+  const known = registry.workflows.map((workflow) => workflow.id).join(', ')
+  if (id === undefined) return `name the workflow to run: one of ${known} (kspawn list shows them)`
+  if (registry.workflows.some((workflow) => workflow.id === id)) return undefined
+  return `unknown workflow "${id}": the workflows are ${known} (kspawn list shows them)`
+}
+
+/** What is wrong with the task named on the command line, among these: none named, or an unknown one; undefined when it is known. */
+export function taskProblem(tasks: readonly Task[], id: string | undefined): string | undefined {
+  const known = tasks.map((task) => task.id).join(', ')
+  if (id === undefined) return `name the task to run: one of ${known} (kspawn list shows them)`
+  if (tasks.some((task) => task.id === id)) return undefined
+  return `unknown task "${id}": the tasks are ${known} (kspawn list shows them)`
 }

@@ -1,12 +1,15 @@
 // `kspawn run <workflow>`: the workflow for the config's variants.
+import { unknownVariants } from '../engine/run/run-workflow.ts'
 import { formatCommandLine } from '../engine/runner/command-line.ts'
 import type { RendererName } from '../engine/terminal.ts'
-import { loadConfigFor, type CliDeps } from './deps.ts'
-import { findWorkflow } from './registry.ts'
+import { tryLoadConfigFor, type CliDeps } from './deps.ts'
+import { workflowProblem } from './registry.ts'
 import { configArgs, runFromCli } from './run-from-cli.ts'
+import type { UsageProblems } from './usage.ts'
 
 export interface RunCommandOptions {
-  workflow: string
+  /** Undefined when the command line names none, which is refused. */
+  workflow: string | undefined
   /** --config */
   config?: string
   variants?: string[]
@@ -19,13 +22,22 @@ export interface RunCommandOptions {
   renderer?: RendererName
 }
 
-/** Resolves to the exit status: 0 every variant passed, 1 a step failed, 130 interrupted. */
-export async function runCommand(options: RunCommandOptions, deps: CliDeps): Promise<number> {
-  const workflow = findWorkflow(await deps.loadRegistry(), options.workflow)
-  const config = await loadConfigFor(deps, options.config)
+/**
+ * Resolves to the exit status: 0 every variant passed, 1 a step failed, 130
+ * interrupted. The workflow and variants are checked first, and refused (exit
+ * 2) with the problems the command line already has.
+ */
+export async function runCommand(options: RunCommandOptions, deps: CliDeps, problems: UsageProblems): Promise<number> {
+  const registry = await deps.loadRegistry()
+  problems.add(workflowProblem(registry, options.workflow))
+  const { config, error } = await tryLoadConfigFor(deps, options.config)
+  if (config) problems.add(unknownVariants(config, options.variants ?? []))
+  problems.check(error)
+  // Known from here: check() refused the line otherwise.
+  const workflow = registry.workflows.find((known) => known.id === options.workflow)!
   const outcome = await runFromCli(
     {
-      config,
+      config: config!,
       configFile: options.config,
       workflow,
       variantNames: options.variants,
@@ -35,14 +47,14 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps): Pro
       resume: options.resume,
       teardown: options.teardown,
       renderer: options.renderer,
-      resumeCommand: resumeCommand(options),
+      resumeCommand: resumeCommand({ ...options, workflow: workflow.id }),
     },
     deps,
   )
   return outcome.exitCode
 }
 
-function resumeCommand(options: RunCommandOptions): string {
+function resumeCommand(options: RunCommandOptions & { workflow: string }): string {
   const argv = ['kspawn', 'run', options.workflow, ...configArgs(options.config)]
   for (const variant of options.variants ?? []) argv.push('--variant', variant)
   if (options.recreate) argv.push('--recreate')

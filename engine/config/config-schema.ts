@@ -9,7 +9,8 @@ import type { Config, GitRef, Source, UserConfig, UserSource, UserVariant, Varia
 import { ConfigError, type ConfigProblem } from '../errors.ts'
 import { apiUrlProblem, hasCredentials, normalApiUrl } from '../../github/github-url.ts'
 import type { ClusterNameRule, Deployer, Plugin, PluginDefinition, Tester } from '../plugin.ts'
-import { closest, expected, formatPath, isObject, listed, object, text, whenObject, withoutPassword } from './schema-kit.ts'
+import { closest } from '../closest.ts'
+import { expected, formatPath, isObject, listed, object, text, whenObject, withoutPassword } from './schema-kit.ts'
 import {
   branchNameProblem,
   clusterNameProblem,

@@ -3,6 +3,7 @@
 // objects that name an unknown field (and guess the one meant), and how
 // values and field paths are shown in messages.
 import { z } from 'zod'
+import { closest } from '../closest.ts'
 import type { Plugin } from '../plugin.ts'
 
 /**
@@ -83,34 +84,6 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 export function listed(words: readonly string[]): string {
   return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`
-}
-
-/** The known word a misspelt one most likely meant: one edit away, or two for words of six letters or more. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (distance <= Math.min(2, Math.max(1, Math.floor(candidate.length / 3))) && distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  const rows = [Array.from({ length: b.length + 1 }, (_, j) => j)]
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i]
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1)
-    }
-    rows.push(row)
-  }
-  return rows[a.length]![b.length]!
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {

@@ -241,16 +241,21 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
 
 /** The config's variants named on the command line, in the config's order; every variant when none is named. */
 export function selectVariants(config: Config, names: string[] = []): Variant[] {
-  const known = config.variants.map((variant) => variant.name)
-  const unknown = names.filter((name) => !known.includes(name))
-  if (unknown.length > 0) {
-    const which = unknown.length === 1 ? `unknown variant "${unknown[0]}"` : `unknown variants ${unknown.map((name) => `"${name}"`).join(', ')}`
-    throw new UsageError(`${which}: ${config.file} has the variants ${known.join(', ')}`)
-  }
+  const unknown = unknownVariants(config, names)
+  if (unknown !== undefined) throw new UsageError(unknown)
   const selected = names.length === 0 ? config.variants : config.variants.filter((variant) => names.includes(variant.name))
   // An image variant waits for a build variant's kubelet and kubeadm; starting
   // build variants first keeps that wait from taking every slot of --concurrency.
   return [...selected.filter((variant) => variant.build), ...selected.filter((variant) => !variant.build)]
+}
+
+/** The names that are not variants of the config, said with those it has; undefined when there are none. */
+export function unknownVariants(config: Config, names: readonly string[]): string | undefined {
+  const known = config.variants.map((variant) => variant.name)
+  const unknown = names.filter((name) => !known.includes(name))
+  if (unknown.length === 0) return undefined
+  const which = unknown.length === 1 ? `unknown variant "${unknown[0]}"` : `unknown variants ${unknown.map((name) => `"${name}"`).join(', ')}`
+  return `${which}: ${config.file} has the variants ${known.join(', ')}`
 }
 
 /**

@@ -88,15 +88,30 @@ test('--help lists the commands; each command has its own help with examples', a
 })
 
 test('an unknown option or command is a usage error: exit 2', async () => {
+  await writeConfigFile(dir)
   const option = await kspawn(['run', 'dev-loop', '--varient', 'denyattach'])
   assert.is(option.exitCode, 2)
-  assert.is(option.stderr, 'Unknown argument: varient\nSee: kspawn run --help\n')
+  assert.is(option.stderr, 'unknown option --varient: did you mean --variant?\nSee: kspawn run --help\n')
   const command = await kspawn(['spawn'])
   assert.is(command.exitCode, 2)
   assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, list, clusters, down, doctor\nSee: kspawn --help\n')
   const renderer = await kspawn(['run', 'dev-loop', '--renderer', 'fancy'])
   assert.is(renderer.exitCode, 2)
-  assert.match(renderer.stderr, /Invalid values:\n  Argument: renderer, Given: "fancy", Choices: "default", "simple", "verbose", "silent", "json"/)
+  assert.is(renderer.stderr, '--renderer must be one of default, simple, verbose, silent, json; found "fancy"\nSee: kspawn run --help\n')
+})
+
+test("yargs' messages are read, and said, in English whatever the locale", async () => {
+  await writeConfigFile(dir)
+  const before = process.env.LC_ALL
+  process.env.LC_ALL = 'de_DE.UTF-8'
+  try {
+    const { exitCode, stderr } = await kspawn(['run', 'dev-loop', '--variant'])
+    assert.is(exitCode, 2)
+    assert.is(stderr, '--variant needs a value, e.g. --variant denyattach\nSee: kspawn run --help\n')
+  } finally {
+    if (before === undefined) delete process.env.LC_ALL
+    else process.env.LC_ALL = before
+  }
 })
 
 test('an unknown workflow, task or variant exits 2 and lists the known ones', async () => {
@@ -349,6 +364,61 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
   { name: '--concurrency that is not a number', argv: ['run', 'dev-loop', '--concurrency', 'abc'], stderr: '--concurrency must be a whole number of variants, 1 or more; found "abc"\nSee: kspawn run --help\n' },
   { name: 'an unknown variant', argv: ['run', 'dev-loop', '--variant', 'nope'], stderr: /^unknown variant "nope": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\n$/ },
   { name: 'a mistyped command', argv: ['rnu', 'dev-loop'], stderr: /^unknown command "rnu": the commands are run, task, pr, list, clusters, down, doctor\n/ },
+  // Several problems on one line: all of them at once, those yargs finds first, then the command's own.
+  {
+    name: 'an unknown variant and an unknown option',
+    argv: ['run', 'dev-loop', '--variant', 'nosuch', '--bogus-flag'],
+    stderr: /^2 problems, so nothing was run:\n  - unknown option --bogus-flag: kspawn run takes --config, --variant, --concurrency, --recreate, --dry-run, --resume, --teardown, --renderer\n  - unknown variant "nosuch": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\nSee: kspawn run --help\n$/,
+  },
+  { name: 'no workflow', argv: ['run'], stderr: 'name the workflow to run: one of dev-loop, share (kspawn list shows them)\n' },
+  {
+    name: 'two options without their value',
+    argv: ['run', 'dev-loop', '--variant', '--renderer'],
+    stderr: '2 problems, so nothing was run:\n  - --renderer needs a value, e.g. --renderer simple\n  - --variant needs a value, e.g. --variant denyattach\nSee: kspawn run --help\n',
+  },
+  {
+    name: 'a misspelt option, a value not among the choices, a bad --concurrency and an unknown workflow',
+    argv: ['run', 'dev-lop', '--dryrun', '--renderer', 'fancy', '--concurrency', '0'],
+    stderr: [
+      '4 problems, so nothing was run:',
+      '  - unknown option --dryrun: did you mean --dry-run?',
+      '  - --renderer must be one of default, simple, verbose, silent, json; found "fancy"',
+      '  - --concurrency must be a whole number of variants, 1 or more; found "0"',
+      '  - unknown workflow "dev-lop": the workflows are dev-loop, share (kspawn list shows them)',
+      'See: kspawn run --help',
+      '',
+    ].join('\n'),
+  },
+  {
+    name: 'no workflow, and a config that cannot be loaded',
+    argv: ['run', '--bogus', '-x'],
+    config: (folder) => writeDataConfig(folder, `web: { image: 'r/h:v1' }`, `{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 1000, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`),
+    stderr: [
+      '3 problems, so nothing was run:',
+      '  - unknown options --bogus, -x: kspawn run takes --config, --variant, --concurrency, --recreate, --dry-run, --resume, --teardown, --renderer',
+      '  - name the workflow to run: one of dev-loop, share (kspawn list shows them)',
+      '  - the config could not be loaded: kspawn.config.mjs: deployer.options.nodes: expected a number of machines from 1 to 20 (each is a machine on this computer), found 1000',
+      'See: kspawn run --help',
+      '',
+    ].join('\n'),
+  },
+  {
+    name: 'a task for two variants, both unknown, and no task',
+    argv: ['task', '--variant', 'a', '--variant', 'b'],
+    stderr: /^3 problems, so nothing was run:\n  - kspawn task runs a task for one variant: give --variant once, found a, b \(kspawn run <workflow> --variant a --variant b runs several\)\n  - unknown variants "a", "b": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\n  - name the task to run: one of fetch-source, build, cluster-up, smoke-test, image, use-image \(kspawn list shows them\)\nSee: kspawn task --help\n$/,
+  },
+  {
+    name: 'an unknown task and no variant',
+    argv: ['task', 'bild'],
+    stderr: '2 problems, so nothing was run:\n  - name the variant to run bild for with --variant: one of denyattach, denyattachfix\n  - unknown task "bild": the tasks are fetch-source, build, cluster-up, smoke-test, image, use-image (kspawn list shows them)\n',
+  },
+  {
+    name: 'pr without its URL, and an option without its value',
+    argv: ['pr', '--smoke'],
+    stderr: '2 problems, so nothing was run:\n  - --smoke needs a value, e.g. --smoke denyattach\n  - name the pull request, commit or branch to build: https://github.com/OWNER/REPO/pull/N, OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH\nSee: kspawn pr --help\n',
+  },
+  { name: 'an option list does not take', argv: ['list', '--all'], stderr: 'unknown option --all: kspawn list takes --config\nSee: kspawn list --help\n' },
+  { name: 'a word doctor does not take', argv: ['doctor', 'now'], stderr: 'unexpected argument "now"\nSee: kspawn doctor --help\n' },
   {
     name: "a checkout under another user's home, which kspawn does not expand",
     argv: ['list'],

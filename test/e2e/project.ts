@@ -4,11 +4,13 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { RunRecord } from '../../engine/run/run-state.ts'
 import { formatCommandLine } from '../../engine/runner/command-line.ts'
-import { must, sh, world, type Result } from '../world/harness.ts'
+import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
 import { repoDir } from '../world/state.ts'
 
 export interface ConfigOptions {
@@ -44,6 +46,55 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
   ]
   await writeFile(file, lines.join('\n'))
   return file
+}
+
+/** A cluster and image tag of their own for each variant of denyAttachProject. */
+export interface DenyAttachNames {
+  alpha: { cluster: string; tag: string }
+  fix: { cluster: string; tag: string }
+}
+
+/**
+ * A user's folder (under the system's temporary folder, named from `prefix`)
+ * with a clone of upstream and a config of two variants on the fork: alpha,
+ * the DenyAttach branch, and fix, its fix; the smoke test expects attach to
+ * be denied with alpha's message.
+ */
+export async function denyAttachProject(prefix: string, names: DenyAttachNames): Promise<{ home: string; config: string }> {
+  const home = await mkdtemp(join(tmpdir(), prefix))
+  const checkout = join(home, 'go', 'src', 'k8s.io', 'kubernetes')
+  await must(['git', 'clone', '--quiet', world().KSPAWN_WORLD_UPSTREAM, checkout])
+  const fork = JSON.stringify(world().KSPAWN_WORLD_FORK)
+  const variant = (name: keyof DenyAttachNames, branch: string) =>
+    `${name}: { source: { remote: ${fork}, branch: ${JSON.stringify(branch)} }, tag: ${JSON.stringify(names[name].tag)}, cluster: ${JSON.stringify(names[name].cluster)} }`
+  const config = await writeConfig(join(home, 'kspawn.config.ts'), {
+    checkout,
+    workdir: join(home, 'work'),
+    variants: [variant('alpha', branches.denyattach), variant('fix', branches.denyattachfix)],
+    smoke: `[admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })]`,
+  })
+  return { home, config }
+}
+
+/** What runs of denyAttachProject may have left in the world: its clusters (machines, containers, folders) and images. */
+export async function removeDenyAttachProject(names: DenyAttachNames): Promise<void> {
+  for (const { cluster } of Object.values(names)) {
+    await kubeSpawn(['stop', '-c', cluster])
+    await kubeSpawn(['destroy', '-c', cluster])
+    await sh(['docker', 'rm', '--force', ...[0, 1].map((index) => `kubespawn${cluster}${index}`)])
+  }
+  await sh(['docker', 'image', 'rm', ...Object.values(names).map(({ tag }) => `${HYPERKUBE}:${tag}`)])
+}
+
+/** A run's state.json. */
+export async function stateOf(run: string): Promise<RunRecord> {
+  return JSON.parse(await readFile(join(run, 'state.json'), 'utf8')) as RunRecord
+}
+
+/** The last line of a run's events.jsonl. */
+export async function lastEvent(run: string): Promise<Record<string, unknown>> {
+  const lines = (await readFile(join(run, 'events.jsonl'), 'utf8')).trimEnd().split('\n')
+  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>
 }
 
 // The config's folder has no node_modules: tsx is named by its own location.

@@ -1,13 +1,15 @@
 // What the end-to-end suites share: a kspawn.config.ts for the test world,
 // and the real CLI run in a user's folder, from sources or as installed, to
 // its end or as a process that a test signals while it runs.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable, Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { stripVTControlCharacters } from 'node:util'
 import type { RunRecord } from '../../engine/run/run-state.ts'
 import { formatCommandLine } from '../../engine/runner/command-line.ts'
 import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
@@ -168,30 +170,96 @@ export interface Running {
 export function startKspawn(cwd: string, args: string[], env: Record<string, string> = {}): Running {
   const [command = 'node', ...rest] = cliArgv(args)
   const child = spawn(command, rest, { cwd, env: { ...process.env, ...world(), CI: 'true', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
+  return { pid: child.pid ?? 0, ...watchOutput(child, withoutNodeWarning) }
+}
+
+/** kspawn on a terminal of its own, as a user runs it: what it prints, and the keys typed on the terminal's keyboard. */
+export interface OnTerminal extends Omit<Running, 'pid'> {
+  /**
+   * Types on the terminal: '\x03' is Ctrl-C, which the terminal's line
+   * discipline turns into SIGINT for its foreground process group (kspawn,
+   * and whatever it started that did not leave the group).
+   */
+  type(keys: string): void
+  /** The terminal's session, whose leader is kspawn (its pid): every process started on the terminal is in it unless it left. */
+  session(): Promise<number>
+  /** Closes the terminal, if kspawn still runs on it (a test that failed half-way), and resolves once it is closed. */
+  close(): Promise<void>
+}
+
+/**
+ * The CLI from sources on a pseudo-terminal, as a user types it in a shell:
+ * kspawn leads the terminal's session and foreground process group, stdout
+ * and stderr are the terminal (the animated list, in colour), CI is unset.
+ * output() is the text the terminal received, without its escape sequences
+ * and with its CRLF line ends as LF.
+ */
+export function startKspawnOnTerminal(cwd: string, args: string[], env: Record<string, string> = {}): OnTerminal {
+  // script (util-linux, in every Debian) runs `$SHELL -c <command>` on a new pseudo-terminal and copies what it
+  // prints to its stdout, and what it reads on its stdin to the terminal as typed keys. Fed from a pipe it gives
+  // the terminal no size, and the animated list would draw nothing: stty gives it one of a common window.
+  const command = `stty rows 40 cols 120 && exec ${cliArgv(args).map(shellWord).join(' ')}`
+  // A user's terminal: not CI, colour by default (undefined drops a variable of the test runner's environment).
+  const terminal = { TERM: 'xterm-256color', SHELL: '/bin/sh', CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined }
+  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {
+    cwd,
+    env: { ...process.env, ...world(), ...terminal, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const screenText = (raw: string) => stripVTControlCharacters(raw).replace(/\r\n/g, '\n')
+  const watched = watchOutput(child, screenText)
+  return {
+    ...watched,
+    type: (keys) => child.stdin.write(keys),
+    async session() {
+      // script's one child, the shell that exec'd kspawn, leads the session script made for the terminal.
+      for (let i = 0; i < 200; i++) {
+        const children = await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '')
+        const leader = Number(children.trim().split(' ')[0])
+        if (leader > 0) return leader
+        await sleep(50)
+      }
+      throw new Error(`script (pid ${child.pid}) started nothing on its terminal`)
+    },
+    async close() {
+      // script ends what runs on its terminal when it is terminated.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await watched.exited
+    },
+  }
+}
+
+/** One word of a POSIX sh command line, quoted: the shell gives it to the program as it is. */
+function shellWord(word: string): string {
+  if (word.includes('\0')) throw new Error(`an argument cannot hold a NUL character: ${JSON.stringify(word)}`)
+  return `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** What a started process printed (stdout and stderr as they came, through `text`), and its end. */
+function watchOutput(child: ChildProcessByStdio<Writable | null, Readable, Readable>, text: (raw: string) => string): Omit<Running, 'pid'> {
+  let raw = ''
   const waiting = new Set<() => void>()
   const append = (chunk: Buffer) => {
-    output += chunk.toString()
+    raw += chunk.toString()
     for (const check of waiting) check()
   }
   child.stdout.on('data', append)
   child.stderr.on('data', append)
   const exited = once(child, 'close').then(([code]) => code as number | null)
   return {
-    pid: child.pid ?? 0,
-    output: () => withoutNodeWarning(output),
+    output: () => text(raw),
     exited,
-    prints: (text) =>
+    prints: (expected) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
-          if (!output.includes(text)) return
+          if (!text(raw).includes(expected)) return
           waiting.delete(check)
           resolve()
         }
         waiting.add(check)
         check()
         void exited.then(() => {
-          if (!output.includes(text)) reject(new Error(`kspawn ended without printing ${JSON.stringify(text)}:\n${output.slice(-4000)}`))
+          if (!text(raw).includes(expected)) reject(new Error(`kspawn ended without printing ${JSON.stringify(expected)}:\n${text(raw).slice(-4000)}`))
         })
       }),
   }

@@ -20,9 +20,8 @@ export function watchProcessSignals(): Interrupts {
   const onSignal = (name: NodeJS.Signals) => {
     if (!controller.signal.aborted) return controller.abort(name)
     const first = String(controller.signal.reason)
+    // While the animated list holds the terminal this is kept back, and printed below the list when the run lets go of it (Pipeline.letGo).
     process.stderr.write(`\n${name}${name === first ? ' again' : ` after ${first}`}: not waiting for the commands to stop: killing them and exiting\n`)
-    // The animated list hides the cursor until it ends, which it will not do now.
-    if (process.stdout.isTTY) process.stdout.write('\x1b[?25h')
     forced.abort(name)
     process.exit(130)
   }

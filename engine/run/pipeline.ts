@@ -48,6 +48,15 @@ export interface PipelineOptions {
 /** Built, not started: the caller runs it. */
 export interface Pipeline {
   run(): Promise<unknown>
+  /**
+   * For a run that ends now, without waiting for the list to end (a second
+   * Ctrl-C), and a caller that exits right after: the animated list lets go
+   * of stdout and stderr, which it holds while it draws (what is written to
+   * them meanwhile is kept back, and lost if the process exits first). What
+   * it kept back is printed, below the list as last drawn, and the cursor is
+   * shown again. Synchronous; nothing happens when the list is not drawing.
+   */
+  letGo(): void
 }
 
 type Ctx = Record<string, never>
@@ -64,12 +73,9 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
   const plain = () => renderer === 'simple' || renderer === 'verbose'
   const stdout = options.color ? options.stdout : withoutColor(options.stdout)
   const stderr = options.color ? options.stderr : withoutColor(options.stderr)
+  const output = new HeldOutput(stdout as NodeJS.WriteStream, stderr as NodeJS.WriteStream)
   // Everything on stdout, failures included, so that a captured run reads in order.
-  const logger = new ListrLogger<ListrLogLevels>({
-    useIcons: true,
-    toStderr: [],
-    processOutput: new ProcessOutput(stdout as NodeJS.WriteStream, stderr as NodeJS.WriteStream),
-  })
+  const logger = new ListrLogger<ListrLogLevels>({ useIcons: true, toStderr: [], processOutput: output })
   const running = new Map<string, LiveTask>()
   // The animated list redraws itself, so the dry-run commands are printed below it once it is done, ready to copy.
   const printLater: string[] = []
@@ -166,6 +172,21 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
         unsubscribe?.()
       }
     },
+    letGo() {
+      if (output.held) output.release()
+    },
+  }
+}
+
+/**
+ * listr2's ProcessOutput, which says whether it holds the streams: from the
+ * animated list's first frame to its end, their write() puts text in a buffer
+ * (process.stdout's and process.stderr's own write() when the run writes to
+ * them in colour, withoutColor's wrappers' otherwise).
+ */
+class HeldOutput extends ProcessOutput {
+  get held(): boolean {
+    return this.active
   }
 }
 

@@ -213,6 +213,8 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
       hub.emit(end)
       void log?.close()
       locks?.releaseSync()
+      // On a terminal the animated list still holds stdout: the summary would be kept back with it, and lost at the exit.
+      pipeline.letGo()
       if (renderer !== 'json') stdout.write(formatSummary(recorder.record, summaryOptions()))
     }
     if (options.signal?.aborted) interrupt()

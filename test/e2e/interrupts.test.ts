@@ -3,34 +3,35 @@
 // status, what is printed, what state.json and events.jsonl record, and what
 // is left behind (processes, machines, API servers). What kspawn says is left
 // is removed with the command it prints, run here as a user would paste it.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { RunRecord } from '../../engine/run/run-state.ts'
 import { livingMembers, processGroupOf } from '../engine/runner-helpers.ts'
-import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world } from '../world/harness.ts'
-import { clusterLeft, fileHolds, kspawn, newRun, nothingLeft, processesWith, runFolders, startKspawn, writeConfig } from './project.ts'
+import { world } from '../world/harness.ts'
+import {
+  clusterLeft,
+  denyAttachProject,
+  fileHolds,
+  kspawn,
+  lastEvent,
+  newRun,
+  nothingLeft,
+  processesWith,
+  removeDenyAttachProject,
+  runFolders,
+  startKspawn,
+  stateOf,
+} from './project.ts'
 
 const test = suite('interrupting a run')
 
 let home: string
-let checkout: string
 let config: string
 const workdir = () => join(home, 'work')
 const kubeSpawnDir = () => world().KSPAWN_WORLD_KUBE_SPAWN_DIR
-const tags = { alpha: 'v1.8.5-beta.0-ir-alpha', fix: 'v1.8.5-beta.0-ir-fix' }
-
-async function stateOf(run: string): Promise<RunRecord> {
-  return JSON.parse(await readFile(join(run, 'state.json'), 'utf8')) as RunRecord
-}
-
-async function lastEvent(run: string): Promise<Record<string, unknown>> {
-  const lines = (await readFile(join(run, 'events.jsonl'), 'utf8')).trimEnd().split('\n')
-  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>
-}
+const names = { alpha: { cluster: 'iralpha', tag: 'v1.8.5-beta.0-ir-alpha' }, fix: { cluster: 'irfix', tag: 'v1.8.5-beta.0-ir-fix' } }
 
 /** The command the output tells to run after `lead`, split as a shell would (kspawn prints plain words here). */
 function commandAfter(output: string, lead: string): string[] {
@@ -46,29 +47,13 @@ function paste(argv: string[]) {
 }
 
 test.before(async () => {
-  home = await mkdtemp(join(tmpdir(), 'kspawn-interrupts-'))
-  checkout = join(home, 'go', 'src', 'k8s.io', 'kubernetes')
-  await must(['git', 'clone', '--quiet', world().KSPAWN_WORLD_UPSTREAM, checkout])
-  const fork = JSON.stringify(world().KSPAWN_WORLD_FORK)
-  config = await writeConfig(join(home, 'kspawn.config.ts'), {
-    checkout,
-    workdir: workdir(),
-    variants: [
-      `alpha: { source: { remote: ${fork}, branch: ${JSON.stringify(branches.denyattach)} }, tag: '${tags.alpha}', cluster: 'iralpha' }`,
-      `fix: { source: { remote: ${fork}, branch: ${JSON.stringify(branches.denyattachfix)} }, tag: '${tags.fix}', cluster: 'irfix' }`,
-    ],
-    smoke: `[admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })]`,
-  })
+  const project = await denyAttachProject('kspawn-interrupts-', names)
+  home = project.home
+  config = project.config
 })
 
 test.after(async () => {
-  for (const cluster of ['iralpha', 'irfix']) {
-    await kubeSpawn(['stop', '-c', cluster])
-    await kubeSpawn(['destroy', '-c', cluster])
-    const machines = [0, 1].map((index) => `kubespawn${cluster}${index}`)
-    await sh(['docker', 'rm', '--force', ...machines])
-  }
-  await sh(['docker', 'image', 'rm', ...Object.values(tags).map((tag) => `${HYPERKUBE}:${tag}`)])
+  await removeDenyAttachProject(names)
   await rm(home, { recursive: true, force: true })
 })
 

@@ -1,14 +1,18 @@
 // What the end-to-end suites share: a kspawn.config.ts for the test world,
 // and the real CLI run in a user's folder, from sources or as installed, to
 // its end or as a process that a test signals while it runs.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable, Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { stripVTControlCharacters } from 'node:util'
+import type { RunRecord } from '../../engine/run/run-state.ts'
 import { formatCommandLine } from '../../engine/runner/command-line.ts'
-import { must, sh, world, type Result } from '../world/harness.ts'
+import { branches, HYPERKUBE, kubeSpawn, messages, must, sh, world, type Result } from '../world/harness.ts'
 import { repoDir } from '../world/state.ts'
 
 export interface ConfigOptions {
@@ -44,6 +48,55 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
   ]
   await writeFile(file, lines.join('\n'))
   return file
+}
+
+/** A cluster and image tag of their own for each variant of denyAttachProject. */
+export interface DenyAttachNames {
+  alpha: { cluster: string; tag: string }
+  fix: { cluster: string; tag: string }
+}
+
+/**
+ * A user's folder (under the system's temporary folder, named from `prefix`)
+ * with a clone of upstream and a config of two variants on the fork: alpha,
+ * the DenyAttach branch, and fix, its fix; the smoke test expects attach to
+ * be denied with alpha's message.
+ */
+export async function denyAttachProject(prefix: string, names: DenyAttachNames): Promise<{ home: string; config: string }> {
+  const home = await mkdtemp(join(tmpdir(), prefix))
+  const checkout = join(home, 'go', 'src', 'k8s.io', 'kubernetes')
+  await must(['git', 'clone', '--quiet', world().KSPAWN_WORLD_UPSTREAM, checkout])
+  const fork = JSON.stringify(world().KSPAWN_WORLD_FORK)
+  const variant = (name: keyof DenyAttachNames, branch: string) =>
+    `${name}: { source: { remote: ${fork}, branch: ${JSON.stringify(branch)} }, tag: ${JSON.stringify(names[name].tag)}, cluster: ${JSON.stringify(names[name].cluster)} }`
+  const config = await writeConfig(join(home, 'kspawn.config.ts'), {
+    checkout,
+    workdir: join(home, 'work'),
+    variants: [variant('alpha', branches.denyattach), variant('fix', branches.denyattachfix)],
+    smoke: `[admission.denies('attach', { message: ${JSON.stringify(messages.denyattach)} })]`,
+  })
+  return { home, config }
+}
+
+/** What runs of denyAttachProject may have left in the world: its clusters (machines, containers, folders) and images. */
+export async function removeDenyAttachProject(names: DenyAttachNames): Promise<void> {
+  for (const { cluster } of Object.values(names)) {
+    await kubeSpawn(['stop', '-c', cluster])
+    await kubeSpawn(['destroy', '-c', cluster])
+    await sh(['docker', 'rm', '--force', ...[0, 1].map((index) => `kubespawn${cluster}${index}`)])
+  }
+  await sh(['docker', 'image', 'rm', ...Object.values(names).map(({ tag }) => `${HYPERKUBE}:${tag}`)])
+}
+
+/** A run's state.json. */
+export async function stateOf(run: string): Promise<RunRecord> {
+  return JSON.parse(await readFile(join(run, 'state.json'), 'utf8')) as RunRecord
+}
+
+/** The last line of a run's events.jsonl. */
+export async function lastEvent(run: string): Promise<Record<string, unknown>> {
+  const lines = (await readFile(join(run, 'events.jsonl'), 'utf8')).trimEnd().split('\n')
+  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>
 }
 
 // The config's folder has no node_modules: tsx is named by its own location.
@@ -117,30 +170,96 @@ export interface Running {
 export function startKspawn(cwd: string, args: string[], env: Record<string, string> = {}): Running {
   const [command = 'node', ...rest] = cliArgv(args)
   const child = spawn(command, rest, { cwd, env: { ...process.env, ...world(), CI: 'true', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
+  return { pid: child.pid ?? 0, ...watchOutput(child, withoutNodeWarning) }
+}
+
+/** kspawn on a terminal of its own, as a user runs it: what it prints, and the keys typed on the terminal's keyboard. */
+export interface OnTerminal extends Omit<Running, 'pid'> {
+  /**
+   * Types on the terminal: '\x03' is Ctrl-C, which the terminal's line
+   * discipline turns into SIGINT for its foreground process group (kspawn,
+   * and whatever it started that did not leave the group).
+   */
+  type(keys: string): void
+  /** The terminal's session, whose leader is kspawn (its pid): every process started on the terminal is in it unless it left. */
+  session(): Promise<number>
+  /** Closes the terminal, if kspawn still runs on it (a test that failed half-way), and resolves once it is closed. */
+  close(): Promise<void>
+}
+
+/**
+ * The CLI from sources on a pseudo-terminal, as a user types it in a shell:
+ * kspawn leads the terminal's session and foreground process group, stdout
+ * and stderr are the terminal (the animated list, in colour), CI is unset.
+ * output() is the text the terminal received, without its escape sequences
+ * and with its CRLF line ends as LF.
+ */
+export function startKspawnOnTerminal(cwd: string, args: string[], env: Record<string, string> = {}): OnTerminal {
+  // script (util-linux, in every Debian) runs `$SHELL -c <command>` on a new pseudo-terminal and copies what it
+  // prints to its stdout, and what it reads on its stdin to the terminal as typed keys. Fed from a pipe it gives
+  // the terminal no size, and the animated list would draw nothing: stty gives it one of a common window.
+  const command = `stty rows 40 cols 120 && exec ${cliArgv(args).map(shellWord).join(' ')}`
+  // A user's terminal: not CI, colour by default (undefined drops a variable of the test runner's environment).
+  const terminal = { TERM: 'xterm-256color', SHELL: '/bin/sh', CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined }
+  const child = spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {
+    cwd,
+    env: { ...process.env, ...world(), ...terminal, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const screenText = (raw: string) => stripVTControlCharacters(raw).replace(/\r\n/g, '\n')
+  const watched = watchOutput(child, screenText)
+  return {
+    ...watched,
+    type: (keys) => child.stdin.write(keys),
+    async session() {
+      // script's one child, the shell that exec'd kspawn, leads the session script made for the terminal.
+      for (let i = 0; i < 200; i++) {
+        const children = await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '')
+        const leader = Number(children.trim().split(' ')[0])
+        if (leader > 0) return leader
+        await sleep(50)
+      }
+      throw new Error(`script (pid ${child.pid}) started nothing on its terminal`)
+    },
+    async close() {
+      // script ends what runs on its terminal when it is terminated.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await watched.exited
+    },
+  }
+}
+
+/** One word of a POSIX sh command line, quoted: the shell gives it to the program as it is. */
+function shellWord(word: string): string {
+  if (word.includes('\0')) throw new Error(`an argument cannot hold a NUL character: ${JSON.stringify(word)}`)
+  return `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** What a started process printed (stdout and stderr as they came, through `text`), and its end. */
+function watchOutput(child: ChildProcessByStdio<Writable | null, Readable, Readable>, text: (raw: string) => string): Omit<Running, 'pid'> {
+  let raw = ''
   const waiting = new Set<() => void>()
   const append = (chunk: Buffer) => {
-    output += chunk.toString()
+    raw += chunk.toString()
     for (const check of waiting) check()
   }
   child.stdout.on('data', append)
   child.stderr.on('data', append)
   const exited = once(child, 'close').then(([code]) => code as number | null)
   return {
-    pid: child.pid ?? 0,
-    output: () => withoutNodeWarning(output),
+    output: () => text(raw),
     exited,
-    prints: (text) =>
+    prints: (expected) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
-          if (!output.includes(text)) return
+          if (!text(raw).includes(expected)) return
           waiting.delete(check)
           resolve()
         }
         waiting.add(check)
         check()
         void exited.then(() => {
-          if (!output.includes(text)) reject(new Error(`kspawn ended without printing ${JSON.stringify(text)}:\n${output.slice(-4000)}`))
+          if (!text(raw).includes(expected)) reject(new Error(`kspawn ended without printing ${JSON.stringify(expected)}:\n${text(raw).slice(-4000)}`))
         })
       }),
   }

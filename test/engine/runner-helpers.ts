@@ -47,20 +47,35 @@ export async function processGroupOf(pid: number): Promise<number> {
 }
 
 /** Pids of the processes of a group that are still alive (zombies are dead). */
-export async function livingMembers(pgid: number): Promise<number[]> {
+export function livingMembers(pgid: number): Promise<number[]> {
+  return living((stat) => stat.pgrp === pgid)
+}
+
+/** Pids of the processes of a session (e.g. all that run on a terminal, but those that left it) that are still alive. */
+export function livingInSession(sid: number): Promise<number[]> {
+  return living((stat) => stat.session === sid)
+}
+
+interface Stat {
+  state: string
+  pgrp: number
+  session: number
+}
+
+async function living(match: (stat: Stat) => boolean): Promise<number[]> {
   const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number)
   const members: number[] = []
   for (const pid of pids) {
     const stat = await readStat(pid)
-    if (stat && stat.pgrp === pgid && stat.state !== 'Z') members.push(pid)
+    if (stat && match(stat) && stat.state !== 'Z') members.push(pid)
   }
   return members
 }
 
-async function readStat(pid: number): Promise<{ state: string; pgrp: number } | undefined> {
+async function readStat(pid: number): Promise<Stat | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
   if (!text) return undefined
   // The command name in parentheses may hold spaces; the fields after it do not.
-  const [state, , pgrp] = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  return { state: state ?? '', pgrp: Number(pgrp) }
+  const [state, , pgrp, session] = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  return { state: state ?? '', pgrp: Number(pgrp), session: Number(session) }
 }

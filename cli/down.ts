@@ -59,10 +59,14 @@ export async function downCommand(options: DownCommandOptions, deps: CliDeps): P
   }
   // A cluster a live run is using (it holds the lock of the cluster's variant) is left alone unless --force.
   const inUse: string[] = []
-  for (const cluster of chosen.filter((name) => !leftAlone.includes(name) && !options.force)) {
+  for (const cluster of chosen.filter((name) => !leftAlone.includes(name))) {
     const record = records.find((candidate) => candidate.cluster === cluster)
     const holder = record && (await readLock(lockFile(config.workdir, record.variant)))
     if (!holder || !isAlive(holder) || holder.pid === process.pid) continue
+    if (options.force) {
+      deps.stderr.write(`warning: cluster ${cluster} is in use by a running kspawn run of variant ${record.variant} (pid ${holder.pid}, \`${holder.command}\`, run ${holder.run}): removing it anyway (--force); that run's commands on it will fail, and its summary will say the cluster is gone\n`)
+      continue
+    }
     deps.stderr.write(`cluster ${cluster} is in use by a running kspawn run of variant ${record.variant} (pid ${holder.pid}, \`${holder.command}\`, run ${holder.run}): left alone; stop that run first, or rerun with --force to remove it anyway\n`)
     inUse.push(cluster)
     exitCode = 1

@@ -16,7 +16,7 @@ import { createRunDir, EVENTS_FILE, listRunDirs, plannedRunDir, STATE_FILE } fro
 import { findLatestRecord, readRunRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from '../runner/runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
-import { tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
+import { checkClustersUp, tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
 import { kspawnDownCommand, tasksFor, type RunInfo, type Services, type Task, type Workflow } from './task.ts'
 import { chooseRenderer, useColor, type Env, type Output, type RendererName } from '../terminal.ts'
 import { initialVariantState, variantChanges } from './variant-state.ts'
@@ -228,6 +228,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     }
 
     // An interrupted run stops at once; `kspawn down` removes its clusters.
+    if (interruptedBy === undefined && !options.teardown) await checkClustersUp({ config, runs, runner, emit: (event) => hub.emit(event), dryRun, isRoot, downCommand })
     const teardown =
       options.teardown && interruptedBy === undefined ? await tearDownPrinting({ config, runs, runId: id, runner, hub, dryRun, isRoot, downCommand, renderer, stdout }) : undefined
     options.force?.removeEventListener('abort', endNow)
@@ -319,12 +320,12 @@ async function prepareVariant(variant: Variant, tasks: Task[], options: RunWorkf
   }
   if (!options.resume) {
     // Smoke results belong to the run that saw them; a task run alone starts from what was built and brought up.
-    const { smoke: _, leftBehind: __, ...earlier } = recorded.variant.state
+    const { smoke: _, leftBehind: __, clusterGone: ___, ...earlier } = recorded.variant.state
     return { run: { ctx: { config, variant, state: { ...initial, ...earlier }, run }, tasks } }
   }
   const done = recorded.variant.tasks.filter((task) => task.status === 'done')
   // Smoke results belong to the cluster they were seen on: kept only while the smoke test counts as done.
-  const { smoke, leftBehind: _, ...earlier } = recorded.variant.state
+  const { smoke, leftBehind: _, clusterGone: __, ...earlier } = recorded.variant.state
   const state = { ...initial, ...earlier, ...(smoke && done.some((task) => task.id === 'smoke-test') ? { smoke } : {}) }
   return { run: { ctx: { config, variant, state, run }, tasks, done: new Map(done.map((task) => [task.id, task.doneIn ?? recorded.run.id])) } }
 }

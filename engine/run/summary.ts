@@ -104,6 +104,7 @@ function clusterLines(variant: VariantRecord, dryRun: boolean, options: SummaryO
   // What a removal cut short left: said before the cluster, which removing also removes it with.
   const left = (variant.state.leftBehind ?? []).map((what) => `      left behind: ${what}`)
   if (halfMade !== undefined) return [...left, `      cluster ${halfMade} was not brought up and is left half made; remove it with: ${down(halfMade)}`]
+  if (variant.state.clusterGone) return [...left, `      ${variant.state.clusterGone}`]
   if (cluster === undefined || variant.state.kubeconfig === undefined) return left
   return [...left, `      the cluster stays up; remove it with: ${down(cluster)}`]
 }

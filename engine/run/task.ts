@@ -35,6 +35,8 @@ export interface VariantState {
    * remove it; a resumed run replaces it.
    */
   halfMadeCluster?: string
+  /** Set at the end of a run when the cluster it brought up no longer runs (removed or stopped meanwhile, e.g. by `kspawn down --force`): what the deployer says of it. */
+  clusterGone?: string
   /** What a removal cut short by a second interrupt left (Command.leftIfCut), each with how to remove it; the summary says so. */
   leftBehind?: string[]
   /** Outcome of each smoke test, in order. */

@@ -57,6 +57,33 @@ export async function tearDown(options: TeardownOptions): Promise<Map<string, Te
 }
 
 /**
+ * At the end of a run, the clusters it leaves up, asked of their deployers:
+ * one removed or stopped while the run went on (another terminal's `kspawn
+ * down --force`, a machine stopped by hand) loses its kubeconfig line, and
+ * the summary says what became of it instead of calling it up.
+ */
+export async function checkClustersUp(options: Pick<TeardownOptions, 'config' | 'runs' | 'runner' | 'emit' | 'dryRun' | 'isRoot' | 'downCommand'>): Promise<void> {
+  const { runner, emit, dryRun, isRoot } = options
+  if (dryRun) return
+  for (const { ctx } of options.runs) {
+    if (ctx.state.kubeconfig === undefined) continue
+    const cluster = ctx.variant.cluster
+    const io = stepIO({ runner, emit, dryRun, isRoot }, { step: 'cluster-up', variant: ctx.variant.name })
+    const state = await ctx.variant.deployer.status([cluster], io).then(
+      (statuses) => statuses.get(cluster)?.state ?? 'gone',
+      () => undefined,
+    )
+    if (state === undefined || state === 'running') continue
+    delete ctx.state.kubeconfig
+    // Removed by `kspawn down`, it is forgotten too; otherwise kspawn down removes what is left, or forgets it.
+    const recorded = (await readClusterRecords(options.config.workdir)).some((record) => record.cluster === cluster)
+    const then = recorded ? `; ${state === 'gone' ? 'forget' : 'remove'} it with: ${options.downCommand(cluster)}` : ''
+    ctx.state.clusterGone = `cluster ${cluster} is ${state} now, though the run brought it up: it was removed or stopped while the run went on${then}`
+    emit({ kind: 'warn', step: 'cluster-up', variant: ctx.variant.name, message: ctx.state.clusterGone })
+  }
+}
+
+/**
  * What to say when removing a cluster failed: `lead`, why (the failed
  * command's last lines and log), what is left of the cluster, and the
  * commands that remove it once the cause is fixed.

@@ -12,7 +12,7 @@ import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { RunRecord } from '../../engine/run/run-state.ts'
 import { branches, messages, must, world } from '../world/harness.ts'
-import { clusterLeft, kspawn, newRun, nothingLeft, runFolders, startKspawn, writeConfig } from './project.ts'
+import { clusterLeft, fileHolds, kspawn, newRun, nothingLeft, runFolders, startKspawn, summaryOf, writeConfig } from './project.ts'
 
 const test = suite('runs at once, and a run killed outright')
 
@@ -97,6 +97,37 @@ test('a second run of a variant is refused at once naming the first, read-only c
   assert.is(down.exitCode, 0, down.output)
   assert.equal(await clusterLeft('crsolo', workdir()), nothingLeft)
   assert.equal(await readdir(join(workdir(), 'locks')), [], 'no lock is left')
+})
+
+test('kspawn down of a cluster a run is smoke-testing is refused naming the run; with --force it warns and removes it, and the run says the cluster is gone, not up', async () => {
+  const before = await runFolders(workdir())
+  // The smoke pod's image takes long to pull: the run is in its smoke test while the second terminal acts.
+  const running = startKspawn(home, ['run', 'dev-loop', '--config', config, '--recreate'], { KSPAWN_WORLD_IMAGE_PULL_SECONDS: '30' })
+  const run = await newRun(workdir(), before)
+  await Promise.race([fileHolds(join(run, 'solo', 'smoke-test.log'), '$ kubectl wait --for=condition=Ready pod/kspawn-smoke-'), running.exited])
+
+  const refused = await kspawn(home, ['down', 'crsolo', '--config', config])
+  assert.is(refused.exitCode, 1, refused.output)
+  assert.match(refused.stderr, `cluster crsolo is in use by a running kspawn run of variant solo (pid ${running.pid}, \`kspawn run dev-loop --config ${config} --recreate\`, run ${run.split('/').at(-1)}): left alone; stop that run first, or rerun with --force to remove it anyway\n`)
+  assert.equal((await clusterLeft('crsolo', workdir())).machines, ['kubespawncrsolo0', 'kubespawncrsolo1'])
+
+  const forced = await kspawn(home, ['down', 'crsolo', '--force', '--config', config])
+  assert.is(forced.exitCode, 0, forced.output)
+  assert.match(forced.stderr, `warning: cluster crsolo is in use by a running kspawn run of variant solo (pid ${running.pid}, `)
+  assert.match(forced.stdout, 'removed cluster crsolo\n')
+  assert.equal(await clusterLeft('crsolo', workdir()), nothingLeft)
+
+  const code = await running.exited
+  const output = running.output()
+  assert.is(code, 1, output.slice(-4000))
+  const summary = summaryOf(output, 'solo')
+  assert.match(summary, /^  ✖ solo failed at smoke-test\n/, output.slice(-4000))
+  // kspawn down removed its record too: nothing to forget, so no command is given.
+  assert.match(summary, '\n      cluster crsolo is gone now, though the run brought it up: it was removed or stopped while the run went on', summary)
+  assert.not.match(summary, 'export KUBECONFIG=', 'no kubeconfig line for a cluster that is gone')
+  assert.not.match(summary, 'the cluster stays up')
+  const state = JSON.parse(await readFile(join(run, 'state.json'), 'utf8')) as RunRecord
+  assert.is(state.variants[0]?.state.kubeconfig, undefined)
 })
 
 test.run()

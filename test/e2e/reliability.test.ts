@@ -44,7 +44,7 @@ let config: string
 let bin: string
 const workdir = () => join(home, 'work')
 /** What the cases found, for the figures printed at the end. */
-const figures = { cases: 0, hintsPasted: 0, hintsFailed: 0, leftUnnamed: 0, orphansStoppedByNextRun: 0 }
+const figures = { cases: 0, hintsPasted: 0, hintsFailed: 0, commandsOrphanedByKill: 0 }
 
 test.before(async () => {
   home = await mkdtemp(join(tmpdir(), 'kspawn-reliability-'))
@@ -209,7 +209,7 @@ for (const step of STEPS) {
 
         // kspawn printed nothing: the user runs the variant again, continuing.
         const next = await pasted(`kspawn run dev-loop --config ${config} --variant ${variant} --resume`, 'the run after kill -9')
-        figures.orphansStoppedByNextRun += orphans.length
+        figures.commandsOrphanedByKill += orphans.length
         assert.match(next, `warning: run ${deadState.id} (pid ${running.pid}, kspawn run dev-loop --config ${config} --variant ${variant}, since `)
         assert.match(next, `is gone without ending: its lock is taken over`)
         if (sleeping !== undefined) {
@@ -219,8 +219,8 @@ for (const step of STEPS) {
           for (const orphan of orphans) assert.match(next, orphan)
         } else {
           // kube-spawn start and kubectl wait may end on their own before the next run starts: what it stopped was the dead run's.
-          const stopped = [...next.matchAll(/(?:running: |, )([^,;]+?) \(process group \d+\)/g)].map((match) => match[1]!)
-          for (const entry of stopped) assert.ok(orphans.includes(entry), `${entry} was the dead run's: ${orphans.join(', ')}`)
+          const stopped = [...next.matchAll(/\(process group (\d+)\)/g)].map((match) => Number(match[1]))
+          for (const pgid of stopped) assert.ok(groups.some((group) => group.pgid === pgid), `process group ${pgid} was the dead run's: ${JSON.stringify(groups)}`)
         }
         assert.equal(await alive(groups), [], 'what the killed run left running is stopped')
         if (sleeping !== undefined) assert.equal(await pidsOf(`sleep\0${seconds}\0`), [])

@@ -77,8 +77,9 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
         return [`    made with the deployer "${record.deployer.name}", which ${config.file} does not know (its deployers: ${known.join(', ')}): add its plugin to the config to reach it`]
       }
       const holder = holders.get(record.cluster)
-      const using = holder ? [`    ${stateOf(record) === 'being made' ? 'being made' : 'in use'} by run ${holder.run} (pid ${holder.pid}, ${holder.command}, since ${holder.since})`] : []
-      if (stateOf(record) === 'being made') return using
+      const beingMade = stateOf(record) === 'being made'
+      const using = holder ? [`    ${beingMade ? 'being made' : 'in use'} by run ${holder.run} (pid ${holder.pid}, ${holder.command}, since ${holder.since})`] : []
+      if (beingMade) return using
       if (record.making) return [...using, `    run ${record.run} began it and ended before it was up (interrupted or killed); the next run of variant ${record.variant} makes it anew, or remove it with: ${down(record.cluster)}`]
       return [...using, ...advice(deployerNames.get(record.cluster)!, record, statuses.get(record.cluster), down(record.cluster))]
     }))

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import { groundwork, test } from '../suite.ts'
 import * as assert from 'uvu/assert'
@@ -43,6 +44,37 @@ test('the built file runs by its shebang, as npm links it', () => {
   assert.is(result.status, 0)
   assert.match(result.stdout, /kspawn run <workflow>/)
   assert.match(result.stdout, /kspawn doctor/)
+})
+
+/** The modules that node's ESM loader loads for a command line: kspawn's own (relative to dist/) and the dependencies (node_modules/<package>). */
+async function modulesLoaded(args: string[]): Promise<{ own: string[]; dependencies: string[] }> {
+  const record = path.join(dir, `loaded-${args.join('-')}.txt`)
+  const { FORCE_COLOR: _, ...inherited } = process.env
+  const result = spawnSync(process.execPath, ['--import', path.join(import.meta.dirname, 'record-loads.mjs'), bin, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...inherited, KSPAWN_RECORD_LOADS: record },
+  })
+  assert.is(result.status, 0, `kspawn ${args.join(' ')}: ${result.stderr}`)
+  const files = (await readFile(record, 'utf8')).split('\n').filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url))
+  const dependencies = new Set(files.map((file) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1]).filter((name) => name !== undefined))
+  const own = files.filter((file) => file.startsWith(path.join(repo, 'dist') + path.sep)).map((file) => path.relative(path.join(repo, 'dist'), file))
+  return { own, dependencies: [...dependencies].sort() }
+}
+
+test('--version, a help and list load what they need: no yargs, and no dependency at all for --version and a help', async () => {
+  // Timings live in bench/startup.ts; this guards what makes them, whatever the machine's speed.
+  assert.equal(await modulesLoaded(['--version']), { own: ['bin/kspawn.js', 'cli/version.js'], dependencies: [] })
+  for (const help of [['--help'], ['run', '--help'], ['list', '-h']]) {
+    const { own, dependencies } = await modulesLoaded(help)
+    assert.equal(dependencies, [], `kspawn ${help.join(' ')} loads no dependency (not yargs: cli/help-text.ts has the text)`)
+    assert.ok(own.includes('cli/help-text.js'))
+    assert.not.ok(own.some((file) => file.startsWith('engine/config/')), `kspawn ${help.join(' ')} loads no config: ${own.join(', ')}`)
+  }
+  await writeConfigFile(dir)
+  // zod checks the config; jiti is required, not imported, so it does not show here (nor would it pay for an import).
+  assert.equal((await modulesLoaded(['list'])).dependencies, ['zod'], 'kspawn list loads zod to check the config, and no other dependency through ESM: not yargs, listr2, zx, simple-git or jiti')
+  await rm(path.join(dir, 'kspawn.config.mjs'))
 })
 
 test('an unknown command exits 2', () => {

@@ -1,21 +1,26 @@
-// node --import ./record-loads.mjs ...: appends the URL of every module that
-// node's ESM loader loads to the file named by $KSPAWN_RECORD_LOADS, one a
-// line, to see what a command line loads (test/bin/dist.test.ts). CommonJS
-// modules that a CommonJS module requires do not pass through it.
+// node --import ./record-loads.mjs ...: writes what a process loads to the
+// file named by $KSPAWN_RECORD_LOADS, one module a line: "import <url>" for
+// each module that node's ESM loader loads, as it loads it, and "require
+// <path>" for each CommonJS module in require's cache when the process
+// exits (test/bin/dist.test.ts).
 import { appendFileSync } from 'node:fs'
-import { register } from 'node:module'
+import { createRequire, register } from 'node:module'
 import { isMainThread } from 'node:worker_threads'
 
-// Registered from the main thread, this same file runs again as the hooks, in node's loader thread.
-if (isMainThread) register(import.meta.url, { data: process.env.KSPAWN_RECORD_LOADS })
+let file = process.env.KSPAWN_RECORD_LOADS ?? ''
 
-let file = ''
+if (isMainThread && file) {
+  // This same file runs again as the hooks, in node's loader thread.
+  register(import.meta.url, { data: file })
+  const required = createRequire(import.meta.url).cache
+  process.on('exit', () => appendFileSync(file, Object.keys(required).map((path) => `require ${path}\n`).join('')))
+}
 
 export function initialize(data) {
   file = data
 }
 
 export async function load(url, context, nextLoad) {
-  if (file) appendFileSync(file, `${url}\n`)
+  appendFileSync(file, `import ${url}\n`)
   return nextLoad(url, context)
 }

@@ -4,9 +4,10 @@
 // from cli/help-text.ts, and `kspawn list` with at most a --config. Anything
 // else, even one character off, goes through yargs (cli/main.ts); the tests
 // check that both give the same output and exit status (test/bin/shortcut.test.ts).
+import { COMMANDS, isCommand } from './usage.ts'
 
-/** The commands whose help cli/help-text.ts holds; '' is kspawn's own. */
-export const HELP_TOPICS = ['', 'run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor'] as const
+/** The helps cli/help-text.ts holds: each command's, and kspawn's own (''). */
+export const HELP_TOPICS = ['', ...COMMANDS] as const
 
 /** The width yargs wraps help to: that of the terminal, at most 100 columns (all of them when not a terminal). */
 export function helpWidth(columns: number | undefined): number {
@@ -40,7 +41,7 @@ export function shortcutFor(argv: readonly string[], columns: number | undefined
 }
 
 function isHelpTopic(value: string | undefined): value is HelpTopic {
-  return HELP_TOPICS.some((topic) => topic === value)
+  return value === '' || (value !== undefined && isCommand(value))
 }
 
 /** A value that yargs hands over as it is (--config is a string option): not empty, and not taken for an option. */

@@ -1,8 +1,9 @@
 // What loading the config costs at start-up. Builds dist/, installs it into a
 // temporary project as a user would have it (node_modules/kspawn), and times
 // fresh node processes: doing nothing, importing the loader without loading,
-// importing jiti and zod alone, and loading the shipped kspawn.config.ts with
-// jiti's transform cache warm (the usual case) and cold (right after an edit).
+// requiring jiti and zod alone (as kspawn does: engine/config/load-config.ts,
+// engine/config/zod.ts), and loading the shipped kspawn.config.ts with jiti's
+// transform cache warm (the usual case) and cold (right after an edit).
 //
 //   node --import tsx bench/load-config.ts [runs]     (default 15)
 
@@ -33,8 +34,8 @@ try {
   const cases: [name: string, script: string, env?: Record<string, string>][] = [
     ['node, nothing loaded', ''],
     ['import the loader only', `await import(${JSON.stringify(loader)})`],
-    ['import jiti only', `await import('jiti')`],
-    ['import zod only', `await import('zod')`],
+    ['require jiti only', `(await import('node:module')).createRequire(process.cwd() + '/')('jiti')`],
+    ['require zod only', `(await import('node:module')).createRequire(process.cwd() + '/')('zod')`],
     ['load kspawn.config.ts, jiti cache warm', load],
     ['load kspawn.config.ts, jiti cache cold', load, { JITI_FS_CACHE: 'false' }],
   ]

@@ -1,59 +1,124 @@
-// What starting kspawn costs: `node dist/bin/kspawn.js --version`, `--help`
-// and `list` against bare `node -e 0`, as the median wall time of fresh
-// processes, the cases taking turns so that a slow moment of the machine
-// does not fall on one case only. Builds dist/ first. The aim: --version
-// within 2x of bare node.
+// What starting kspawn costs, as users run it: the built CLI (node
+// dist/bin/kspawn.js, package.json's bin) doing `--version`, `--help` and
+// `list` with the repository's kspawn.config.ts (a TypeScript config, loaded
+// through jiti, importing kspawn and two of its plugins), each against a bare
+// `node -e 0` in the same run. Every round runs each case once as a fresh
+// process, the cases taking turns and the first one moving from round to
+// round, so that a slow moment of the shared machine does not fall on one
+// case only; a case's figure is its median over the rounds, its ratio that
+// median over node's, and the spread the middle half of the ratios it had
+// to node within each round. The aims are about wall time; CPU time (user
+// and system, from bash's `time`) is shown beside it, as the load of the
+// machine changes it less. Builds dist/ first (npm run build).
 //
-//   node --import tsx bench/startup.ts [runs]     (default 21)
+// Informative, with no aim: `list` right after an edit of the config, when
+// jiti has to transform it again (JITI_FS_CACHE=false: no transform cache).
+//
+//   npm run bench:startup [-- rounds]     (default 31)
 
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import path from 'node:path'
-import { machine, median, recordResult } from './results.ts'
+import { fileURLToPath } from 'node:url'
+import { median, recordResult } from './results.ts'
 
-const runs = Number(process.argv[2] ?? 21)
-const repo = path.dirname(path.dirname(new URL(import.meta.url).pathname))
+const rounds = Number(process.argv[2] ?? 31)
+const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] })
-
 const bin = path.join(repo, 'dist', 'bin', 'kspawn.js')
-const config = path.join(repo, 'kspawn.config.ts')
-const cases: { name: string; args: string[] }[] = [
+
+interface Case {
+  name: string
+  args: string[]
+  /** The most this case may take, as a multiple of node -e 0. */
+  aim?: number
+  env?: Record<string, string>
+}
+const cases: Case[] = [
   { name: 'node -e 0', args: ['-e', '0'] },
-  { name: 'kspawn --version', args: [bin, '--version'] },
-  { name: 'kspawn --help', args: [bin, '--help'] },
+  { name: 'kspawn --version', args: [bin, '--version'], aim: 1.3 },
+  { name: 'kspawn --help', args: [bin, '--help'], aim: 2 },
+  // In the repository, whose kspawn.config.ts list finds as a user's own.
+  { name: 'kspawn list', args: [bin, 'list'], aim: 3 },
+  { name: 'kspawn list, config just edited', args: [bin, 'list'], env: { JITI_FS_CACHE: 'false' } },
 ]
-// list needs the built workflow registry (dist/workflows/index.js).
-if (existsSync(path.join(repo, 'dist', 'workflows', 'index.js'))) {
-  cases.push({ name: 'kspawn list (kspawn.config.ts)', args: [bin, 'list', '--config', config] })
-} else {
-  console.log('kspawn list: not measured, dist/workflows/index.js is missing')
+
+/** A fresh process of the case: its wall time and its CPU time (user and system), in ms, as bash's `time` reports them. */
+function time({ name, args, env }: Case): { wall: number; cpu: number } {
+  // The CPU time changes less than the wall time with the load of a shared machine, which makes a process wait for a core.
+  const script = 'TIMEFORMAT="%3R %3U %3S"; { time "$@" >/dev/null 2>&3; } 2>&1'
+  const result = spawnSync('bash', ['-c', script, 'time', process.execPath, ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+  })
+  if (result.status !== 0) throw new Error(`${name} exited with ${result.status}: ${result.output[3]}`)
+  const [real = NaN, user = NaN, system = NaN] = result.stdout.trim().split(' ').map(Number)
+  return { wall: real * 1000, cpu: (user + system) * 1000 }
 }
 
-const times = new Map(cases.map(({ name }) => [name, [] as number[]]))
-for (let run = 0; run < runs; run++) {
-  for (const { name, args } of cases) {
-    const started = performance.now()
-    const result = spawnSync(process.execPath, args, { cwd: repo, encoding: 'utf8' })
-    const elapsed = performance.now() - started
-    if (result.status !== 0) throw new Error(`${name} exited with ${result.status}: ${result.stderr}`)
-    times.get(name)?.push(elapsed)
+// One untimed round: the files in the page cache, jiti's transform cache filled.
+for (const each of cases) time(each)
+const load = [loadavg()[0]!]
+const wall = cases.map(() => [] as number[])
+const cpu = cases.map(() => [] as number[])
+for (let round = 0; round < rounds; round++) {
+  for (let turn = 0; turn < cases.length; turn++) {
+    const index = (round + turn) % cases.length
+    const measured = time(cases[index]!)
+    wall[index]!.push(measured.wall)
+    cpu[index]!.push(measured.cpu)
   }
+  if (round % 10 === 9) load.push(loadavg()[0]!)
+}
+load.push(loadavg()[0]!)
+
+/** The value below which `share` of the values lie, e.g. 0.25. */
+function quantile(values: number[], share: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (sorted.length - 1) * share
+  const below = Math.floor(at)
+  return sorted[below]! + (sorted[Math.min(below + 1, sorted.length - 1)]! - sorted[below]!) * (at - below)
 }
 
-const base = median(times.get('node -e 0') ?? [])
-console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}`)
-console.log(`median wall time of ${runs} runs, and the ratio to node -e 0:`)
-const rows: string[] = []
-for (const { name } of cases) {
-  const value = median(times.get(name) ?? [])
-  const aim = name === 'kspawn --version' ? ` (aim <= 2x: ${value / base <= 2 ? 'PASS' : 'FAIL'})` : ''
-  console.log(`  ${name.padEnd(32)} ${value.toFixed(0).padStart(5)} ms  ${(value / base).toFixed(2)}x${aim}`)
-  rows.push(`| \`${name}\` | ${value.toFixed(0)} | ${(value / base).toFixed(2)}x${aim} |`)
+/** A table row a case: median, middle half, the median's ratio to node -e 0's, and the middle half of the ratios within a round. */
+function rows(times: number[][], judged: boolean): { rows: string[]; verdicts: string[] } {
+  const node = times[0]!
+  const base = median(node)
+  const rows: string[] = []
+  const verdicts: string[] = []
+  for (const [index, { name, aim }] of cases.entries()) {
+    const own = times[index]!
+    const ratio = median(own) / base
+    const ratios = own.map((ms, round) => ms / node[round]!)
+    const spread = index === 0 ? '' : `${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)}x`
+    const verdict = !judged || aim === undefined ? '' : `<= ${aim}x: **${ratio <= aim ? 'PASS' : 'FAIL'}**`
+    if (verdict) verdicts.push(`${name} ${ratio.toFixed(2)}x (aim ${verdict})`)
+    rows.push(`| \`${name}\` | ${median(own).toFixed(0)} | ${quantile(own, 0.25).toFixed(0)}-${quantile(own, 0.75).toFixed(0)} | ${ratio.toFixed(2)}x | ${spread} |${judged ? ` ${verdict} |` : ''}`)
+  }
+  return { rows, verdicts }
 }
-await recordResult('Start-up (bench/startup.ts)', [
-  `Fresh processes of the built CLI, median wall time of ${runs} runs, cases taking turns. \`node --import tsx bench/startup.ts ${runs}\`.`,
+
+const wallRows = rows(wall, true)
+const cpuRows = rows(cpu, false)
+const body = [
+  `The built CLI (\`node dist/bin/kspawn.js\`) against a bare \`node -e 0\`, fresh processes, ${rounds} rounds in which the cases take turns. \`npm run bench:startup -- ${rounds}\`.`,
   '',
-  '| command | median (ms) | vs node -e 0 |',
-  '|---|---|---|',
-  ...rows,
-])
+  'Wall time, what the aims are about:',
+  '',
+  '| command | median (ms) | middle half (ms) | median / node -e 0 | middle half of the ratios within a round | aim |',
+  '|---|---|---|---|---|---|',
+  ...wallRows.rows,
+  '',
+  'CPU time (user and system), which the load of the machine changes less:',
+  '',
+  '| command | median (ms) | middle half (ms) | median / node -e 0 | middle half of the ratios within a round |',
+  '|---|---|---|---|---|',
+  ...cpuRows.rows,
+  '',
+  `One-minute load average ${load.map((value) => value.toFixed(1)).join(' → ')} over the run (2 cores, shared with other work).`,
+]
+console.log(body.join('\n'))
+console.log(`\n${wallRows.verdicts.join('\n')}`)
+await recordResult('Start-up (bench/startup.ts)', body)

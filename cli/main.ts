@@ -1,16 +1,37 @@
 // The command line: argv in, exit status out. yargs parses and validates it;
 // each command is a library function (cli/run.ts, cli/task.ts, ...) loaded
 // only when it runs, so that `--help` does not pay for listr2, zx or the config.
-import yargs, { type Argv } from 'yargs'
+// The lines people type most, a help and `kspawn list`, do not even load yargs
+// (cli/shortcut.ts): starting it costs more than the answer.
+import type { Argv } from 'yargs'
 import { KspawnError } from '../engine/errors.ts'
 import { RENDERERS, type RendererName } from '../engine/terminal.ts'
 import { defaultDeps, type CliDeps } from './deps.ts'
+import { helpWidth, shortcutFor } from './shortcut.ts'
 import { UsageProblems, withoutValueless } from './usage.ts'
 import { readVersion } from './version.ts'
 
 /** Runs one kspawn command line; resolves to its exit status. Never throws: errors are written to stderr. */
 export async function main(argv: string[], overrides: Partial<CliDeps> = {}): Promise<number> {
   const deps = { ...defaultDeps(), ...overrides }
+  const shortcut = shortcutFor(argv, deps.stdout.columns)
+  if (shortcut === undefined) return parseAndRun(argv, deps)
+  try {
+    if ('help' in shortcut) {
+      const { helpTexts } = await import('./help-text.ts')
+      deps.stdout.write(`${helpTexts[shortcut.help]}\n`)
+      return 0
+    }
+    const { listCommand } = await import('./list.ts')
+    return await listCommand(shortcut.list, deps)
+  } catch (error) {
+    return report(error, deps)
+  }
+}
+
+/** main() without its shortcuts: the line parsed by yargs, whatever it is. */
+export async function parseAndRun(argv: string[], deps: CliDeps): Promise<number> {
+  const { default: yargs } = await import('yargs')
   let exitCode = 0
   const setExitCode = (code: number) => {
     exitCode = code
@@ -22,7 +43,7 @@ export async function main(argv: string[], overrides: Partial<CliDeps> = {}): Pr
     // yargs stops at an option without its value, before its other checks (and the command): the line
     // is parsed again without that option, until it has none, so that the other problems are found too.
     for (let line: string[] | undefined = argv; line !== undefined; ) {
-      await parser(line, deps, problems, setExitCode).parseAsync(line, {}, (_error, _parsed, text) => {
+      await parser(yargs(line), deps, problems, setExitCode).parseAsync(line, {}, (_error, _parsed, text) => {
         output = text
       })
       const valueless = problems.takeValueless()
@@ -44,8 +65,7 @@ const rendererOption = {
   describe: 'how to show progress: default (animated, on a terminal), simple (timestamped lines, when piped or CI is set), verbose (also each line of output), silent, json (the event stream as JSON lines)',
 } as const
 
-function parser(argv: string[], deps: CliDeps, problems: UsageProblems, setExitCode: (code: number) => void): Argv {
-  const cli = yargs(argv)
+function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: (code: number) => void): Argv {
   return cli
     .scriptName('kspawn')
     // kspawn reads yargs' messages to say them in its own words, and speaks English.
@@ -239,7 +259,7 @@ function parser(argv: string[], deps: CliDeps, problems: UsageProblems, setExitC
     .help()
     .alias('help', 'h')
     .version(readVersion())
-    .wrap(Math.min(100, deps.stdout.columns ?? 100))
+    .wrap(helpWidth(deps.stdout.columns))
     .exitProcess(false)
     .fail((message, error) => {
       // yargs calls this both for its own validation and for errors thrown by a command.

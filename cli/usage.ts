@@ -8,7 +8,8 @@
 import { closest } from '../engine/closest.ts'
 import { UsageError, type KspawnError } from '../engine/errors.ts'
 
-const COMMANDS = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor']
+/** kspawn's commands, as cli/main.ts defines them. */
+export const COMMANDS = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor'] as const
 
 const VALUE_EXAMPLES: Record<string, string> = { variant: 'denyattach', config: 'kspawn.config.ts', concurrency: '2', renderer: 'simple', cluster: 'pr7-alban', tag: 'v1.8.5-pr7', remote: 'kinvolk', smoke: 'denyattach' }
 
@@ -45,7 +46,7 @@ export class UsageProblems {
    */
   addFromYargs(message: string, options: readonly string[]): void {
     const command = this.#command
-    if (command !== undefined && !COMMANDS.includes(command)) {
+    if (command !== undefined && !isCommand(command)) {
       // Nothing else on the line can be judged without knowing the command.
       this.add(`unknown command "${command}": the commands are ${COMMANDS.join(', ')}`, { help: true })
       return
@@ -95,7 +96,7 @@ export class UsageProblems {
     if (unloaded !== undefined && this.#found.length === 0) throw unloaded
     if (unloaded !== undefined) this.add(`the config could not be loaded: ${unloaded.message}`)
     if (this.#found.length === 0) return
-    const known = this.#command !== undefined && COMMANDS.includes(this.#command)
+    const known = this.#command !== undefined && isCommand(this.#command)
     const seeHelp = this.#found.some((problem) => problem.help) ? [`See: kspawn ${known ? `${this.#command} ` : ''}--help`] : []
     if (this.#found.length === 1) throw new UsageError([this.#found[0]!.text, ...seeHelp].join('\n'))
     throw new UsageError(
@@ -158,4 +159,8 @@ function unknownArguments(keys: string[], argv: readonly string[], options: read
 
 function shown(option: string): string {
   return option.length === 1 ? `-${option}` : `--${option}`
+}
+
+export function isCommand(word: string): word is (typeof COMMANDS)[number] {
+  return COMMANDS.some((command) => command === word)
 }

@@ -4,7 +4,9 @@
 // built here as an argv: it lands in the step's log, and dry-run prints it
 // rather than running it. So do the reads of `kspawn pr`, made before a run
 // exists (github/pr-variant.ts). Remote URLs are read here too, by one parser.
-import { simpleGit, GitError, type SimpleGit, type StatusResult } from 'simple-git'
+// simple-git is loaded by the first read: commands that read nothing with git
+// (kspawn list, whose plugins import this module) do not pay for it.
+import type { SimpleGit, StatusResult } from 'simple-git'
 import { formatCommandLine } from '../engine/runner/command-line.ts'
 import { StepError } from '../engine/errors.ts'
 import { stepLabel } from '../engine/run/events.ts'
@@ -105,6 +107,16 @@ export interface GitReader {
 
 /** simple-git in one folder, its commands reported as the step's own. */
 export function gitReader(dir: string, step: Step): GitReader {
+  let loaded: Promise<GitReader> | undefined
+  const reader = () => (loaded ??= import('simple-git').then((simpleGit) => simpleGitReader(simpleGit, dir, step)))
+  return {
+    read: async (args) => (await reader()).read(args),
+    tryRead: async (args) => (await reader()).tryRead(args),
+    status: async () => (await reader()).status(),
+  }
+}
+
+function simpleGitReader({ simpleGit, GitError }: typeof import('simple-git'), dir: string, step: Step): GitReader {
   let running: { commandLine: string; started: number } | undefined
   const git: SimpleGit = simpleGit({
     baseDir: dir,

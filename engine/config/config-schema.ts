@@ -4,7 +4,8 @@
 // wording a user sees can be read next to the rule.
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { z } from 'zod'
+import type { ZodType } from 'zod'
+import { z } from './zod.ts'
 import type { Config, GitRef, Source, UserConfig, UserSource, UserVariant, Variant } from './config.ts'
 import { ConfigError, type ConfigProblem } from '../errors.ts'
 import { apiUrlProblem, hasCredentials, normalApiUrl } from '../../github/github-url.ts'
@@ -65,7 +66,7 @@ export async function loadPlugins(builtin: readonly PluginDefinition[], own: unk
   const problems = pluginListProblems(own, builtin)
   if (problems.length > 0) throw new ConfigError(displayFile, problems.map((issue) => ({ path: formatPath(issue.path), message: issue.message })))
   const known = [...builtin, ...((own as PluginDefinition[] | undefined) ?? [])]
-  const schemas = new Map<string, z.ZodType>()
+  const schemas = new Map<string, ZodType>()
   for (const definition of known) schemas.set(pluginKey(definition.kind, definition.name), await definition.schema())
   return { known, schemas }
 }
@@ -102,7 +103,7 @@ const source = object('a source ({ remote, branch }, { remote, commit } or { rem
 export interface KnownPlugins {
   known: readonly PluginDefinition[]
   /** By pluginKey(kind, name). */
-  schemas: ReadonlyMap<string, z.ZodType>
+  schemas: ReadonlyMap<string, ZodType>
 }
 
 function pluginKey(kind: string, name: string): string {

@@ -2,7 +2,8 @@
 // plugin's options: fields that say what they expected and what they found,
 // objects that name an unknown field (and guess the one meant), and how
 // values and field paths are shown in messages.
-import { z } from 'zod'
+import type { ZodRawShape } from 'zod'
+import { z } from './zod.ts'
 import { closest } from '../closest.ts'
 import type { Plugin } from '../plugin.ts'
 
@@ -38,7 +39,7 @@ export function withoutPassword(value: string): string {
 }
 
 /** An object whose fields are all known: each unknown field is a problem of its own. */
-export function object<Shape extends z.ZodRawShape>(what: string, shape: Shape) {
+export function object<Shape extends ZodRawShape>(what: string, shape: Shape) {
   const known = Object.keys(shape)
   return z.looseObject(shape, { error: (issue) => expected(what, issue.input) }).check(
     z.superRefine((value, ctx) => {

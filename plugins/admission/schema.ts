@@ -1,6 +1,6 @@
 // The fields of an admission tester in a config, as admission.denies() or
 // admission.allows() make it or as plain data.
-import { z } from 'zod'
+import { z } from '../../engine/config/zod.ts'
 import { expected, object } from '../../engine/config/schema-kit.ts'
 
 export const schema = object('an admission tester', {

@@ -1,6 +1,6 @@
 // The fields of a kind deployer in a config, as kind() makes it or as plain
 // data: loaded only when a config that uses kind is checked.
-import { z } from 'zod'
+import { z } from '../../engine/config/zod.ts'
 import { count, expected, isObject, object, text } from '../../engine/config/schema-kit.ts'
 import { imageRefProblem } from '../../engine/config/validate.ts'
 

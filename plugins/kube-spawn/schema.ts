@@ -1,6 +1,6 @@
 // The fields of a kube-spawn deployer in a config, as kubeSpawn() makes it or
 // as plain data: loaded only when a config that uses kube-spawn is checked.
-import { z } from 'zod'
+import { z } from '../../engine/config/zod.ts'
 import { count, expected, object, text } from '../../engine/config/schema-kit.ts'
 
 export const schema = object('a kube-spawn deployer', {

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import { groundwork, test } from '../suite.ts'
 import * as assert from 'uvu/assert'
@@ -43,6 +44,47 @@ test('the built file runs by its shebang, as npm links it', () => {
   assert.is(result.status, 0)
   assert.match(result.stdout, /kspawn run <workflow>/)
   assert.match(result.stdout, /kspawn doctor/)
+})
+
+/**
+ * What a command line loads: kspawn's own modules (relative to dist/), and
+ * the dependencies (by package) that it imports as ES modules and that it
+ * requires as CommonJS.
+ */
+async function modulesLoaded(args: string[]): Promise<{ own: string[]; imported: string[]; required: string[] }> {
+  const record = path.join(dir, `loaded-${args.join('-')}.txt`)
+  const { FORCE_COLOR: _, ...inherited } = process.env
+  const result = spawnSync(process.execPath, ['--import', path.join(import.meta.dirname, 'record-loads.mjs'), bin, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...inherited, KSPAWN_RECORD_LOADS: record },
+  })
+  assert.is(result.status, 0, `kspawn ${args.join(' ')}: ${result.stderr}`)
+  const loads = (await readFile(record, 'utf8')).split('\n').filter(Boolean).map((line) => {
+    const [how = '', what = ''] = line.split(' ', 2)
+    return { how, file: what.startsWith('file:') ? fileURLToPath(what) : what }
+  })
+  const packages = (how: string) => [...new Set(loads.filter((load) => load.how === how).map((load) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(load.file)?.[1]).filter((name) => name !== undefined))].sort()
+  const dist = path.join(repo, 'dist') + path.sep
+  const own = loads.filter((load) => load.file.startsWith(dist)).map((load) => path.relative(dist, load.file))
+  return { own, imported: packages('import'), required: packages('require') }
+}
+
+test('--version, a help and list load what they need: no yargs, and no dependency at all for --version and a help', async () => {
+  // Timings live in bench/startup.ts; this guards what makes them, whatever the machine's speed.
+  assert.equal(await modulesLoaded(['--version']), { own: ['bin/kspawn.js', 'cli/version.js'], imported: [], required: [] })
+  for (const help of [['--help'], ['run', '--help'], ['list', '-h']]) {
+    const { own, imported, required } = await modulesLoaded(help)
+    assert.equal([...imported, ...required], [], `kspawn ${help.join(' ')} loads no dependency (not yargs: cli/help-text.ts has the text)`)
+    assert.ok(own.includes('cli/help-text.js'))
+    assert.not.ok(own.some((file) => file.startsWith('engine/config/')), `kspawn ${help.join(' ')} loads no config: ${own.join(', ')}`)
+  }
+  await writeConfigFile(dir)
+  // jiti runs the config and zod checks it, both required: their CommonJS builds load in a fraction of the time.
+  const list = await modulesLoaded(['list'])
+  assert.equal(list, { ...list, imported: [], required: ['jiti', 'zod'] }, 'kspawn list imports no dependency (not yargs, listr2, zx or simple-git) and requires jiti and zod')
+  assert.ok(list.own.includes('engine/config/config-schema.js'))
+  await rm(path.join(dir, 'kspawn.config.mjs'))
 })
 
 test('an unknown command exits 2', () => {

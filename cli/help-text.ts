@@ -45,6 +45,8 @@ Options:
       --concurrency  variants running at once (default: all of them)                        [string]
       --recreate     replace a cluster that already exists instead of refusing
                                                                           [boolean] [default: false]
+      --cache        take builds from the build cache and keep new ones in it; --no-cache builds
+                     from the tree and pushes nothing                      [boolean] [default: true]
       --dry-run      print each command that would change something, in order, on a line starting
                      with "$ ", and run none                              [boolean] [default: false]
       --resume       continue the latest run of this workflow: its variants, skipping the tasks it
@@ -79,6 +81,8 @@ Options:
       --variant   the variant to run it for (needed when the config has several)            [string]
       --recreate  replace a cluster that already exists instead of refusing
                                                                           [boolean] [default: false]
+      --cache     take builds from the build cache and keep new ones in it; --no-cache builds from
+                  the tree and pushes nothing                              [boolean] [default: true]
       --dry-run   print each command that would change something, and run none
                                                                           [boolean] [default: false]
       --renderer  how to show progress: default (animated, on a terminal), simple (timestamped
@@ -121,6 +125,8 @@ Options:
       --github-timeout  seconds to wait for each GitHub API answer (default 30)             [number]
       --recreate        replace the cluster if it exists (from an earlier run on the same pull
                         request)                                          [boolean] [default: false]
+      --cache           take builds from the build cache and keep new ones in it; --no-cache builds
+                        from the tree and pushes nothing                   [boolean] [default: true]
       --dry-run         ask GitHub, show the plan and print the commands that would change
                         something, and run none                           [boolean] [default: false]
       --teardown        remove the cluster at the end, also when a smoke test failed

@@ -86,6 +86,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('variant', { type: 'string', array: true, requiresArg: true, describe: 'run this variant only; repeat for several' })
           .option('concurrency', { type: 'string', requiresArg: true, describe: 'variants running at once (default: all of them)' })
           .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
+          .option('cache', { type: 'boolean', default: true, describe: 'take builds from the build cache and keep new ones in it; --no-cache builds from the tree and pushes nothing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, in order, on a line starting with "$ ", and run none' })
           .option('resume', { type: 'boolean', default: false, describe: "continue the latest run of this workflow: its variants, skipping the tasks it finished whose results are still there" })
           .option('teardown', { type: 'boolean', default: false, describe: "remove the run's clusters at the end, also when a smoke test failed" })
@@ -104,6 +105,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               variants: args.variant,
               concurrency: concurrencyArg(args.concurrency, problems),
               recreate: args.recreate,
+              cache: args.cache,
               dryRun: args['dry-run'],
               resume: args.resume,
               teardown: args.teardown,
@@ -123,6 +125,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .positional('task', { type: 'string', demandOption: true, describe: 'the task (kspawn list shows them), e.g. build' })
           .option('variant', { type: 'string', requiresArg: true, describe: 'the variant to run it for (needed when the config has several)' })
           .option('recreate', { type: 'boolean', default: false, describe: 'replace a cluster that already exists instead of refusing' })
+          .option('cache', { type: 'boolean', default: true, describe: 'take builds from the build cache and keep new ones in it; --no-cache builds from the tree and pushes nothing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, and run none' })
           .option('renderer', rendererOption)
           .example('$0 task build --variant denyattach', 'build/run.sh make in the worktree of the denyattach branch')
@@ -138,6 +141,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               // An array when --variant is given more than once, which the command refuses.
               variant: args.variant as string | string[] | undefined,
               recreate: args.recreate,
+              cache: args.cache,
               dryRun: args['dry-run'],
               renderer: args.renderer as RendererName | undefined,
             },
@@ -165,6 +169,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('github-api', { requiresArg: true, type: 'string', describe: 'the GitHub API to ask, e.g. https://github.example.com/api/v3 (default: github.api in the config for its host, else https://api.github.com)' })
           .option('github-timeout', { requiresArg: true, type: 'number', describe: 'seconds to wait for each GitHub API answer (default 30)' })
           .option('recreate', { type: 'boolean', default: false, describe: 'replace the cluster if it exists (from an earlier run on the same pull request)' })
+          .option('cache', { type: 'boolean', default: true, describe: 'take builds from the build cache and keep new ones in it; --no-cache builds from the tree and pushes nothing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'ask GitHub, show the plan and print the commands that would change something, and run none' })
           .option('teardown', { type: 'boolean', default: false, describe: 'remove the cluster at the end, also when a smoke test failed' })
           .option('renderer', rendererOption)
@@ -192,6 +197,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               smoke: args.smoke,
               comment: args.comment,
               recreate: args.recreate,
+              cache: args.cache,
               dryRun: args['dry-run'],
               teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
@@ -285,9 +291,14 @@ function concurrencyArg(value: string | undefined, problems: UsageProblems): num
  */
 function optionsOf(cli: Argv): string[] {
   // Methods of yargs 18 that @types/yargs 17 does not declare.
-  const instance = cli as unknown as { getOptions(): { key: Record<string, unknown> }; getGroups(): Record<string, string[]> }
+  const instance = cli as unknown as { getOptions(): { key: Record<string, unknown>; boolean: string[]; default: Record<string, unknown> }; getGroups(): Record<string, string[]> }
   const positionals = instance.getGroups()['Positionals:'] ?? []
-  return Object.keys(instance.getOptions().key).filter((key) => !positionals.includes(key) && key !== 'help' && key !== 'version')
+  const options = instance.getOptions()
+  // A switch that is on by default is typed as its negation (--no-cache).
+  const typed = (key: string) => (options.boolean.includes(key) && options.default[key] === true ? `no-${key}` : key)
+  return Object.keys(options.key)
+    .filter((key) => !positionals.includes(key) && key !== 'help' && key !== 'version')
+    .map(typed)
 }
 
 function report(error: unknown, deps: CliDeps): number {

@@ -33,6 +33,8 @@ export interface PrCommandOptions {
   smoke?: string
   comment?: boolean
   recreate?: boolean
+  /** --no-cache: false */
+  cache?: boolean
   dryRun?: boolean
   teardown?: boolean
   renderer?: RendererName
@@ -81,6 +83,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       config: { ...config, variants: [derived.variant] },
       workflow,
       recreate: options.recreate,
+      cache: options.cache,
       dryRun: options.dryRun,
       teardown: options.teardown,
       configArgs: options.config === undefined ? [] : ['--config', options.config],

@@ -15,6 +15,8 @@ export interface RunCommandOptions {
   variants?: string[]
   concurrency?: number
   recreate?: boolean
+  /** --no-cache: false */
+  cache?: boolean
   dryRun?: boolean
   resume?: boolean
   /** Remove the run's clusters at the end. */
@@ -43,6 +45,7 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps, prob
       variantNames: options.variants,
       concurrency: options.concurrency,
       recreate: options.recreate,
+      cache: options.cache,
       dryRun: options.dryRun,
       resume: options.resume,
       teardown: options.teardown,
@@ -58,5 +61,6 @@ function resumeCommand(options: RunCommandOptions & { workflow: string }): strin
   const argv = ['kspawn', 'run', options.workflow, ...configArgs(options.config)]
   for (const variant of options.variants ?? []) argv.push('--variant', variant)
   if (options.recreate) argv.push('--recreate')
+  if (options.cache === false) argv.push('--no-cache')
   return formatCommandLine([...argv, '--resume'])
 }

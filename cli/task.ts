@@ -17,6 +17,8 @@ export interface TaskCommandOptions {
   /** Needed when the config has more than one variant. Several (--variant given more than once) are refused. */
   variant?: string | string[]
   recreate?: boolean
+  /** --no-cache: false */
+  cache?: boolean
   dryRun?: boolean
   renderer?: RendererName
 }
@@ -64,6 +66,7 @@ export async function taskCommand(options: TaskCommandOptions, deps: CliDeps, pr
       variantNames: [variant!],
       inheritState: true,
       recreate: options.recreate,
+      cache: options.cache,
       dryRun: options.dryRun,
       renderer: options.renderer,
     },

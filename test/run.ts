@@ -31,6 +31,10 @@ declare global {
   var UVU_QUEUE: Array<Array<string | null | SuiteRunner>> | undefined
 }
 
+// The build cache is off for every kspawn the suites start, unless a test turns it on (KSPAWN_NO_CACHE: ''):
+// the suites build the same branches in many workdirs, and a test that builds must see its build run.
+process.env.KSPAWN_NO_CACHE ??= '1'
+
 const TEST_FILE = /\.test\.ts$/
 /** Suites that act in the test world (its Docker engine, registry, fixture and stand-ins). */
 const NEEDS_WORLD = /(^|\/)test\/(world|tasks|e2e|workflows)\//

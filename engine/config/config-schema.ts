@@ -163,6 +163,9 @@ const userConfigSchema = (plugins: KnownPlugins, configDeployer: unknown) => obj
   share: object('{ repository: <where to push images> }', {
     repository: text('a repository to push images to, such as docker.io/kinvolk', repositoryPrefixProblem),
   }).optional(),
+  cache: object('{ registry: <registry>/<repository> to keep builds in> }', {
+    registry: text('a registry and repository to keep builds in, such as registry.example.com/kspawn-cache', repositoryPrefixProblem),
+  }).optional(),
   github: object('{ api: <the API URL of your GitHub Enterprise server> }', {
     api: z.string({ error: (issue) => expected(apiWhat, issue.input) }).check(
       z.superRefine((value, ctx) => {
@@ -240,6 +243,7 @@ function normalize(config: UserConfig, plugins: readonly PluginDefinition[], fil
     deployer,
     variants: Object.entries(config.variants).map(([name, input]) => toVariant(name, input)),
     share: config.share === undefined ? undefined : { repository: config.share.repository },
+    ...(config.cache === undefined ? {} : { cache: { registry: config.cache.registry } }),
     ...(config.github === undefined ? {} : { github: { api: normalApiUrl(config.github.api) } }),
     smoke,
     plugins,

@@ -58,6 +58,17 @@ export interface UserConfig {
     /** Where `share` pushes images, e.g. `docker.io/kinvolk`: the image becomes `<repository>/<the deployer's image name>:<tag>` (kube-spawn: hyperkube-amd64). */
     repository: string
   }
+  /**
+   * The build cache: builds are kept in the Docker engine by a key of their
+   * tree's content, build flags and recipe, and reused by any later build of
+   * the same content. With a registry, they are pushed there after a build
+   * and pulled before one, so that a tree built on one machine is built
+   * nowhere else. Credentials are Docker's (docker login).
+   */
+  cache?: {
+    /** e.g. `registry.example.com/kspawn-cache`: entries are `<registry>/<image name>:<key>` (kube-spawn: hyperkube-amd64, kind: kind-node). */
+    registry: string
+  }
   github?: {
     /**
      * The API of your GitHub Enterprise server, e.g. `https://github.example.com/api/v3`, for `kspawn pr`:
@@ -138,6 +149,7 @@ export interface Config {
   /** In the order the config lists them. */
   variants: Variant[]
   share?: { repository: string }
+  cache?: { registry: string }
   github?: { api: string }
   /** The top-level smoke tests, for a variant that is not in the config (kspawn pr). */
   smoke?: Tester[]

@@ -34,6 +34,8 @@ export interface RunWorkflowOptions {
   concurrency?: number
   /** Replace a cluster of the same name instead of refusing. */
   recreate?: boolean
+  /** False (--no-cache): take nothing from the build cache and put nothing in it; true by default, unless KSPAWN_NO_CACHE is set in `env`. */
+  cache?: boolean
   /** Skip the tasks that the latest run of this workflow finished for a variant, and start from the state it recorded. */
   resume?: boolean
   /** Start each variant from the state its latest run recorded (for one task run alone), skipping nothing. */
@@ -72,6 +74,11 @@ export interface RunOutcome {
   dir?: string
 }
 
+/** KSPAWN_NO_CACHE=1 (or true, yes): --no-cache for every run, e.g. in CI jobs that must build. */
+export function cacheOffIn(env: Readonly<Record<string, string | undefined>>): boolean {
+  return ['1', 'true', 'yes'].includes((env.KSPAWN_NO_CACHE ?? '').trim().toLowerCase())
+}
+
 export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutcome> {
   const { config, workflow, dryRun = false, recreate = false } = options
   const stdout = options.stdout ?? process.stdout
@@ -95,7 +102,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   const { id, dir } = dryRun ? plannedRunDir(config.workdir, workflow.id, started) : await createRunDir(config.workdir, workflow.id, started).catch((error: unknown) => {
     throw workdirProblem(error, config)
   })
-  const run: RunInfo = { id, dir, dryRun, recreate, ...(options.configArgs ? { configArgs: options.configArgs } : {}) }
+  const run: RunInfo = { id, dir, dryRun, recreate, cache: options.cache !== false && !cacheOffIn(env), ...(options.configArgs ? { configArgs: options.configArgs } : {}) }
   // One run at a time per variant; a dry run changes nothing and takes no lock.
   const lockWarnings: string[] = []
   let locks: VariantLocks | undefined

@@ -81,7 +81,8 @@ function variantLines(variant: VariantRecord, dryRun: boolean, style: Style): st
     if (result.observed) lines.push(...indent(result.observed, 14).map((line, i) => (i === 0 ? `        seen: ${line.trimStart()}` : line)))
   }
   // What the cluster really ran, so that nobody mistakes which build they tested.
-  const { binaries, controlPlane, kubeadmNote, shared } = variant.state
+  const { binaries, built, controlPlane, kubeadmNote, shared } = variant.state
+  if (built && !dryRun) lines.push(`      build: ${built}`)
   if (controlPlane) lines.push(`      control plane: ${controlPlane}`)
   if (binaries) lines.push(`      kubeadm, kubelet: ${binaries.dir} (${binaries.gitVersion}, ${binaries.from})`)
   if (kubeadmNote) lines.push(`      kubeadm check: ${kubeadmNote}`)

@@ -19,6 +19,8 @@ export interface VariantState {
   gitVersion?: string
   /** The local image the deployer runs (Deployer.image). */
   image?: string
+  /** Where what the cluster runs came from, for the summary: `built in this run (<id>)`, `reused the build of run X, variant y (...)`, `pulled from the cache <ref> (built by ...)`. */
+  built?: string
   /** The reference share-image pushed, with its digest: `<repository>/<name>@sha256:...`. */
   shared?: string
   /** The Kubernetes build the cluster's machines take kubeadm and kubelet from, when the deployer takes them from a build and not from the image. */
@@ -60,6 +62,8 @@ export interface RunInfo {
   dryRun: boolean
   /** Replace an existing cluster of the same name instead of refusing. */
   recreate: boolean
+  /** True when builds take what they can from the build cache and keep what they make in it; false with --no-cache. */
+  cache?: boolean
   /** The `--config <file>` of the command line, if any: kspawn commands the run prints name it too, so that they work when pasted where it ran. */
   configArgs?: string[]
 }

@@ -12,6 +12,7 @@ import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { imageStillThere, localImageId, tagArgv } from '../../tasks/docker.ts'
 import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
 import { buildNodeImageArgv, type KindDeployer } from './index.ts'
+import { builtByLabel, cacheRefs, cacheUse, findBuild, keyOf, makeEntry, push, type Reported } from '../../tasks/build-cache.ts'
 
 export const nodeImage: Task = {
   id: 'node-image',
@@ -31,6 +32,7 @@ export const nodeImage: Task = {
     if (stamp.commit !== now.commit || stamp.tree !== now.tree || stamp.recipe !== (await recipe(deployer, step))) return false
     ctx.state.image = image
     ctx.state.gitVersion = stamp.gitVersion
+    ctx.state.built = stamp.from ?? 'built earlier in this worktree'
     return `already built: ${image} is ${now.commit.slice(0, 12)} (${now.tree === 'clean' ? 'clean tree' : 'the same local changes'}) with the same kind, base image and flags, gitVersion ${stamp.gitVersion}; remove ${path.join(worktree, STAMP_FILE)} to build again`
   },
   stillDone: (ctx, services) => imageStillThere('node-image', ctx, services),
@@ -42,6 +44,19 @@ export const nodeImage: Task = {
     // Removed first: an image made by a build that then fails is vouched for by no stamp.
     if (!step.dryRun) await rm(path.join(worktree, STAMP_FILE), { force: true })
     const before = step.dryRun ? undefined : await treeState(worktree, step)
+    const cache = cacheUse(ctx)
+    const key = cache.enabled ? (await keyOf(worktree, { argv: ['kind', 'build', 'node-image', '--type', 'source'], recipe: [await recipe(deployer, step)] }, step)).key : undefined
+    const refs = key === undefined ? undefined : cacheRefs(cache, deployer.shareName, key)
+    const hit = key === undefined || refs === undefined ? undefined : await findBuild(ctx, refs, key, { steps: ['node-image'], reported }, step)
+    if (hit !== undefined && before !== undefined) {
+      await step.run({ argv: tagArgv(hit.image, image) })
+      const id = (await localImageId(image, step)) ?? ''
+      const stamp: NodeImageStamp = { ...before, recipe: await recipe(deployer, step), image, imageId: id, gitVersion: hit.gitVersion, builtAt: new Date().toISOString(), from: hit.from }
+      await writeJsonFile(path.join(worktree, STAMP_FILE), stamp)
+      Object.assign(ctx.state, { image, gitVersion: hit.gitVersion, built: hit.from })
+      step.info(`${hit.from}: ${image} (${id.slice(0, 19)}) is ${hit.gitVersion}; nothing to build`)
+      return
+    }
     const build = await step.run({ argv: buildNodeImageArgv(worktree, image, deployer.options.baseImage), cwd: worktree })
     ctx.state.image = image
     if (step.dryRun) return
@@ -50,9 +65,13 @@ export const nodeImage: Task = {
     const gitVersion = parseGitVersion(status.stdout ?? '')
     if (gitVersion === undefined) throw new StepError(`${status.commandLine} (in ${worktree}) printed no gitVersion line`)
     ctx.state.gitVersion = gitVersion
-    const id = await localImageId(image, step)
-    if (id === undefined) throw new StepError(`${build.commandLine} succeeded, but the Docker engine has no image ${image}: check ${build.logFile ?? 'its output'}`)
-    const stamp: NodeImageStamp = { ...before!, recipe: await recipe(deployer, step), image, imageId: id, gitVersion, builtAt: new Date().toISOString() }
+    const made = await localImageId(image, step)
+    if (made === undefined) throw new StepError(`${build.commandLine} succeeded, but the Docker engine has no image ${image}: check ${build.logFile ?? 'its output'}`)
+    ctx.state.built = `built in this run (${ctx.run.id})`
+    // Kept in the build cache: the node image, labelled with the key and gitVersion, is then the entry.
+    if (key !== undefined && refs !== undefined && (await makeEntry({ from: image, refs, key, gitVersion, builtBy: builtByLabel(ctx), alsoTag: [image] }, step))) await push(refs, step)
+    const id = (await localImageId(image, step)) ?? made
+    const stamp: NodeImageStamp = { ...before!, recipe: await recipe(deployer, step), image, imageId: id, gitVersion, builtAt: new Date().toISOString(), from: ctx.state.built }
     await writeJsonFile(path.join(worktree, STAMP_FILE), stamp)
     step.info(`built ${image} (${id.slice(0, 19)}) from ${gitVersion}`)
   },
@@ -68,12 +87,22 @@ interface NodeImageStamp extends TreeState {
   imageId: string
   gitVersion: string
   builtAt: string
+  /** Where the image came from, for the summary: built in a run, or the cache entry it was taken from. */
+  from?: string
 }
 
 /** kind's version (its own build recipe), the base image and the KUBE_* variables the tree's make reads. */
 async function recipe(deployer: KindDeployer, step: Step): Promise<string> {
   const version = await step.run({ argv: ['kind', 'version'], reads: true, capture: true })
   return buildFlagsDigest([(version.stdout ?? '').trim(), deployer.options.baseImage ?? 'default base image'], process.env)
+}
+
+/** The version a node image says it holds: `cat /kind/version` in it, as kind itself reads it. */
+const reported: Reported = async (image, step) => {
+  const result = await step.run({ argv: ['docker', 'run', '--rm', '--network', 'none', '--entrypoint', 'cat', image, '/kind/version'], reads: true, capture: true, okExitCodes: [0, 1, 125, 126, 127] })
+  const gitVersion = (result.stdout ?? '').trim()
+  if (result.exitCode !== 0 || gitVersion === '') return { problem: `it has no /kind/version (${result.tail.slice(-1)[0] ?? `exit code ${result.exitCode}`})` }
+  return { gitVersion }
 }
 
 export const useNodeImage: Task = {

@@ -3,7 +3,10 @@
 // build of the same tree with the same flags is not done again.
 import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
 import { rm } from 'node:fs/promises'
-import { exists } from '../../tasks/docker.ts'
+import { exists, localImageId, tagArgv } from '../../tasks/docker.ts'
+import { cacheUse, findBuild, keyOf } from '../../tasks/build-cache.ts'
+import { keyParts, refsFor, reported, restoreBinaries } from './cache.ts'
+import { hyperkubeImage, writeImageStamp } from './image.ts'
 import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
 
 export { parseGitVersion, workspaceStatusArgv, worktreeOf }
@@ -31,6 +34,10 @@ export interface BuildStamp extends TreeState {
   gitVersion: string
   /** ISO date; also tells one build of a tree from the next (see the image task). */
   builtAt: string
+  /** The tree's key in the build cache, when the run used the cache: the image step keeps the build under it. */
+  key?: string
+  /** Where the build came from, for the summary: `built in run <id>`, or the cache entry it was taken from. */
+  from?: string
 }
 
 export const build: Task = {
@@ -46,6 +53,7 @@ export const build: Task = {
     const now = await treeState(worktree, openStep('build', ctx, services))
     if (stamp.commit !== now.commit || stamp.tree !== now.tree || stamp.flags !== buildFlagsDigest(buildArgv(), process.env)) return false
     ctx.state.gitVersion = stamp.gitVersion
+    ctx.state.built = stamp.from ?? 'built earlier in this worktree'
     const tree = now.tree === 'clean' ? 'clean tree' : 'the same local changes'
     return `already built: ${now.commit.slice(0, 12)} (${tree}) with the same flags, gitVersion ${stamp.gitVersion}; remove ${path.join(worktree, STAMP_FILE)} to build again`
   },
@@ -62,6 +70,8 @@ export const build: Task = {
     // Removed first: a build that fails half-way leaves a mix of old and new binaries, which no stamp may vouch for.
     if (!step.dryRun) await rm(path.join(worktree, STAMP_FILE), { force: true })
     const before = step.dryRun ? undefined : await treeState(worktree, step)
+    const key = cacheUse(ctx).enabled ? (await keyOf(worktree, keyParts(buildArgv()), step)).key : undefined
+    if (key !== undefined && (await fromCache(ctx, worktree, key, before, step))) return
     await step.run({ argv: buildArgv(), cwd: worktree })
     if (!before) return
 
@@ -71,9 +81,37 @@ export const build: Task = {
       throw new StepError(`${status.commandLine} (in ${worktree}) printed no gitVersion line, so kspawn cannot tell which version it built:\n${indent(status.tail.slice(-10))}`)
     }
     ctx.state.gitVersion = gitVersion
-    await writeBuildStamp(worktree, { ...before, flags: buildFlagsDigest(buildArgv(), process.env), gitVersion, builtAt: new Date().toISOString() })
+    ctx.state.built = `built in this run (${ctx.run.id})`
+    await writeBuildStamp(worktree, { ...before, flags: buildFlagsDigest(buildArgv(), process.env), gitVersion, builtAt: new Date().toISOString(), from: ctx.state.built, ...(key ? { key } : {}) })
     step.info(`built ${gitVersion} in ${worktree}`)
   },
+}
+
+/**
+ * The build of the tree from the cache, when it has one that checks out:
+ * the binaries put into the worktree's build output, the image tagged as the
+ * variant's, and both stamps written as a build and image step would.
+ */
+async function fromCache(ctx: TaskContext, worktree: string, key: string, before: TreeState | undefined, step: Step): Promise<boolean> {
+  const hit = await findBuild(ctx, refsFor(ctx, key), key, { steps: ['build', 'image'], reported }, step)
+  if (hit === undefined || before === undefined) return false
+  const problem = await restoreBinaries(hit, key, ctx, path.join(worktree, BUILD_OUTPUT), ARTIFACTS, step)
+  if (problem !== undefined) {
+    step.warn(`the cached build ${hit.image} cannot serve (${problem}): building instead`)
+    await step.run({ argv: ['docker', 'image', 'rm', hit.image], okExitCodes: [0, 1] })
+    return false
+  }
+  const image = hyperkubeImage(ctx.variant.tag)
+  await step.run({ argv: tagArgv(hit.image, image) })
+  const id = await localImageId(image, step)
+  const builtAt = new Date().toISOString()
+  await writeBuildStamp(worktree, { ...before, flags: buildFlagsDigest(buildArgv(), process.env), gitVersion: hit.gitVersion, builtAt, key, from: hit.from })
+  if (id !== undefined) await writeImageStamp(worktree, { image, id, build: builtAt, from: hit.from })
+  ctx.state.gitVersion = hit.gitVersion
+  ctx.state.image = image
+  ctx.state.built = hit.from
+  step.info(`${hit.from}: ${hit.gitVersion}, binaries in ${path.join(worktree, BUILD_OUTPUT)}, image ${image}; nothing to build`)
+  return true
 }
 
 export function readBuildStamp(worktree: string): Promise<BuildStamp | undefined> {

@@ -10,7 +10,9 @@ import { StepError } from '../../engine/errors.ts'
 import type { Task } from '../../engine/run/task.ts'
 import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { HYPERKUBE_REPOSITORY } from './names.ts'
-import { readBuildStamp, worktreeOf } from './build.ts'
+import { ARTIFACTS, BUILD_OUTPUT, readBuildStamp, worktreeOf } from './build.ts'
+import { cacheUse } from '../../tasks/build-cache.ts'
+import { keep } from './cache.ts'
 import { imageStillThere, localImageId } from '../../tasks/docker.ts'
 import { openStep } from '../../engine/run/step-io.ts'
 
@@ -22,6 +24,8 @@ interface ImageStamp {
   id: string
   /** builtAt of the build it was made from. */
   build: string
+  /** The cache entry it was taken from, when it was not made here. */
+  from?: string
 }
 
 export function hyperkubeImage(tag: string): string {
@@ -44,6 +48,7 @@ export const image: Task = {
     if (!stamp || !build || stamp.image !== image || stamp.build !== build.builtAt) return false
     if ((await localImageId(image, openStep('image', ctx, services))) !== stamp.id) return false
     ctx.state.image = image
+    if (stamp.from !== undefined) return `${image} came with the build: ${stamp.from} (${stamp.id.slice(0, 19)})`
     return `${image} is already the image of the current build (${stamp.id.slice(0, 19)})`
   },
   stillDone: (ctx, services) => imageStillThere('image', ctx, services),
@@ -61,8 +66,13 @@ export const image: Task = {
       throw new StepError(`${make.commandLine} (in ${worktree}) succeeded, but the Docker engine has no image ${image}: check the REGISTRY, ARCH and VERSION the Makefile used in ${make.logFile ?? 'its output'}`)
     }
     const build = await readBuildStamp(worktree)
-    if (build) await writeImageStamp(worktree, { image, id, build: build.builtAt })
     step.info(`made ${image} (${id.slice(0, 19)})`)
+    // Kept in the build cache under the key the build step found, with the build's binaries; the image is then the labelled entry.
+    if (build?.key !== undefined && cacheUse(ctx).enabled) {
+      await keep(ctx, { image, key: build.key, gitVersion: build.gitVersion, dir: path.join(worktree, BUILD_OUTPUT), names: ARTIFACTS }, step)
+    }
+    const kept = (await localImageId(image, step)) ?? id
+    if (build) await writeImageStamp(worktree, { image, id: kept, build: build.builtAt })
   },
 }
 
@@ -70,6 +80,6 @@ function readImageStamp(worktree: string): Promise<ImageStamp | undefined> {
   return readJsonFile<ImageStamp>(path.join(worktree, STAMP_FILE), ['image', 'id', 'build'])
 }
 
-function writeImageStamp(worktree: string, stamp: ImageStamp): Promise<void> {
+export function writeImageStamp(worktree: string, stamp: ImageStamp): Promise<void> {
   return writeJsonFile(path.join(worktree, STAMP_FILE), stamp)
 }

@@ -77,7 +77,7 @@ const cases: [name: string, input: any, messages: string[]][] = [
   [
     'an unknown top-level field',
     config((c) => (c.clusters = {})),
-    ['kspawn.config.ts: expected only the fields kubernetes, workdir, plugins, deployer, variants, smoke, share and github, found unknown field "clusters"'],
+    ['kspawn.config.ts: expected only the fields kubernetes, workdir, plugins, deployer, variants, smoke, share, cache and github, found unknown field "clusters"'],
   ],
   [
     'a missing checkout',

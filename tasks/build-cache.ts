@@ -13,7 +13,7 @@
 // docker pull and docker push.
 import { createHash, randomBytes } from 'node:crypto'
 import { arch } from 'node:os'
-import { rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { StepError, Interrupted } from '../engine/errors.ts'
 import type { TaskContext } from '../engine/run/task.ts'
@@ -63,6 +63,8 @@ export async function treeId(worktree: string, step: Step): Promise<string> {
     return step.run({ ...command, env: { ...command.env, ...env }, reads: true, capture: true })
   }
   const index = path.resolve(worktree, (await git(['rev-parse', '--git-path', 'index'])).stdout?.trim() ?? '')
+  // One run at a time has the worktree: a copy left there was left by a run that was killed.
+  await removeMatching(path.dirname(index), `${path.basename(index)}.kspawn-`)
   const temporary = `${index}.kspawn-${randomBytes(6).toString('hex')}`
   try {
     await step.run({ argv: ['cp', '--', index, temporary], reads: true })
@@ -74,6 +76,12 @@ export async function treeId(worktree: string, step: Step): Promise<string> {
   } finally {
     await rm(temporary, { force: true })
   }
+}
+
+/** Removes the files of `dir` whose names start with `prefix`: what a killed run left of its temporary files. */
+export async function removeMatching(dir: string, prefix: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [])
+  await Promise.all(names.filter((name) => name.startsWith(prefix)).map((name) => rm(path.join(dir, name), { recursive: true, force: true })))
 }
 
 /** The key of a tree's build, from its tree id and what else decides the build. */
@@ -194,7 +202,9 @@ export async function pull(refs: CacheRefs, key: string, reported: Reported, ste
     await step.run({ argv: ['docker', 'image', 'rm', remote], okExitCodes: [0, 1] })
     return undefined
   }
+  // Kept under its local name only, as a build here would be: the registry's name is for pulling and pushing.
   await step.run({ argv: ['docker', 'tag', remote, refs.local] })
+  await step.run({ argv: ['docker', 'image', 'rm', remote], okExitCodes: [0, 1] })
   return { image: refs.local, gitVersion: labels![LABELS.gitVersion]!, from: `pulled from the cache ${shortRef(remote)} (built by ${builtBy(labels)})` }
 }
 

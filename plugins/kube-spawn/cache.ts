@@ -10,7 +10,7 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { TaskContext } from '../../engine/run/task.ts'
 import type { Step } from '../../engine/run/step-io.ts'
-import { ENTRY_BIN, builtByLabel, cacheRefs, cacheUse, makeEntry, push, type CacheRefs, type Hit, type KeyParts, type Reported } from '../../tasks/build-cache.ts'
+import { ENTRY_BIN, builtByLabel, removeMatching, cacheRefs, cacheUse, makeEntry, push, type CacheRefs, type Hit, type KeyParts, type Reported } from '../../tasks/build-cache.ts'
 import { parseVersion, versionArgv } from './kubernetes-build.ts'
 import { exists } from '../../tasks/docker.ts'
 
@@ -75,6 +75,7 @@ export async function restoreBinaries(hit: Hit, key: string, ctx: TaskContext, d
 export async function keep(ctx: TaskContext, options: { image: string; key: string; gitVersion: string; dir: string; names: string[] }, step: Step): Promise<void> {
   const refs = refsFor(ctx, options.key)
   // A context of the four binaries alone: the build output holds every binary of Kubernetes.
+  await removeMatching(path.join(options.dir, '..'), 'kspawn-cache-')
   const context = path.join(options.dir, '..', `kspawn-cache-${randomBytes(6).toString('hex')}`)
   await mkdir(context, { recursive: true })
   try {

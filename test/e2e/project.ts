@@ -26,6 +26,8 @@ export interface ConfigOptions {
   share?: string
   /** The deployer's readySeconds, when not its default. */
   readySeconds?: number
+  /** The build cache's registry and repository, when the config has one. */
+  cache?: string
 }
 
 /** Writes a config that builds in `workdir` and spawns 2-node clusters in the world's kube-spawn folder. */
@@ -43,6 +45,7 @@ export async function writeConfig(file: string, options: ConfigOptions): Promise
     `  },`,
     `  smoke: ${options.smoke},`,
     ...(options.share ? [`  share: { repository: ${JSON.stringify(options.share)} },`] : []),
+    ...(options.cache ? [`  cache: { registry: ${JSON.stringify(options.cache)} },`] : []),
     `})`,
     '',
   ]

@@ -1,6 +1,6 @@
 // The build cache: what a deployer's steps make from a tree (the image its
 // clusters run, and for kube-spawn the kubelet and kubeadm it copies into the
-// machines) is kept as one image in the Docker engine, tagged and labelled by
+// machines) is kept as images in the Docker engine, tagged and labelled by
 // a content key: the tree as it is (commit, local changes and untracked
 // files; not what git ignores, such as _output), the build's command and the
 // KUBE_* variables it reads, the deployer's recipe, the architecture and
@@ -116,6 +116,11 @@ export interface CacheUse {
 export function cacheUse(ctx: TaskContext): CacheUse {
   // A dry run looks nothing up: what it prints is what a build would run.
   return { enabled: ctx.run.cache === true && !ctx.run.dryRun, ...(ctx.config.cache ? { registry: ctx.config.cache.registry } : {}) }
+}
+
+/** In a dry run of a run that uses the cache: says that the build printed is what runs when the cache has no build of the tree. */
+export function dryRunNote(ctx: TaskContext, step: Step): void {
+  if (ctx.run.dryRun && ctx.run.cache === true) step.info('dry run: the build cache is not looked up; a real run takes this tree\'s build from it instead of building, when it has one')
 }
 
 export function cacheRefs(use: CacheUse, artifact: string, key: string): CacheRefs {

@@ -66,7 +66,7 @@ export interface UserConfig {
    * nowhere else. Credentials are Docker's (docker login).
    */
   cache?: {
-    /** e.g. `registry.example.com/kspawn-cache`: entries are `<registry>/<image name>:<key>` (kube-spawn: hyperkube-amd64, kind: kind-node). */
+    /** e.g. `registry.example.com/kspawn-cache`: entries are `<registry>/<image name>:<key>` (kube-spawn: hyperkube-amd64 and kube-binaries, kind: kind-node). */
     registry: string
   }
   github?: {

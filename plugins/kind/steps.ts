@@ -12,7 +12,7 @@ import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { imageStillThere, localImageId, tagArgv } from '../../tasks/docker.ts'
 import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
 import { buildNodeImageArgv, type KindDeployer } from './index.ts'
-import { builtByLabel, cacheRefs, cacheUse, findBuild, keyOf, makeEntry, push, type Reported } from '../../tasks/build-cache.ts'
+import { builtByLabel, cacheRefs, cacheUse, dryRunNote, findBuild, keyOf, makeEntry, push, type Reported } from '../../tasks/build-cache.ts'
 
 export const nodeImage: Task = {
   id: 'node-image',
@@ -45,6 +45,7 @@ export const nodeImage: Task = {
     if (!step.dryRun) await rm(path.join(worktree, STAMP_FILE), { force: true })
     const before = step.dryRun ? undefined : await treeState(worktree, step)
     const cache = cacheUse(ctx)
+    dryRunNote(ctx, step)
     const key = cache.enabled ? (await keyOf(worktree, { argv: ['kind', 'build', 'node-image', '--type', 'source'], recipe: [await recipe(deployer, step)] }, step)).key : undefined
     const refs = key === undefined ? undefined : cacheRefs(cache, deployer.shareName, key)
     const hit = key === undefined || refs === undefined ? undefined : await findBuild(ctx, refs, key, { steps: ['node-image'], reported }, step)

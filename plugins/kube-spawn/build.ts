@@ -4,8 +4,8 @@
 import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
 import { rm } from 'node:fs/promises'
 import { exists, localImageId, tagArgv } from '../../tasks/docker.ts'
-import { cacheUse, findBuild, keyOf } from '../../tasks/build-cache.ts'
-import { keyParts, refsFor, reported, restoreBinaries } from './cache.ts'
+import { cacheUse, dryRunNote, findBuild, findLocal, keyOf, pull, shortRef } from '../../tasks/build-cache.ts'
+import { binariesRefsFor, keyParts, labelled, refsFor, reported, restoreBinaries } from './cache.ts'
 import { hyperkubeImage, writeImageStamp } from './image.ts'
 import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
 
@@ -70,6 +70,7 @@ export const build: Task = {
     // Removed first: a build that fails half-way leaves a mix of old and new binaries, which no stamp may vouch for.
     if (!step.dryRun) await rm(path.join(worktree, STAMP_FILE), { force: true })
     const before = step.dryRun ? undefined : await treeState(worktree, step)
+    dryRunNote(ctx, step)
     const key = cacheUse(ctx).enabled ? (await keyOf(worktree, keyParts(buildArgv()), step)).key : undefined
     if (key !== undefined && (await fromCache(ctx, worktree, key, before, step))) return
     await step.run({ argv: buildArgv(), cwd: worktree })
@@ -95,10 +96,16 @@ export const build: Task = {
 async function fromCache(ctx: TaskContext, worktree: string, key: string, before: TreeState | undefined, step: Step): Promise<boolean> {
   const hit = await findBuild(ctx, refsFor(ctx, key), key, { steps: ['build', 'image'], reported }, step)
   if (hit === undefined || before === undefined) return false
-  const problem = await restoreBinaries(hit, key, ctx, path.join(worktree, BUILD_OUTPUT), ARTIFACTS, step)
+  const binariesRefs = binariesRefsFor(ctx, key)
+  const binaries = (await findLocal(binariesRefs, key, labelled, step)) ?? (await pull(binariesRefs, key, labelled, step))
+  if (binaries === undefined || binaries.gitVersion !== hit.gitVersion) {
+    step.warn(`the cache has the image of this tree's build (${hit.image}) but not its kubelet, kubeadm and kubectl (${shortRef(binariesRefs.remote ?? binariesRefs.local)}): building instead`)
+    return false
+  }
+  const problem = await restoreBinaries(binaries, key, ctx, path.join(worktree, BUILD_OUTPUT), ARTIFACTS, step)
   if (problem !== undefined) {
-    step.warn(`the cached build ${hit.image} cannot serve (${problem}): building instead`)
-    await step.run({ argv: ['docker', 'image', 'rm', hit.image], okExitCodes: [0, 1] })
+    step.warn(`the cached build ${binaries.image} cannot serve (${problem}): building instead`)
+    await step.run({ argv: ['docker', 'image', 'rm', binaries.image], okExitCodes: [0, 1] })
     return false
   }
   const image = hyperkubeImage(ctx.variant.tag)

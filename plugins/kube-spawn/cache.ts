@@ -1,27 +1,30 @@
-// kube-spawn's entries in the build cache (tasks/build-cache.ts): the
-// hyperkube image the control plane runs, with the build's hyperkube,
-// kubelet, kubeadm and kubectl added under /kspawn/bin, as kube-spawn --dev
+// kube-spawn's entries in the build cache (tasks/build-cache.ts), two images
+// per key: the hyperkube image the control plane runs, labelled (the image
+// the variant's cluster runs and `share` pushes is that one, unchanged but
+// for its labels), and an image holding the build's hyperkube, kubelet,
+// kubeadm and kubectl under /kspawn/bin (FROM scratch), as kube-spawn --dev
 // copies kubelet and kubeadm into the machines from the build's _output. The
 // build step looks the tree's key up and, on a hit, puts the binaries back
 // into the worktree's _output and tags the image, so that the image step has
-// nothing left to do; the image step makes the entry after a real build.
+// nothing left to do; the image step makes both entries after a real build.
 import { link, copyFile, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { TaskContext } from '../../engine/run/task.ts'
 import type { Step } from '../../engine/run/step-io.ts'
-import { ENTRY_BIN, builtByLabel, removeMatching, cacheRefs, cacheUse, makeEntry, push, type CacheRefs, type Hit, type KeyParts, type Reported } from '../../tasks/build-cache.ts'
+import { ENTRY_BIN, LABELS, builtByLabel, imageLabels, removeMatching, cacheRefs, cacheUse, makeEntry, push, type CacheRefs, type Hit, type KeyParts, type Reported } from '../../tasks/build-cache.ts'
 import { parseVersion, versionArgv } from './kubernetes-build.ts'
 import { exists } from '../../tasks/docker.ts'
 
-/** The entry's repository: <LOCAL_REPOSITORY or the registry>/hyperkube-amd64:<key>. */
+/** The entries' repositories: <LOCAL_REPOSITORY or the registry>/hyperkube-amd64:<key> and .../kube-binaries:<key>. */
 export const ARTIFACT = 'hyperkube-amd64'
+export const BINARIES_ARTIFACT = 'kube-binaries'
 
 /** What decides a kube-spawn build besides the tree: build/run.sh make, the hyperkube Makefile and the variables they read. */
 export function keyParts(buildArgv: string[]): KeyParts {
   return {
     argv: [...buildArgv, '&&', 'make', '-C', 'cluster/images/hyperkube'],
-    recipe: [`entry: hyperkube image with hyperkube, kubelet, kubeadm and kubectl in ${ENTRY_BIN}`],
+    recipe: [`entries: the labelled hyperkube image, and hyperkube, kubelet, kubeadm and kubectl in ${ENTRY_BIN} of an image from scratch`],
     env: ['ARCH', 'BASEIMAGE', 'HYPERKUBE_BIN'],
   }
 }
@@ -29,6 +32,13 @@ export function keyParts(buildArgv: string[]): KeyParts {
 export function refsFor(ctx: TaskContext, key: string): CacheRefs {
   return cacheRefs(cacheUse(ctx), ARTIFACT, key)
 }
+
+export function binariesRefsFor(ctx: TaskContext, key: string): CacheRefs {
+  return cacheRefs(cacheUse(ctx), BINARIES_ARTIFACT, key)
+}
+
+/** The binaries' image cannot run (it is FROM scratch): its kubelet is checked once restored (restoreBinaries). */
+export const labelled: Reported = async (image, step) => ({ gitVersion: (await imageLabels(image, step))?.[LABELS.gitVersion] })
 
 /** The version the image's hyperkube reports: `docker run --rm --network none --entrypoint /hyperkube <image> --version`. */
 export const reported: Reported = async (image, step) => {
@@ -68,24 +78,25 @@ export async function restoreBinaries(hit: Hit, key: string, ctx: TaskContext, d
 }
 
 /**
- * After a real build and image: the entry made from the image and the
- * build's binaries (the image tag then names the entry, labelled), pushed
- * to the registry when the config has one.
+ * After a real build and image: the binaries' entry, then the image's (the
+ * variant's image tag then names the labelled image), pushed to the
+ * registry when the config has one. The image's entry is made last: a
+ * variant waiting for this build takes both once it appears.
  */
 export async function keep(ctx: TaskContext, options: { image: string; key: string; gitVersion: string; dir: string; names: string[] }, step: Step): Promise<void> {
-  const refs = refsFor(ctx, options.key)
+  const common = { key: options.key, gitVersion: options.gitVersion, builtBy: builtByLabel(ctx) }
+  const binaries = binariesRefsFor(ctx, options.key)
+  const image = refsFor(ctx, options.key)
   // A context of the four binaries alone: the build output holds every binary of Kubernetes.
   await removeMatching(path.join(options.dir, '..'), 'kspawn-cache-')
   const context = path.join(options.dir, '..', `kspawn-cache-${randomBytes(6).toString('hex')}`)
   await mkdir(context, { recursive: true })
   try {
     for (const name of options.names) await link(path.join(options.dir, name), path.join(context, name)).catch(() => copyFile(path.join(options.dir, name), path.join(context, name)))
-    const made = await makeEntry(
-      { from: options.image, refs, key: options.key, gitVersion: options.gitVersion, builtBy: builtByLabel(ctx), files: { dir: context, names: options.names }, alsoTag: [options.image] },
-      step,
-    )
-    if (made) await push(refs, step)
+    if (!(await makeEntry({ ...common, from: 'scratch', refs: binaries, files: { dir: context, names: options.names }, alsoTag: [] }, step))) return
   } finally {
     await rm(context, { recursive: true, force: true })
   }
+  if (!(await makeEntry({ ...common, from: options.image, refs: image, alsoTag: [options.image] }, step))) return
+  if ((await push(binaries, step)) !== undefined) await push(image, step)
 }

@@ -5,7 +5,7 @@
 // ran (the run's events), the summary, the registry's own tag list, the
 // labels the engine reports, what the restored kubelet and the cluster's API
 // server report, and that the credentials of `docker login` appear nowhere.
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as assert from 'uvu/assert'
@@ -105,16 +105,16 @@ async function labels(image: string): Promise<Record<string, string>> {
   return JSON.parse(inspect.stdout) as Record<string, string>
 }
 
-/** The registry's own list of the tags of <repository>/hyperkube-amd64. */
-async function registryTags(): Promise<string[]> {
+/** The registry's own list of the tags of <repository>/<name>. */
+async function registryTags(name: string): Promise<string[]> {
   const [host, ...path] = repository.split('/')
-  const response = await fetch(`http://${host}/v2/${path.join('/')}/hyperkube-amd64/tags/list`)
+  const response = await fetch(`http://${host}/v2/${path.join('/')}/${name}/tags/list`)
   if (response.status === 404) return []
   return ((await response.json()) as { tags?: string[] }).tags ?? []
 }
 
-const local = () => `kspawn-cache/hyperkube-amd64:${built.key}`
-const remote = () => `${repository}/hyperkube-amd64:${built.key}`
+const local = (name = 'hyperkube-amd64') => `kspawn-cache/${name}:${built.key}`
+const remote = (name = 'hyperkube-amd64') => `${repository}/${name}:${built.key}`
 
 /** Removes the tags of images, ignoring those the engine does not have. */
 async function untag(...images: string[]): Promise<void> {
@@ -123,8 +123,10 @@ async function untag(...images: string[]): Promise<void> {
 
 test.before(async () => {
   // The suite starts with an engine that has no kube-spawn entries (an earlier run of it may have left some).
-  const entries = await must(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', 'kspawn-cache/hyperkube-amd64'])
-  await untag(...entries.stdout.split('\n').filter(Boolean))
+  for (const name of ['hyperkube-amd64', 'kube-binaries']) {
+    const entries = await must(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', `kspawn-cache/${name}`])
+    await untag(...entries.stdout.split('\n').filter(Boolean))
+  }
   root = await mkdtemp(join(tmpdir(), 'kspawn-cache-'))
   repository = `${world().KSPAWN_WORLD_REGISTRY}/kspawn-e2e-${process.pid}-${Date.now().toString(36)}`
   // Docker's own login, as a team's registry needs: kspawn never reads it.
@@ -170,7 +172,12 @@ test('two variants on one commit in one run: one builds, the other waits and tak
   assert.match(built.key, /^[0-9a-f]{64}$/, `the image carries its key: ${JSON.stringify(label)}`)
   assert.is(label['io.kspawn.git-version'], built.gitVersion)
   assert.is(label['io.kspawn.built-by'], `run ${built.run}, variant ${built.variant}`)
-  assert.equal(await registryTags(), [built.key], 'the registry holds the build under its key')
+  assert.equal(await registryTags('hyperkube-amd64'), [built.key], 'the registry holds the image under its key')
+  assert.equal(await registryTags('kube-binaries'), [built.key], 'and the binaries the machines get')
+  assert.equal((await labels(local('kube-binaries')))['io.kspawn.build-key'], built.key)
+  // The image the cluster runs (and `share` pushes) is what the make put in it, labelled: the binaries are apart.
+  const lean = await sh(['docker', 'run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', `${HYPERKUBE}:v1.8.5-beta.0-bc-${other}`, '-c', 'ls /kspawn'])
+  assert.is.not(lean.exitCode, 0, `the image holds no /kspawn: ${lean.output}`)
 })
 
 test('kspawn pr of a commit already built as a variant: built no more', async () => {
@@ -193,7 +200,7 @@ test('kspawn pr of a commit already built as a variant: built no more', async ()
 test('another machine: the build is pulled from the registry, nothing is built, and the cluster runs it', async () => {
   // What the first machine has is gone from this engine: only the registry can serve.
   for (const at of machines) passed(await kspawn(at.home, ['down', '--all', '--config', at.config]))
-  await untag(local(), remote(), `${HYPERKUBE}:v1.8.5-beta.0-bc-one`, `${HYPERKUBE}:v1.8.5-beta.0-bc-two`, `${HYPERKUBE}:v1.8.5-beta.0-bc-pr`)
+  await untag(local(), remote(), local('kube-binaries'), remote('kube-binaries'), `${HYPERKUBE}:v1.8.5-beta.0-bc-one`, `${HYPERKUBE}:v1.8.5-beta.0-bc-two`, `${HYPERKUBE}:v1.8.5-beta.0-bc-pr`)
   assert.is((await sh(['docker', 'image', 'inspect', local()])).exitCode, 1, 'the local entry is gone')
 
   const b = await machine('b', [variant('bee', 'bcbee')])
@@ -201,7 +208,10 @@ test('another machine: the build is pulled from the registry, nothing is built, 
   const cmds = await commands(result)
   assert.equal(ran(cmds, BUILD), [], 'no build ran')
   assert.equal(ran(cmds, IMAGE), [], 'no image was made')
-  assert.is(ran(cmds, /^docker pull /).map((cmd) => cmd.commandLine)[0], `docker pull ${remote()}`)
+  assert.equal(
+    ran(cmds, /^docker pull /).map((cmd) => cmd.commandLine),
+    [`docker pull ${remote()}`, `docker pull ${remote('kube-binaries')}`],
+  )
   const summary = summaryOf(result.stdout, 'bee')
   assert.match(summary, `build: pulled from the cache ${repository}/hyperkube-amd64:${built.key.slice(0, 12)}… (built by run ${built.run}, variant ${built.variant})`)
   assert.match(summary, /✔ attach is denied/)
@@ -209,13 +219,23 @@ test('another machine: the build is pulled from the registry, nothing is built, 
   assert.match(result.stdout, /Make the image \S+ \(bee\) \[SKIPPED: \S+ came with the build: pulled from the cache/)
 })
 
-/** Pushes under the build's key an image made from the good entry by `dockerfile` lines, with labels; no local copy is left. */
-async function pushWrongEntry(lines: string[], gitVersion: string): Promise<void> {
+/** Pushes under the build's key an image made from the good image entry with another gitVersion label; no local copy is left. */
+async function pushMislabelled(gitVersion: string): Promise<void> {
   await must(['docker', 'pull', remote()])
-  const dockerfile = [`FROM ${remote()}`, ...lines].join('\n')
-  await must(['docker', 'build', '--network', 'none', '--label', `io.kspawn.git-version=${gitVersion}`, '--tag', remote(), '-'], { input: dockerfile })
+  await must(['docker', 'build', '--label', `io.kspawn.git-version=${gitVersion}`, '--tag', remote(), '-'], { input: `FROM ${remote()}\n` })
   await must(['docker', 'push', remote()], { env: { DOCKER_CONFIG: dockerConfig } })
-  await untag(remote(), local())
+  await untag(remote(), local(), local('kube-binaries'))
+}
+
+/** Pushes under the build's key a binaries entry, labelled as a good one, that holds the files of `dir` but `left out`. */
+async function pushIncompleteBinaries(dir: string, leftOut: string): Promise<void> {
+  const context = join(root, 'incomplete')
+  await mkdir(context, { recursive: true })
+  for (const name of ['hyperkube', 'kubelet', 'kubeadm', 'kubectl'].filter((name) => name !== leftOut)) await copyFile(join(dir, name), join(context, name))
+  const labelled = ['--label', `io.kspawn.build-key=${built.key}`, '--label', `io.kspawn.git-version=${built.gitVersion}`]
+  await must(['docker', 'build', ...labelled, '--tag', remote('kube-binaries'), '--file', '-', context], { input: 'FROM scratch\nCOPY . /kspawn/bin/\n' })
+  await must(['docker', 'push', remote('kube-binaries')], { env: { DOCKER_CONFIG: dockerConfig } })
+  await untag(remote('kube-binaries'), local('kube-binaries'), local())
 }
 
 /** Runs fetch-source, build and image for the variant, after removing what would let the build be skipped. */
@@ -228,7 +248,7 @@ async function buildAgain(at: Machine, name: string, extra: string[] = []): Prom
 }
 
 test('a mislabelled entry (its label says another gitVersion than its hyperkube reports) is rejected, built again and replaced in the registry', async () => {
-  await pushWrongEntry([], 'v0.0.0-wrong')
+  await pushMislabelled('v0.0.0-wrong')
   const c = await machine('c', [variant('sea', 'bcsea')])
   const { build, image, cmds } = await buildAgain(c, 'sea')
   passed(build)
@@ -242,13 +262,14 @@ test('a mislabelled entry (its label says another gitVersion than its hyperkube 
 })
 
 test('a corrupted entry (no kubelet in it) is rejected and built again', async () => {
-  await pushWrongEntry(['RUN rm /kspawn/bin/kubelet'], built.gitVersion)
   const c = machines.find((at) => at.home.endsWith('/c'))!
+  const output = join(c.workdir, 'worktrees', 'sea', 'src', 'k8s.io', 'kubernetes', '_output', 'dockerized', 'bin', 'linux', 'amd64')
+  await pushIncompleteBinaries(output, 'kubelet')
   const { build, cmds } = await buildAgain(c, 'sea')
   passed(build)
-  assert.match(build.output, `the cached build kspawn-cache/hyperkube-amd64:${built.key} cannot serve (it has no /kspawn/bin/kubelet): building instead`)
+  assert.match(build.output, `the cached build kspawn-cache/kube-binaries:${built.key} cannot serve (it has no /kspawn/bin/kubelet): building instead`)
   assert.is(ran(cmds, BUILD).length, 1, 'it was built')
-  const kubelet = join(c.workdir, 'worktrees', 'sea', 'src', 'k8s.io', 'kubernetes', '_output', 'dockerized', 'bin', 'linux', 'amd64', 'kubelet')
+  const kubelet = join(output, 'kubelet')
   assert.is((await must([kubelet, '--version'])).stdout.trim(), `Kubernetes ${built.gitVersion}`)
 })
 
@@ -261,7 +282,7 @@ test('--no-cache builds and looks nothing up; a registry that does not answer is
   assert.equal(ran(off.cmds, /kspawn-cache|docker (pull|push)/), [], 'nothing was looked up or pushed')
 
   // A machine whose engine has no entry for the tree, so that only that registry could serve it.
-  await untag(local())
+  await untag(local(), local('kube-binaries'))
   const d = await machine('d', [variant('dee', 'bcdee')], '127.0.0.1:9/kspawn-cache')
   const { build, image, cmds } = await buildAgain(d, 'dee')
   passed(build)

@@ -32,8 +32,9 @@ export async function rejection(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection')
 }
 
+/** The file's text once something has written it; a minute at most, as a loaded machine may take that long to start a CLI. */
 export async function waitForFile(file: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 2400; i++) {
     const text = await readFile(file, 'utf8').catch(() => '')
     if (text.trim()) return text.trim()
     await sleep(25)

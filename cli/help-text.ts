@@ -156,9 +156,12 @@ Options:
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
       --version  Show version number                                                       [boolean]
+      --json     print one JSON document on stdout instead of the text (its shape: docs/cli.md)
+                                                                          [boolean] [default: false]
 
 Examples:
-  kspawn list  what \`kspawn run\` and \`kspawn task\` can do with kspawn.config.ts`,
+  kspawn list         what \`kspawn run\` and \`kspawn task\` can do with kspawn.config.ts
+  kspawn list --json  the same as one JSON document (its shape: docs/cli.md)`,
   clusters: `kspawn clusters
 
 list the clusters kspawn made, with their state and KUBECONFIG lines, and the deployer's other
@@ -169,9 +172,12 @@ Options:
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
       --version  Show version number                                                       [boolean]
+      --json     print one JSON document on stdout instead of the text (its shape: docs/cli.md)
+                                                                          [boolean] [default: false]
 
 Examples:
-  kspawn clusters  name, variant, image tag, nodes, and running/stopped/partly running/gone`,
+  kspawn clusters         name, variant, image tag, nodes, and running/stopped/partly running/gone
+  kspawn clusters --json  the same as one JSON document (its shape: docs/cli.md)`,
   down: `kspawn down [clusters..]
 
 stop and destroy clusters kspawn made, and forget them
@@ -204,7 +210,11 @@ Options:
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
       --version  Show version number                                                       [boolean]
+      --json     print one JSON document on stdout instead of the text (its shape: docs/cli.md)
+                                                                          [boolean] [default: false]
 
 Examples:
-  kspawn doctor  git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root`,
+  kspawn doctor         git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not
+                        root
+  kspawn doctor --json  each check as JSON (its shape: docs/cli.md); the exit status is the same`,
 }

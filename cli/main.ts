@@ -65,6 +65,8 @@ const rendererOption = {
   describe: 'how to show progress: default (animated, on a terminal), simple (timestamped lines, when piped or CI is set), verbose (also each line of output), silent, json (the event stream as JSON lines)',
 } as const
 
+const jsonOption = { type: 'boolean', default: false, describe: 'print one JSON document on stdout instead of the text (its shape: docs/cli.md)' } as const
+
 function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: (code: number) => void): Argv {
   return cli
     .scriptName('kspawn')
@@ -210,21 +212,29 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
     .command(
       'list',
       'list the workflows and their tasks, the tasks, and the variants of the config',
-      (command) => command.example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts'),
+      (command) =>
+        command
+          .option('json', jsonOption)
+          .example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts')
+          .example('$0 list --json', 'the same as one JSON document (its shape: docs/cli.md)'),
       async (args) => {
         problems.check()
         const { listCommand } = await import('./list.ts')
-        setExitCode(await listCommand({ config: args.config }, deps))
+        setExitCode(await listCommand({ config: args.config, ...(args.json ? { json: true } : {}) }, deps))
       },
     )
     .command(
       'clusters',
       "list the clusters kspawn made, with their state and KUBECONFIG lines, and the deployer's other clusters",
-      (command) => command.example('$0 clusters', 'name, variant, image tag, nodes, and running/stopped/partly running/gone'),
+      (command) =>
+        command
+          .option('json', jsonOption)
+          .example('$0 clusters', 'name, variant, image tag, nodes, and running/stopped/partly running/gone')
+          .example('$0 clusters --json', 'the same as one JSON document (its shape: docs/cli.md)'),
       async (args) => {
         problems.check()
         const { clustersCommand } = await import('./clusters.ts')
-        setExitCode(await clustersCommand({ config: args.config }, deps))
+        setExitCode(await clustersCommand({ config: args.config, json: args.json }, deps))
       },
     )
     .command(
@@ -252,11 +262,15 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
     .command(
       'doctor',
       'check that the tools and services the configured loop needs are there, and say how to get what is missing',
-      (command) => command.example('$0 doctor', 'git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root'),
+      (command) =>
+        command
+          .option('json', jsonOption)
+          .example('$0 doctor', 'git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root')
+          .example('$0 doctor --json', 'each check as JSON (its shape: docs/cli.md); the exit status is the same'),
       async (args) => {
         problems.check()
         const { doctorCommand } = await import('./doctor.ts')
-        setExitCode(await doctorCommand({ config: args.config }, deps))
+        setExitCode(await doctorCommand({ config: args.config, json: args.json }, deps))
       },
     )
     .demandCommand(1, 'name a command: run, task, pr, list, clusters, down or doctor')

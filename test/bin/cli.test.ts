@@ -417,7 +417,7 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
     argv: ['pr', '--smoke'],
     stderr: '2 problems, so nothing was run:\n  - --smoke needs a value, e.g. --smoke denyattach\n  - name the pull request, commit or branch to build: https://github.com/OWNER/REPO/pull/N, OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH\nSee: kspawn pr --help\n',
   },
-  { name: 'an option list does not take', argv: ['list', '--all'], stderr: 'unknown option --all: kspawn list takes --config\nSee: kspawn list --help\n' },
+  { name: 'an option list does not take', argv: ['list', '--all'], stderr: 'unknown option --all: kspawn list takes --config, --json\nSee: kspawn list --help\n' },
   { name: 'a word doctor does not take', argv: ['doctor', 'now'], stderr: 'unexpected argument "now"\nSee: kspawn doctor --help\n' },
   {
     name: "a checkout under another user's home, which kspawn does not expand",

@@ -23,6 +23,8 @@ Commands:
   kspawn down [clusters..]  stop and destroy clusters kspawn made, and forget them
   kspawn doctor             check that the tools and services the configured loop needs are there,
                             and say how to get what is missing
+  kspawn completion         print the bash or zsh script that completes kspawn's commands, options,
+                            workflows, tasks, variants and clusters on Tab
 
 Options:
       --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
@@ -217,4 +219,20 @@ Examples:
   kspawn doctor         git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not
                         root
   kspawn doctor --json  each check as JSON (its shape: docs/cli.md); the exit status is the same`,
+  completion: `kspawn completion
+
+print the bash or zsh script that completes kspawn's commands, options, workflows, tasks, variants
+and clusters on Tab
+
+Options:
+      --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
+                 above)                                                                     [string]
+  -h, --help     Show help                                                                 [boolean]
+      --version  Show version number                                                       [boolean]
+      --shell    the shell to complete in (default: zsh when $SHELL or $ZSH_NAME names it, else
+                 bash)                                                      [choices: "bash", "zsh"]
+
+Examples:
+  kspawn completion >> ~/.bashrc             complete kspawn in every new bash
+  kspawn completion --shell zsh >> ~/.zshrc  the same for zsh`,
 }

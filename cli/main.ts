@@ -17,6 +17,12 @@ export async function main(argv: string[], overrides: Partial<CliDeps> = {}): Pr
   const shortcut = shortcutFor(argv, deps.stdout.columns)
   if (shortcut === undefined) return parseAndRun(argv, deps)
   try {
+    if ('complete' in shortcut) {
+      const { completions } = await import('./complete.ts')
+      const found = await completions(shortcut.complete, deps)
+      if (found.length > 0) deps.stdout.write(`${found.join('\n')}\n`)
+      return 0
+    }
     if ('help' in shortcut) {
       const { helpTexts } = await import('./help-text.ts')
       deps.stdout.write(`${helpTexts[shortcut.help]}\n`)
@@ -273,7 +279,22 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
         setExitCode(await doctorCommand({ config: args.config, json: args.json }, deps))
       },
     )
-    .demandCommand(1, 'name a command: run, task, pr, list, clusters, down or doctor')
+    .command(
+      'completion',
+      'print the bash or zsh script that completes kspawn\'s commands, options, workflows, tasks, variants and clusters on Tab',
+      (command) =>
+        command
+          .option('shell', { choices: ['bash', 'zsh'] as const, requiresArg: true, describe: 'the shell to complete in (default: zsh when $SHELL or $ZSH_NAME names it, else bash)' })
+          .example('$0 completion >> ~/.bashrc', 'complete kspawn in every new bash')
+          .example('$0 completion --shell zsh >> ~/.zshrc', 'the same for zsh'),
+      async (args) => {
+        problems.check()
+        const { completionScript } = await import('./complete.ts')
+        const zsh = [deps.env.SHELL, deps.env.ZSH_NAME].some((value) => value?.includes('zsh'))
+        deps.stdout.write(completionScript(args.shell ?? (zsh ? 'zsh' : 'bash')))
+      },
+    )
+    .demandCommand(1, 'name a command: run, task, pr, list, clusters, down, doctor or completion')
     .recommendCommands()
     .strict()
     .help()

@@ -1,7 +1,8 @@
 // Command lines that kspawn answers without yargs, because people (and shell
 // completion) type them often and loading yargs costs more than the answer:
 // a help (`kspawn --help`, `kspawn run -h`) at the usual 100 columns, printed
-// from cli/help-text.ts, and `kspawn list` with at most a --config and a --json. Anything
+// from cli/help-text.ts, `kspawn list` with at most a --config and a --json,
+// and the completions a Tab asks for (cli/complete.ts). Anything
 // else, even one character off, goes through yargs (cli/main.ts); the tests
 // check that both give the same output and exit status (test/bin/shortcut.test.ts).
 import { COMMANDS, isCommand } from './usage.ts'
@@ -16,10 +17,12 @@ export function helpWidth(columns: number | undefined): number {
 
 export type HelpTopic = (typeof HELP_TOPICS)[number]
 
-export type Shortcut = { help: HelpTopic } | { list: { config?: string; json?: true } }
+export type Shortcut = { help: HelpTopic } | { list: { config?: string; json?: true } } | { complete: string[] }
 
 /** The shortcut for this command line, or undefined when yargs must parse it. */
 export function shortcutFor(argv: readonly string[], columns: number | undefined): Shortcut | undefined {
+  // A Tab in a shell that sourced `kspawn completion`: --get-yargs-completions kspawn <words...> (cli/complete.ts).
+  if (argv[0] === '--get-yargs-completions') return { complete: argv.slice(2) }
   // --help, -h, <command> --help, <command> -h; help-text.ts holds them at 100 columns.
   if (helpWidth(columns) === 100 && (argv.length === 1 || argv.length === 2)) {
     const topic = argv.length === 1 ? '' : argv[0]
@@ -42,7 +45,7 @@ export function shortcutFor(argv: readonly string[], columns: number | undefined
   return { list: { ...(config === undefined ? {} : { config }), ...(json ? { json } : {}) } }
 }
 
-function isHelpTopic(value: string | undefined): value is HelpTopic {
+export function isHelpTopic(value: string | undefined): value is HelpTopic {
   return value === '' || (value !== undefined && isCommand(value))
 }
 

@@ -30,7 +30,28 @@ Options:
       --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
-      --version  Show version number                                                       [boolean]`,
+      --version  Show version number                                                       [boolean]
+
+Examples:
+  kspawn doctor                                check that the tools the config needs are there
+  kspawn list                                  the workflows, tasks and variants of kspawn.config.ts
+  kspawn run dev-loop                          fetch, build, make the image, spawn a cluster and
+                                               smoke-test it, for every variant
+  kspawn run dev-loop --dry-run                the commands it would run, in order; none is run
+  kspawn task smoke-test --variant denyattach  one step again, from where the last run left the
+                                               variant
+  kspawn clusters                              kspawn's clusters, their state and export
+                                               KUBECONFIG=... lines
+  kspawn down denyattach                       stop and destroy a cluster kspawn made
+  kspawn completion >> ~/.bashrc               complete commands, workflows, variants and clusters
+                                               on Tab
+
+Exit status: 0 every variant passed (or the command did what it was asked); 1 a step failed, or
+doctor found something missing; 2 bad usage or config, nothing was run; 130 interrupted (Ctrl-C).
+
+Each command's options and examples: kspawn <command> --help. The manual: README.md, docs/cli.md
+(the commands, --json shapes, exit status) and docs/config.md (the config file), in kspawn's
+repository and in its package (the folder of kspawn's package.json).`,
   run: `kspawn run <workflow>
 
 run a workflow for every variant in the config, or those named with --variant

@@ -294,6 +294,21 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
         deps.stdout.write(completionScript(args.shell ?? (zsh ? 'zsh' : 'bash')))
       },
     )
+    .example('$0 doctor', 'check that the tools the config needs are there')
+    .example('$0 list', 'the workflows, tasks and variants of kspawn.config.ts')
+    .example('$0 run dev-loop', 'fetch, build, make the image, spawn a cluster and smoke-test it, for every variant')
+    .example('$0 run dev-loop --dry-run', 'the commands it would run, in order; none is run')
+    .example('$0 task smoke-test --variant denyattach', 'one step again, from where the last run left the variant')
+    .example('$0 clusters', "kspawn's clusters, their state and export KUBECONFIG=... lines")
+    .example('$0 down denyattach', 'stop and destroy a cluster kspawn made')
+    .example('$0 completion >> ~/.bashrc', 'complete commands, workflows, variants and clusters on Tab')
+    .epilog(
+      [
+        'Exit status: 0 every variant passed (or the command did what it was asked); 1 a step failed, or doctor found something missing; 2 bad usage or config, nothing was run; 130 interrupted (Ctrl-C).',
+        '',
+        "Each command's options and examples: kspawn <command> --help. The manual: README.md, docs/cli.md (the commands, --json shapes, exit status) and docs/config.md (the config file), in kspawn's repository and in its package (the folder of kspawn's package.json).",
+      ].join('\n'),
+    )
     .demandCommand(1, 'name a command: run, task, pr, list, clusters, down, doctor or completion')
     .recommendCommands()
     .strict()

@@ -87,6 +87,28 @@ test('--help lists the commands; each command has its own help with examples', a
   assert.ok((await kspawn(['doctor', '--help'])).stdout.includes('kube-spawn, kubectl'))
 })
 
+test('--help shows everyday examples, the exit statuses and where the docs are, and stays on the fast path', async () => {
+  const { exitCode, stdout } = await kspawn(['--help'])
+  assert.is(exitCode, 0)
+  for (const example of ['kspawn doctor', 'kspawn list', 'kspawn run dev-loop', 'kspawn run dev-loop --dry-run', 'kspawn task smoke-test --variant denyattach', 'kspawn clusters', 'kspawn down denyattach', 'kspawn completion >> ~/.bashrc']) {
+    assert.match(stdout, new RegExp(`^  ${example.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  `, 'm'), example)
+  }
+  const flat = stdout.replace(/\s+/g, ' ')
+  for (const status of ['0 every variant passed', '1 a step failed', '2 bad usage or config, nothing was run', '130 interrupted']) assert.ok(flat.includes(status), status)
+  assert.ok(flat.includes('docs/cli.md') && flat.includes('docs/config.md') && flat.includes('kspawn <command> --help'))
+  const { helpTexts } = await import('../../cli/help-text.ts')
+  assert.is(stdout, `${helpTexts['']}\n`, 'the generated help, printed without yargs')
+})
+
+test('a mistyped command: did you mean, exit 2, and nothing run', async () => {
+  await writeConfigFile(dir)
+  for (const [typed, meant] of [['rnu', 'run'], ['lsit', 'list'], ['doctr', 'doctor'], ['clusterz', 'clusters'], ['compleiton', 'completion']]) {
+    const { exitCode, stdout, stderr } = await kspawn([typed!, 'dev-loop'])
+    assert.equal({ exitCode, stdout, stderr }, { exitCode: 2, stdout: '', stderr: `unknown command "${typed}": did you mean ${meant}?\nSee: kspawn --help\n` })
+  }
+  assert.equal(seen, [])
+})
+
 test('an unknown option or command is a usage error: exit 2', async () => {
   await writeConfigFile(dir)
   const option = await kspawn(['run', 'dev-loop', '--varient', 'denyattach'])

@@ -65,7 +65,7 @@ test('each help, --help or -h, prints what yargs prints, at 100 columns and on a
   }
 })
 
-test('only a help at 100 columns and list with at most a --config and a --json are shortcuts', () => {
+test('only a help at 100 columns, list with at most a --config and a --json, and a Tab\'s completions are shortcuts', () => {
   const lines: [argv: string[], shortcut: ReturnType<typeof shortcutFor>, columns?: number][] = [
     [['--help'], { help: '' }],
     [['-h'], { help: '' }],
@@ -102,6 +102,9 @@ test('only a help at 100 columns and list with at most a --config and a --json a
     [['list', 'extra'], undefined],
     [['list', '--', 'x'], undefined],
     [['clusters'], undefined],
+    [['--get-yargs-completions', 'kspawn', 'run', ''], { complete: ['run', ''] }],
+    [['--get-yargs-completions', 'kspawn', ''], { complete: [''] }],
+    [['run', '--get-yargs-completions'], undefined],
     [[], undefined],
   ]
   for (const [argv, expected, columns] of lines) assert.equal(shortcutFor(argv, columns), expected, `kspawn ${argv.join(' ')} at ${columns ?? 'no'} columns`)

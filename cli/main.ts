@@ -1,7 +1,7 @@
 // The command line: argv in, exit status out. yargs parses and validates it;
 // each command is a library function (cli/run.ts, cli/task.ts, ...) loaded
 // only when it runs, so that `--help` does not pay for listr2, zx or the config.
-// The lines people type most, a help and `kspawn list`, do not even load yargs
+// The lines people type most, a help, `kspawn list` and a Tab's completions, do not even load yargs
 // (cli/shortcut.ts): starting it costs more than the answer.
 import type { Argv } from 'yargs'
 import { KspawnError } from '../engine/errors.ts'

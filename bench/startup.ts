@@ -1,6 +1,6 @@
 // What starting kspawn costs, as users run it: the built CLI (node
 // dist/bin/kspawn.js, package.json's bin) doing `--version`, `--help` and
-// `list` with the repository's kspawn.config.ts (a TypeScript config, loaded
+// `list` (and `list --json`) with the repository's kspawn.config.ts (a TypeScript config, loaded
 // through jiti, importing kspawn and two of its plugins), each against a bare
 // `node -e 0` in the same run. Every round runs each case once as a fresh
 // process, the cases taking turns and the first one moving from round to
@@ -11,8 +11,14 @@
 // and system, from bash's `time`) is shown beside it, as the load of the
 // machine changes it less. Builds dist/ first (npm run build).
 //
+// Also what each Tab costs once `kspawn completion` is installed, that is
+// the completions a Tab asks for (`--get-yargs-completions`, cli/complete.ts):
+// the commands with the same aim as a help, the variants (which read the
+// config) with that of list.
+//
 // Informative, with no aim: `list` right after an edit of the config, when
-// jiti has to transform it again (JITI_FS_CACHE=false: no transform cache).
+// jiti has to transform it again (JITI_FS_CACHE=false: no transform cache),
+// and the Tabs after `run` and `down`.
 //
 //   npm run bench:startup [-- rounds]     (default 31)
 
@@ -41,6 +47,13 @@ const cases: Case[] = [
   // In the repository, whose kspawn.config.ts list finds as a user's own.
   { name: 'kspawn list', args: [bin, 'list'], aim: 3 },
   { name: 'kspawn list, config just edited', args: [bin, 'list'], env: { JITI_FS_CACHE: 'false' } },
+  { name: 'kspawn list --json', args: [bin, 'list', '--json'], aim: 3 },
+  // What the completion script runs on each Tab (kspawn completion): the command, then the values that need
+  // the registry (workflows) or the config (variants; clusters, from the records in the config's workdir).
+  { name: 'Tab: kspawn <Tab>', args: [bin, '--get-yargs-completions', 'kspawn', ''], aim: 2 },
+  { name: 'Tab: kspawn run <Tab>', args: [bin, '--get-yargs-completions', 'kspawn', 'run', ''] },
+  { name: 'Tab: kspawn run dev-loop --variant <Tab>', args: [bin, '--get-yargs-completions', 'kspawn', 'run', 'dev-loop', '--variant', ''], aim: 3 },
+  { name: 'Tab: kspawn down <Tab>', args: [bin, '--get-yargs-completions', 'kspawn', 'down', ''] },
 ]
 
 /** A fresh process of the case: its wall time and its CPU time (user and system), in ms, as bash's `time` reports them. */

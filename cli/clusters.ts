@@ -15,6 +15,56 @@ import { isAlive, lockFile, readLock, type LockRecord } from '../engine/run/run-
 export interface ClustersCommandOptions {
   /** --config */
   config?: string
+  /** --json: one JSON document on stdout (ClustersJson), instead of the text. */
+  json?: boolean
+}
+
+export type ClusterState = ClusterStatus['state'] | 'being made' | 'half made' | 'unknown'
+
+/** `kspawn clusters --json`, a stable interface: docs/cli.md describes it; a change that breaks a reader raises `version`. */
+export interface ClustersJson {
+  version: 1
+  /** The config file, absolute. */
+  config: string
+  /** Where kspawn's records of its clusters are: <workdir>/clusters/<cluster>.json. */
+  workdir: string
+  /** The clusters kspawn made, by name. */
+  clusters: ClusterJson[]
+  /** The deployers' clusters that kspawn did not make. */
+  others: OtherClusterJson[]
+}
+
+export interface ClusterJson {
+  name: string
+  variant: string
+  /** The deployer that made it, e.g. kube-spawn or kind. */
+  deployer: string
+  tag: string
+  /** The image its machines run. */
+  image: string
+  /** How many machines (nodes) it has: those the deployer lists, else as many as it was made with; null when unknown. */
+  nodes: number | null
+  /** The machines the deployer lists, and those of them that run. */
+  machines: string[]
+  running: string[]
+  state: ClusterState
+  /** Set when state is "running": the KUBECONFIG to reach it. */
+  kubeconfig: string | null
+  /** The live kspawn run that uses (or is making) it, else null. */
+  usedBy: { run: string; pid: number; command: string; since: string } | null
+  /** The run that made it, and when. */
+  madeBy: { run: string; created: string }
+  /** The command line that removes it (or forgets it, when gone). */
+  down: string
+}
+
+export interface OtherClusterJson {
+  name: string
+  deployer: string
+  tag: string | null
+  nodes: number | null
+  state: ClusterStatus['state']
+  kubeconfig: string | null
 }
 
 export async function clustersCommand(options: ClustersCommandOptions, deps: CliDeps): Promise<number> {
@@ -22,7 +72,8 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
   const records = await readClusterRecords(config.workdir)
   const ours = new Set(records.map((record) => record.cluster))
   // Listing only reads: in dry-run the runner runs the deployers' listing commands and writes no log.
-  const io = commandIO({ runDir: tmpdir(), dryRun: true, step: 'clusters' }, deps)('clusters')
+  // With --json, nothing but the document goes to stdout: the listing's messages go to stderr.
+  const io = commandIO({ runDir: tmpdir(), dryRun: true, step: 'clusters', messagesTo: options.json ? 'stderr' : 'stdout' }, deps)('clusters')
   // Each cluster asked of the deployer that made it; each deployer also lists the clusters kspawn did not make.
   const statuses = new Map<string, ClusterStatus>()
   const deployerNames = new Map<string, string>()
@@ -51,11 +102,52 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
     const holder = await readLock(lockFile(config.workdir, record.variant))
     if (holder && isAlive(holder)) holders.set(record.cluster, holder)
   }
-  const stateOf = (record: ClusterRecord) => {
+  const stateOf = (record: ClusterRecord): ClusterState => {
     // A cluster made by a deployer this config does not know cannot be asked about.
     if (!deployerNames.has(record.cluster)) return 'unknown'
     if (record.making) return holders.get(record.cluster)?.run === record.run ? 'being made' : 'half made'
     return statuses.get(record.cluster)?.state ?? 'gone'
+  }
+
+  // The command as it can be pasted where this one ran: with the same --config, if one was given.
+  const down = (cluster: string) => kspawnDownCommand({ configArgs: configArgs(options.config) }, cluster)
+  const nodesOf = (record: ClusterRecord) => statuses.get(record.cluster)?.machines.length || Number(record.deployer.nodes ?? 0) || null
+
+  if (options.json) {
+    const document: ClustersJson = {
+      version: 1,
+      config: config.file,
+      workdir: config.workdir,
+      clusters: records.map((record) => {
+        const status = statuses.get(record.cluster)
+        const state = stateOf(record)
+        const holder = holders.get(record.cluster)
+        return {
+          name: record.cluster,
+          variant: record.variant,
+          deployer: record.deployer.name,
+          tag: record.tag,
+          image: record.image,
+          nodes: nodesOf(record),
+          machines: status?.machines ?? [],
+          running: status?.running ?? [],
+          state,
+          kubeconfig: state === 'running' ? record.kubeconfig : null,
+          usedBy: holder ? { run: holder.run, pid: holder.pid, command: holder.command, since: holder.since } : null,
+          madeBy: { run: record.run, created: record.created },
+          down: down(record.cluster),
+        }
+      }),
+      others: foreignBy.flatMap(({ deployer, clusters }) =>
+        clusters.map((cluster) => {
+          const status = statuses.get(cluster)
+          const state = status?.state ?? 'gone'
+          return { name: cluster, deployer: deployer.name, tag: status?.tag ?? null, nodes: status ? status.machines.length : null, state, kubeconfig: state === 'running' ? deployer.kubeconfig(cluster) : null }
+        }),
+      ),
+    }
+    deps.stdout.write(`${JSON.stringify(document, null, 2)}\n`)
+    return 0
   }
 
   const lines: string[] = []
@@ -63,12 +155,8 @@ export async function clustersCommand(options: ClustersCommandOptions, deps: Cli
     lines.push(`kspawn has made no cluster that is still recorded (records: ${config.workdir}/clusters/).`)
   } else {
     const rows = records.map((record) => {
-      const status = statuses.get(record.cluster)
-      const nodes = status?.machines.length || Number(record.deployer.nodes ?? 0) || '-'
-      return [record.cluster, record.variant, record.deployer.name, record.tag, String(nodes), stateOf(record)]
+      return [record.cluster, record.variant, record.deployer.name, record.tag, String(nodesOf(record) ?? '-'), stateOf(record)]
     })
-    // The command as it can be pasted where this one ran: with the same --config, if one was given.
-    const down = (cluster: string) => kspawnDownCommand({ configArgs: configArgs(options.config) }, cluster)
     lines.push(...table([['CLUSTER', 'VARIANT', 'DEPLOYER', 'TAG', 'NODES', 'STATE'], ...rows], (i) => {
       const record = records[i]
       if (!record) return []

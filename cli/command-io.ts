@@ -13,13 +13,16 @@ export interface CommandIOOptions {
   dryRun: boolean
   /** Names the log file, e.g. `down` → <runDir>/<cluster>/down.log. */
   step: string
+  /** Where the commands' messages (and dry-run lines) go: stdout by default; stderr when stdout holds a document (--json). */
+  messagesTo?: 'stdout' | 'stderr'
 }
 
 /** One StepIO per cluster: its commands log to their own file. */
 export function commandIO(options: CommandIOOptions, deps: CliDeps): (cluster: string) => StepIO {
+  const messages = options.messagesTo === 'stderr' ? deps.stderr : deps.stdout
   const emit = (event: KspawnEvent) => {
-    if (event.kind === 'cmd' && event.dryRun) deps.stdout.write(`$ ${event.commandLine}\n`)
-    else if (event.kind === 'info') deps.stdout.write(`${event.message}\n`)
+    if (event.kind === 'cmd' && event.dryRun) messages.write(`$ ${event.commandLine}\n`)
+    else if (event.kind === 'info') messages.write(`${event.message}\n`)
     else if (event.kind === 'warn') deps.stderr.write(`warning: ${event.message}\n`)
   }
   const runner = createRunner({ runDir: options.runDir, dryRun: options.dryRun, isRoot: deps.isRoot, emit })

@@ -13,6 +13,31 @@ import { loadConfigFor, type CliDeps } from './deps.ts'
 export interface DoctorCommandOptions {
   /** --config */
   config?: string
+  /** --json: one JSON document on stdout (DoctorJson), instead of the text; the exit status is the same. */
+  json?: boolean
+}
+
+/** `kspawn doctor --json`, a stable interface: docs/cli.md describes it; a change that breaks a reader raises `version`. */
+export interface DoctorJson {
+  version: 1
+  /** The config file checked for, absolute; null when none was found (then every deployer's needs are checked). */
+  config: string | null
+  /** True when nothing needed is missing: kspawn doctor exits 0. */
+  ok: boolean
+  checks: {
+    name: string
+    ok: boolean
+    /** What was found: where a tool is, what it answered; what is wrong when not ok. */
+    found: string
+    /** What kspawn needs it for. */
+    purpose: string
+    /** What to do about it when not ok; null when ok or when there is no advice. */
+    fix: string | null
+    /** Why it does not count although not ok (another deployer can stand in), else null. */
+    optional: string | null
+  }[]
+  /** The names of the checks that are not ok and count. */
+  missing: string[]
 }
 
 export interface Check {
@@ -48,6 +73,18 @@ function pluginsInUse(config: Config | undefined, known: readonly PluginDefiniti
 export async function doctorCommand(options: DoctorCommandOptions, deps: CliDeps): Promise<number> {
   const config = await loadConfigIfAny(options, deps)
   const checks = [...(await runChecks(config, deps, await deps.loadPlugins())), ...(config ? await sourceChecks(config) : [])]
+  const missing = checks.filter((check) => !check.ok && !check.optional)
+  if (options.json) {
+    const document: DoctorJson = {
+      version: 1,
+      config: config?.file ?? null,
+      ok: missing.length === 0,
+      checks: checks.map((check) => ({ name: check.name, ok: check.ok, found: check.detail, purpose: check.purpose, fix: check.ok ? null : (check.fix ?? null), optional: check.ok ? null : (check.optional ?? null) })),
+      missing: missing.map((check) => check.name),
+    }
+    deps.stdout.write(`${JSON.stringify(document, null, 2)}\n`)
+    return missing.length === 0 ? 0 : 1
+  }
   const style = createStyle(useColor(deps.stdout, deps.env))
   const width = Math.max(...checks.map((check) => check.name.length))
   const lines = [config ? `What ${path.relative(deps.cwd, config.file) || config.file} needs:` : 'No config found; what a dev loop can need:']
@@ -56,7 +93,6 @@ export async function doctorCommand(options: DoctorCommandOptions, deps: CliDeps
     lines.push(`  ${mark} ${check.name.padEnd(width)}  ${check.detail} — ${check.purpose}${!check.ok && check.optional ? ` (${check.optional})` : ''}`)
     if (!check.ok && check.fix) lines.push(`    ${''.padEnd(width)}  ${check.fix}`)
   }
-  const missing = checks.filter((check) => !check.ok && !check.optional)
   lines.push(missing.length === 0 ? style.green('Everything is there.') : style.red(`Missing: ${missing.map((check) => check.name).join(', ')}.`))
   deps.stdout.write(`${lines.join('\n')}\n`)
   return missing.length === 0 ? 0 : 1

@@ -23,12 +23,35 @@ Commands:
   kspawn down [clusters..]  stop and destroy clusters kspawn made, and forget them
   kspawn doctor             check that the tools and services the configured loop needs are there,
                             and say how to get what is missing
+  kspawn completion         print the bash or zsh script that completes kspawn's commands, options,
+                            workflows, tasks, variants and clusters on Tab
 
 Options:
       --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
-      --version  Show version number                                                       [boolean]`,
+      --version  Show version number                                                       [boolean]
+
+Examples:
+  kspawn doctor                                check that the tools the config needs are there
+  kspawn list                                  the workflows, tasks and variants of kspawn.config.ts
+  kspawn run dev-loop                          fetch, build, make the image, spawn a cluster and
+                                               smoke-test it, for every variant
+  kspawn run dev-loop --dry-run                the commands it would run, in order; none is run
+  kspawn task smoke-test --variant denyattach  one step again, from where the last run left the
+                                               variant
+  kspawn clusters                              kspawn's clusters, their state and export
+                                               KUBECONFIG=... lines
+  kspawn down denyattach                       stop and destroy a cluster kspawn made
+  kspawn completion >> ~/.bashrc               complete commands, workflows, variants and clusters
+                                               on Tab
+
+Exit status: 0 every variant passed (or the command did what it was asked); 1 a step failed, or
+doctor found something missing; 2 bad usage or config, nothing was run; 130 interrupted (Ctrl-C).
+
+Each command's options and examples: kspawn <command> --help. The manual: README.md, docs/cli.md
+(the commands, --json shapes, exit status) and docs/config.md (the config file), in kspawn's
+repository and in its package (the folder of kspawn's package.json).`,
   run: `kspawn run <workflow>
 
 run a workflow for every variant in the config, or those named with --variant
@@ -156,9 +179,12 @@ Options:
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
       --version  Show version number                                                       [boolean]
+      --json     print one JSON document on stdout instead of the text (its shape: docs/cli.md)
+                                                                          [boolean] [default: false]
 
 Examples:
-  kspawn list  what \`kspawn run\` and \`kspawn task\` can do with kspawn.config.ts`,
+  kspawn list         what \`kspawn run\` and \`kspawn task\` can do with kspawn.config.ts
+  kspawn list --json  the same as one JSON document (its shape: docs/cli.md)`,
   clusters: `kspawn clusters
 
 list the clusters kspawn made, with their state and KUBECONFIG lines, and the deployer's other
@@ -169,9 +195,12 @@ Options:
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
       --version  Show version number                                                       [boolean]
+      --json     print one JSON document on stdout instead of the text (its shape: docs/cli.md)
+                                                                          [boolean] [default: false]
 
 Examples:
-  kspawn clusters  name, variant, image tag, nodes, and running/stopped/partly running/gone`,
+  kspawn clusters         name, variant, image tag, nodes, and running/stopped/partly running/gone
+  kspawn clusters --json  the same as one JSON document (its shape: docs/cli.md)`,
   down: `kspawn down [clusters..]
 
 stop and destroy clusters kspawn made, and forget them
@@ -204,7 +233,27 @@ Options:
                  above)                                                                     [string]
   -h, --help     Show help                                                                 [boolean]
       --version  Show version number                                                       [boolean]
+      --json     print one JSON document on stdout instead of the text (its shape: docs/cli.md)
+                                                                          [boolean] [default: false]
 
 Examples:
-  kspawn doctor  git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root`,
+  kspawn doctor         git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not
+                        root
+  kspawn doctor --json  each check as JSON (its shape: docs/cli.md); the exit status is the same`,
+  completion: `kspawn completion
+
+print the bash or zsh script that completes kspawn's commands, options, workflows, tasks, variants
+and clusters on Tab
+
+Options:
+      --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
+                 above)                                                                     [string]
+  -h, --help     Show help                                                                 [boolean]
+      --version  Show version number                                                       [boolean]
+      --shell    the shell to complete in (default: zsh when $SHELL or $ZSH_NAME names it, else
+                 bash)                                                      [choices: "bash", "zsh"]
+
+Examples:
+  kspawn completion >> ~/.bashrc             complete kspawn in every new bash
+  kspawn completion --shell zsh >> ~/.zshrc  the same for zsh`,
 }

@@ -8,6 +8,50 @@ import { loadConfigFor, type CliDeps } from './deps.ts'
 export interface ListCommandOptions {
   /** --config */
   config?: string
+  /** --json: one JSON document on stdout (ListJson), instead of the text. */
+  json?: boolean
+}
+
+/** `kspawn list --json`, a stable interface: docs/cli.md describes it; a change that breaks a reader raises `version`. */
+export interface ListJson {
+  version: 1
+  /** The config file, absolute. */
+  config: string
+  workflows: { id: string; description: string; tasks: WorkflowTaskJson[] }[]
+  /** kspawn's own tasks (kspawn task <id>). */
+  tasks: TaskJson[]
+  /** Each deployer the config's variants run on, with the steps that make their images (also tasks). */
+  deployers: { name: string; steps: TaskJson[] }[]
+  variants: VariantJson[]
+}
+
+export interface TaskJson {
+  id: string
+  description: string
+}
+
+/** A task of a workflow, or the place where each variant's deployer's steps run. */
+export type WorkflowTaskJson = { id: string } | { deployerSteps: Record<string, string[]> }
+
+export interface VariantJson {
+  name: string
+  /** What kspawn builds (builds: true), or where a variant's image was built from, when the config says; else null. */
+  source: SourceJson | null
+  /** True when kspawn builds the variant from its source; false when it pulls `image`. */
+  builds: boolean
+  /** The image pulled for the variant, as the config names it; null when kspawn builds it. */
+  image: string | null
+  tag: string
+  cluster: string
+  /** The deployer its cluster runs on. */
+  deployer: string
+}
+
+export interface SourceJson {
+  remote: string
+  branch?: string
+  tag?: string
+  commit?: string
 }
 
 export async function listCommand(options: ListCommandOptions, deps: CliDeps): Promise<number> {
@@ -20,6 +64,30 @@ export async function listCommand(options: ListCommandOptions, deps: CliDeps): P
   for (const variant of config.variants) {
     if (deployers.some((known) => known.name === variant.deployer.name)) continue
     deployers.push({ name: variant.deployer.name, steps: await variant.deployer.steps() })
+  }
+  if (options.json) {
+    const document: ListJson = {
+      version: 1,
+      config: config.file,
+      workflows: registry.workflows.map((workflow) => ({
+        id: workflow.id,
+        description: workflow.description,
+        tasks: workflow.tasks.map((task) => ('deployerSteps' in task ? { deployerSteps: Object.fromEntries(deployers.map(({ name, steps }) => [name, steps.map((step) => step.id)])) } : { id: task.id })),
+      })),
+      tasks: registry.tasks.map(taskJson),
+      deployers: deployers.map(({ name, steps }) => ({ name, steps: steps.map(taskJson) })),
+      variants: config.variants.map((variant) => ({
+        name: variant.name,
+        source: variant.build ? sourceJson(variant.build) : variant.source ? sourceJson(variant.source) : null,
+        builds: variant.build !== undefined,
+        image: variant.build ? null : variant.image.ref,
+        tag: variant.tag,
+        cluster: variant.cluster,
+        deployer: variant.deployer.name,
+      })),
+    }
+    deps.stdout.write(`${JSON.stringify(document, null, 2)}\n`)
+    return 0
   }
   const stepsShown = deployers.length === 1 ? deployers[0]!.steps.map((task) => task.id).join(' → ') : `[${deployers.map(({ name, steps }) => `${name}: ${steps.map((task) => task.id).join(' → ')}`).join(' | ')}]`
 
@@ -47,6 +115,15 @@ export async function listCommand(options: ListCommandOptions, deps: CliDeps): P
   }
   deps.stdout.write(`${lines.join('\n')}\n`)
   return 0
+}
+
+function taskJson(task: Task): TaskJson {
+  return { id: task.id, description: task.description }
+}
+
+function sourceJson(source: Source): SourceJson {
+  const ref = source.ref
+  return { remote: source.remote, ...('branch' in ref ? { branch: ref.branch } : 'tag' in ref ? { tag: ref.tag } : { commit: ref.commit }) }
 }
 
 function origin(variant: Variant): string {

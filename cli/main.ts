@@ -1,7 +1,7 @@
 // The command line: argv in, exit status out. yargs parses and validates it;
 // each command is a library function (cli/run.ts, cli/task.ts, ...) loaded
 // only when it runs, so that `--help` does not pay for listr2, zx or the config.
-// The lines people type most, a help and `kspawn list`, do not even load yargs
+// The lines people type most, a help, `kspawn list` and a Tab's completions, do not even load yargs
 // (cli/shortcut.ts): starting it costs more than the answer.
 import type { Argv } from 'yargs'
 import { KspawnError } from '../engine/errors.ts'
@@ -17,6 +17,12 @@ export async function main(argv: string[], overrides: Partial<CliDeps> = {}): Pr
   const shortcut = shortcutFor(argv, deps.stdout.columns)
   if (shortcut === undefined) return parseAndRun(argv, deps)
   try {
+    if ('complete' in shortcut) {
+      const { completions } = await import('./complete.ts')
+      const found = await completions(shortcut.complete, deps)
+      if (found.length > 0) deps.stdout.write(`${found.join('\n')}\n`)
+      return 0
+    }
     if ('help' in shortcut) {
       const { helpTexts } = await import('./help-text.ts')
       deps.stdout.write(`${helpTexts[shortcut.help]}\n`)
@@ -64,6 +70,8 @@ const rendererOption = {
   requiresArg: true,
   describe: 'how to show progress: default (animated, on a terminal), simple (timestamped lines, when piped or CI is set), verbose (also each line of output), silent, json (the event stream as JSON lines)',
 } as const
+
+const jsonOption = { type: 'boolean', default: false, describe: 'print one JSON document on stdout instead of the text (its shape: docs/cli.md)' } as const
 
 function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: (code: number) => void): Argv {
   return cli
@@ -210,21 +218,29 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
     .command(
       'list',
       'list the workflows and their tasks, the tasks, and the variants of the config',
-      (command) => command.example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts'),
+      (command) =>
+        command
+          .option('json', jsonOption)
+          .example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts')
+          .example('$0 list --json', 'the same as one JSON document (its shape: docs/cli.md)'),
       async (args) => {
         problems.check()
         const { listCommand } = await import('./list.ts')
-        setExitCode(await listCommand({ config: args.config }, deps))
+        setExitCode(await listCommand({ config: args.config, ...(args.json ? { json: true } : {}) }, deps))
       },
     )
     .command(
       'clusters',
       "list the clusters kspawn made, with their state and KUBECONFIG lines, and the deployer's other clusters",
-      (command) => command.example('$0 clusters', 'name, variant, image tag, nodes, and running/stopped/partly running/gone'),
+      (command) =>
+        command
+          .option('json', jsonOption)
+          .example('$0 clusters', 'name, variant, image tag, nodes, and running/stopped/partly running/gone')
+          .example('$0 clusters --json', 'the same as one JSON document (its shape: docs/cli.md)'),
       async (args) => {
         problems.check()
         const { clustersCommand } = await import('./clusters.ts')
-        setExitCode(await clustersCommand({ config: args.config }, deps))
+        setExitCode(await clustersCommand({ config: args.config, json: args.json }, deps))
       },
     )
     .command(
@@ -252,14 +268,48 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
     .command(
       'doctor',
       'check that the tools and services the configured loop needs are there, and say how to get what is missing',
-      (command) => command.example('$0 doctor', 'git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root'),
+      (command) =>
+        command
+          .option('json', jsonOption)
+          .example('$0 doctor', 'git, docker and its daemon, make, kube-spawn, kubectl, and sudo when not root')
+          .example('$0 doctor --json', 'each check as JSON (its shape: docs/cli.md); the exit status is the same'),
       async (args) => {
         problems.check()
         const { doctorCommand } = await import('./doctor.ts')
-        setExitCode(await doctorCommand({ config: args.config }, deps))
+        setExitCode(await doctorCommand({ config: args.config, json: args.json }, deps))
       },
     )
-    .demandCommand(1, 'name a command: run, task, pr, list, clusters, down or doctor')
+    .command(
+      'completion',
+      'print the bash or zsh script that completes kspawn\'s commands, options, workflows, tasks, variants and clusters on Tab',
+      (command) =>
+        command
+          .option('shell', { choices: ['bash', 'zsh'] as const, requiresArg: true, describe: 'the shell to complete in (default: zsh when $SHELL or $ZSH_NAME names it, else bash)' })
+          .example('$0 completion >> ~/.bashrc', 'complete kspawn in every new bash')
+          .example('$0 completion --shell zsh >> ~/.zshrc', 'the same for zsh'),
+      async (args) => {
+        problems.check()
+        const { completionScript } = await import('./complete.ts')
+        const zsh = [deps.env.SHELL, deps.env.ZSH_NAME].some((value) => value?.includes('zsh'))
+        deps.stdout.write(completionScript(args.shell ?? (zsh ? 'zsh' : 'bash')))
+      },
+    )
+    .example('$0 doctor', 'check that the tools the config needs are there')
+    .example('$0 list', 'the workflows, tasks and variants of kspawn.config.ts')
+    .example('$0 run dev-loop', 'fetch, build, make the image, spawn a cluster and smoke-test it, for every variant')
+    .example('$0 run dev-loop --dry-run', 'the commands it would run, in order; none is run')
+    .example('$0 task smoke-test --variant denyattach', 'one step again, from where the last run left the variant')
+    .example('$0 clusters', "kspawn's clusters, their state and export KUBECONFIG=... lines")
+    .example('$0 down denyattach', 'stop and destroy a cluster kspawn made')
+    .example('$0 completion >> ~/.bashrc', 'complete commands, workflows, variants and clusters on Tab')
+    .epilog(
+      [
+        'Exit status: 0 every variant passed (or the command did what it was asked); 1 a step failed, or doctor found something missing; 2 bad usage or config, nothing was run; 130 interrupted (Ctrl-C).',
+        '',
+        "Each command's options and examples: kspawn <command> --help. The manual: README.md, docs/cli.md (the commands, --json shapes, exit status) and docs/config.md (the config file), in kspawn's repository and in its package (the folder of kspawn's package.json).",
+      ].join('\n'),
+    )
+    .demandCommand(1, 'name a command: run, task, pr, list, clusters, down, doctor or completion')
     .recommendCommands()
     .strict()
     .help()

@@ -1,7 +1,8 @@
 // Command lines that kspawn answers without yargs, because people (and shell
 // completion) type them often and loading yargs costs more than the answer:
 // a help (`kspawn --help`, `kspawn run -h`) at the usual 100 columns, printed
-// from cli/help-text.ts, and `kspawn list` with at most a --config. Anything
+// from cli/help-text.ts, `kspawn list` with at most a --config and a --json,
+// and the completions a Tab asks for (cli/complete.ts). Anything
 // else, even one character off, goes through yargs (cli/main.ts); the tests
 // check that both give the same output and exit status (test/bin/shortcut.test.ts).
 import { COMMANDS, isCommand } from './usage.ts'
@@ -16,31 +17,35 @@ export function helpWidth(columns: number | undefined): number {
 
 export type HelpTopic = (typeof HELP_TOPICS)[number]
 
-export type Shortcut = { help: HelpTopic } | { list: { config?: string } }
+export type Shortcut = { help: HelpTopic } | { list: { config?: string; json?: true } } | { complete: string[] }
 
 /** The shortcut for this command line, or undefined when yargs must parse it. */
 export function shortcutFor(argv: readonly string[], columns: number | undefined): Shortcut | undefined {
+  // A Tab in a shell that sourced `kspawn completion`: --get-yargs-completions kspawn <words...> (cli/complete.ts).
+  if (argv[0] === '--get-yargs-completions') return { complete: argv.slice(2) }
   // --help, -h, <command> --help, <command> -h; help-text.ts holds them at 100 columns.
   if (helpWidth(columns) === 100 && (argv.length === 1 || argv.length === 2)) {
     const topic = argv.length === 1 ? '' : argv[0]
     const flag = argv.at(-1)
     if ((flag === '--help' || flag === '-h') && isHelpTopic(topic)) return { help: topic }
   }
-  // list, list --config <file>, list --config=<file>, and --config before list: what yargs hands list's handler as it is.
+  // list, list --config <file>, list --config=<file>, and --config before list, each with or without one --json: what yargs hands list's handler as it is.
   let config: string | undefined
   let list = false
+  let json = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === 'list' && !list) list = true
+    else if (arg === '--json' && !json && list) json = true
     else if (arg === '--config' && config === undefined && isValue(argv[i + 1])) config = argv[++i]
     else if (arg.startsWith('--config=') && config === undefined && isValue(arg.slice('--config='.length))) config = arg.slice('--config='.length)
     else return undefined
   }
   if (!list) return undefined
-  return { list: config === undefined ? {} : { config } }
+  return { list: { ...(config === undefined ? {} : { config }), ...(json ? { json } : {}) } }
 }
 
-function isHelpTopic(value: string | undefined): value is HelpTopic {
+export function isHelpTopic(value: string | undefined): value is HelpTopic {
   return value === '' || (value !== undefined && isCommand(value))
 }
 

@@ -9,7 +9,7 @@ import { closest } from '../engine/closest.ts'
 import { UsageError, type KspawnError } from '../engine/errors.ts'
 
 /** kspawn's commands, as cli/main.ts defines them. */
-export const COMMANDS = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor'] as const
+export const COMMANDS = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor', 'completion'] as const
 
 const VALUE_EXAMPLES: Record<string, string> = { variant: 'denyattach', config: 'kspawn.config.ts', concurrency: '2', renderer: 'simple', cluster: 'pr7-alban', tag: 'v1.8.5-pr7', remote: 'kinvolk', smoke: 'denyattach' }
 
@@ -48,7 +48,8 @@ export class UsageProblems {
     const command = this.#command
     if (command !== undefined && !isCommand(command)) {
       // Nothing else on the line can be judged without knowing the command.
-      this.add(`unknown command "${command}": the commands are ${COMMANDS.join(', ')}`, { help: true })
+      const guess = closest(command, COMMANDS)
+      this.add(guess === undefined ? `unknown command "${command}": the commands are ${COMMANDS.join(', ')}` : `unknown command "${command}": did you mean ${guess}?`, { help: true })
       return
     }
     // A command's missing <positional> (yargs: "Not enough non-option arguments: got 0, need at least 1",

@@ -87,6 +87,28 @@ test('--help lists the commands; each command has its own help with examples', a
   assert.ok((await kspawn(['doctor', '--help'])).stdout.includes('kube-spawn, kubectl'))
 })
 
+test('--help shows everyday examples, the exit statuses and where the docs are, and stays on the fast path', async () => {
+  const { exitCode, stdout } = await kspawn(['--help'])
+  assert.is(exitCode, 0)
+  for (const example of ['kspawn doctor', 'kspawn list', 'kspawn run dev-loop', 'kspawn run dev-loop --dry-run', 'kspawn task smoke-test --variant denyattach', 'kspawn clusters', 'kspawn down denyattach', 'kspawn completion >> ~/.bashrc']) {
+    assert.match(stdout, new RegExp(`^  ${example.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  `, 'm'), example)
+  }
+  const flat = stdout.replace(/\s+/g, ' ')
+  for (const status of ['0 every variant passed', '1 a step failed', '2 bad usage or config, nothing was run', '130 interrupted']) assert.ok(flat.includes(status), status)
+  assert.ok(flat.includes('docs/cli.md') && flat.includes('docs/config.md') && flat.includes('kspawn <command> --help'))
+  const { helpTexts } = await import('../../cli/help-text.ts')
+  assert.is(stdout, `${helpTexts['']}\n`, 'the generated help, printed without yargs')
+})
+
+test('a mistyped command: did you mean, exit 2, and nothing run', async () => {
+  await writeConfigFile(dir)
+  for (const [typed, meant] of [['rnu', 'run'], ['lsit', 'list'], ['doctr', 'doctor'], ['clusterz', 'clusters'], ['compleiton', 'completion']]) {
+    const { exitCode, stdout, stderr } = await kspawn([typed!, 'dev-loop'])
+    assert.equal({ exitCode, stdout, stderr }, { exitCode: 2, stdout: '', stderr: `unknown command "${typed}": did you mean ${meant}?\nSee: kspawn --help\n` })
+  }
+  assert.equal(seen, [])
+})
+
 test('an unknown option or command is a usage error: exit 2', async () => {
   await writeConfigFile(dir)
   const option = await kspawn(['run', 'dev-loop', '--varient', 'denyattach'])
@@ -94,7 +116,7 @@ test('an unknown option or command is a usage error: exit 2', async () => {
   assert.is(option.stderr, 'unknown option --varient: did you mean --variant?\nSee: kspawn run --help\n')
   const command = await kspawn(['spawn'])
   assert.is(command.exitCode, 2)
-  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, list, clusters, down, doctor\nSee: kspawn --help\n')
+  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, list, clusters, down, doctor, completion\nSee: kspawn --help\n')
   const renderer = await kspawn(['run', 'dev-loop', '--renderer', 'fancy'])
   assert.is(renderer.exitCode, 2)
   assert.is(renderer.stderr, '--renderer must be one of default, simple, verbose, silent, json; found "fancy"\nSee: kspawn run --help\n')
@@ -363,7 +385,7 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
   { name: '--config naming an absolute path that is not there', argv: ['list', '--config', '/nonexistent/kspawn.config.ts'], stderr: '/nonexistent/kspawn.config.ts: no such file\n' },
   { name: '--concurrency that is not a number', argv: ['run', 'dev-loop', '--concurrency', 'abc'], stderr: '--concurrency must be a whole number of variants, 1 or more; found "abc"\nSee: kspawn run --help\n' },
   { name: 'an unknown variant', argv: ['run', 'dev-loop', '--variant', 'nope'], stderr: /^unknown variant "nope": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\n$/ },
-  { name: 'a mistyped command', argv: ['rnu', 'dev-loop'], stderr: /^unknown command "rnu": the commands are run, task, pr, list, clusters, down, doctor\n/ },
+  { name: 'a mistyped command', argv: ['rnu', 'dev-loop'], stderr: 'unknown command "rnu": did you mean run?\nSee: kspawn --help\n' },
   // Several problems on one line: all of them at once, those yargs finds first, then the command's own.
   {
     name: 'an unknown variant and an unknown option',
@@ -417,7 +439,7 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
     argv: ['pr', '--smoke'],
     stderr: '2 problems, so nothing was run:\n  - --smoke needs a value, e.g. --smoke denyattach\n  - name the pull request, commit or branch to build: https://github.com/OWNER/REPO/pull/N, OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH\nSee: kspawn pr --help\n',
   },
-  { name: 'an option list does not take', argv: ['list', '--all'], stderr: 'unknown option --all: kspawn list takes --config\nSee: kspawn list --help\n' },
+  { name: 'an option list does not take', argv: ['list', '--all'], stderr: 'unknown option --all: kspawn list takes --config, --json\nSee: kspawn list --help\n' },
   { name: 'a word doctor does not take', argv: ['doctor', 'now'], stderr: 'unexpected argument "now"\nSee: kspawn doctor --help\n' },
   {
     name: "a checkout under another user's home, which kspawn does not expand",

@@ -84,13 +84,21 @@ test('--version, a help and list load what they need: no yargs, and no dependenc
   const list = await modulesLoaded(['list'])
   assert.equal(list, { ...list, imported: [], required: ['jiti', 'zod'] }, 'kspawn list imports no dependency (not yargs, listr2, zx or simple-git) and requires jiti and zod')
   assert.ok(list.own.includes('engine/config/config-schema.js'))
+  const json = await modulesLoaded(['list', '--json'])
+  assert.equal(json, { ...json, imported: [], required: ['jiti', 'zod'] }, 'kspawn list --json loads what list loads')
+  // A Tab: the commands and options come from the generated helps, with no dependency and no config.
+  const tab = await modulesLoaded(['--get-yargs-completions', 'kspawn', 'run', '--'])
+  assert.equal([...tab.imported, ...tab.required], [], 'completing an option loads no dependency (not yargs)')
+  assert.not.ok(tab.own.some((file) => file.startsWith('engine/config/')), `completing an option loads no config: ${tab.own.join(', ')}`)
+  const variants = await modulesLoaded(['--get-yargs-completions', 'kspawn', 'run', 'dev-loop', '--variant', ''])
+  assert.equal(variants, { ...variants, imported: [], required: ['jiti', 'zod'] }, 'completing a variant loads the config, and not yargs')
   await rm(path.join(dir, 'kspawn.config.mjs'))
 })
 
 test('an unknown command exits 2', () => {
   const { exitCode, stderr } = kspawn(['up'])
   assert.is(exitCode, 2)
-  assert.is(stderr, 'unknown command "up": the commands are run, task, pr, list, clusters, down, doctor\nSee: kspawn --help\n')
+  assert.is(stderr, 'unknown command "up": the commands are run, task, pr, list, clusters, down, doctor, completion\nSee: kspawn --help\n')
 })
 
 test('a bad config exits 2 with the config error', async () => {

@@ -1,5 +1,5 @@
 // The lines kspawn answers without yargs (cli/shortcut.ts): a help at 100
-// columns and `kspawn list` with at most a --config. Each gives what yargs
+// columns and `kspawn list` with at most a --config and a --json. Each gives what yargs
 // gives for the same line, and every other line goes to yargs.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -65,7 +65,7 @@ test('each help, --help or -h, prints what yargs prints, at 100 columns and on a
   }
 })
 
-test('only a help at 100 columns and list with at most a --config are shortcuts', () => {
+test('only a help at 100 columns, list with at most a --config and a --json, and a Tab\'s completions are shortcuts', () => {
   const lines: [argv: string[], shortcut: ReturnType<typeof shortcutFor>, columns?: number][] = [
     [['--help'], { help: '' }],
     [['-h'], { help: '' }],
@@ -83,6 +83,13 @@ test('only a help at 100 columns and list with at most a --config are shortcuts'
     [['list', '--config=my.config.ts'], { list: { config: 'my.config.ts' } }],
     [['--config', 'list', 'list'], { list: { config: 'list' } }],
     [['list', '--config', '../configs/a b.ts'], { list: { config: '../configs/a b.ts' } }],
+    [['list', '--json'], { list: { json: true } }],
+    [['list', '--json', '--config', 'my.config.ts'], { list: { config: 'my.config.ts', json: true } }],
+    [['--config', 'my.config.ts', 'list', '--json'], { list: { config: 'my.config.ts', json: true } }],
+    [['--json', 'list'], undefined],
+    [['list', '--json', '--json'], undefined],
+    [['list', '--json=true'], undefined],
+    [['list', '--no-json'], undefined],
     [['--config', 'list'], undefined],
     [['list', 'list'], undefined],
     [['list', '--config'], undefined],
@@ -95,6 +102,9 @@ test('only a help at 100 columns and list with at most a --config are shortcuts'
     [['list', 'extra'], undefined],
     [['list', '--', 'x'], undefined],
     [['clusters'], undefined],
+    [['--get-yargs-completions', 'kspawn', 'run', ''], { complete: ['run', ''] }],
+    [['--get-yargs-completions', 'kspawn', ''], { complete: [''] }],
+    [['run', '--get-yargs-completions'], undefined],
     [[], undefined],
   ]
   for (const [argv, expected, columns] of lines) assert.equal(shortcutFor(argv, columns), expected, `kspawn ${argv.join(' ')} at ${columns ?? 'no'} columns`)
@@ -117,6 +127,9 @@ test('list as a shortcut prints, fails and exits as it does through yargs', asyn
     ['list', '--config', 'throws.config.mjs'],
     ['list', '--config', 'missing.config.ts'],
     ['list', '--config', 'kspawn.config.txt'],
+    ['list', '--json'],
+    ['list', '--json', '--config', 'kspawn.config.mjs'],
+    ['list', '--json', '--config', 'bad.config.mjs'],
   ]
   for (const argv of lines) {
     ;({ main, yargs } = await bothWays(argv))

@@ -154,6 +154,7 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
   /** The animated list: the time the step has taken after its title (or its variant's, when compact), updated as it runs. */
   function elapsedTitle(wrapper: { title: string }, title: string, startedAt: number): (() => void) | undefined {
     if (renderer !== 'default') return undefined
+    wrapper.title = title
     const timer = setInterval(() => {
       wrapper.title = `${title} ${dim(`[${formatDuration(Math.floor((Date.now() - startedAt) / 1000) * 1000)}]`)}`
     }, ELAPSED_EVERY_MS)

@@ -215,6 +215,15 @@ test('NO_COLOR leaves out colours that FORCE_COLOR would otherwise put in', asyn
   assert.not.match(plain.output, /\x1b\[/)
 })
 
+test('a normal skip is drawn dim with an arrow, in colour too, not yellow like a warning', async () => {
+  const image = fakeTask('image', { skip: async () => 'image variant: nothing to build' })
+  const { output } = await run(loop(image), { variantNames: ['denyattach'], env: { FORCE_COLOR: '1' } })
+  const skipped = output.split('\n').find((line) => line.includes('SKIPPED'))
+  assert.ok(skipped)
+  assert.match(skipped!, /\x1b\[2m↓\x1b\[22m .*Image v1\.8\.5-beta\.0-denyattach \(denyattach\) \x1b\[2m\[SKIPPED: image variant: nothing to build\]\x1b\[22m/)
+  assert.not.match(skipped!, '\x1b[33m')
+})
+
 test('an unknown variant is a usage error that lists the variants', async () => {
   try {
     await run(loop(fakeTask('fetch-source')), { variantNames: ['denyatach'] })

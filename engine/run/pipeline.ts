@@ -100,7 +100,7 @@ export function buildPipeline(options: PipelineOptions): Pipeline {
   // than the terminal, log-update cuts the top of it off, and the first variants' current steps with it: so
   // each variant is then one line, its current step and the time it has taken, and its output line below.
   const rows = options.stdout.rows ?? 24
-  const compact = options.variants.length >= 2 && options.variants.reduce((sum, run) => sum + run.tasks.length + 2, 0) > rows - 2
+  const compact = options.renderer === 'default' && options.variants.length >= 2 && options.variants.reduce((sum, run) => sum + run.tasks.length + 2, 0) > rows - 2
   // The animated list redraws itself, so the dry-run commands are printed below it once it is done, ready to copy.
   const printLater: string[] = []
   const key = (source: Partial<EventSource>) => `${source.variant ?? ''}\0${source.step ?? ''}`

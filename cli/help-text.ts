@@ -60,26 +60,29 @@ Positionals:
   workflow  the workflow (kspawn list shows them), e.g. dev-loop                 [string] [required]
 
 Options:
-      --config       config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a
-                     folder above)                                                          [string]
-  -h, --help         Show help                                                             [boolean]
-      --version      Show version number                                                   [boolean]
-      --variant      run this variant only; repeat for several                               [array]
-      --concurrency  variants running at once (default: all of them)                        [string]
-      --recreate     replace a cluster that already exists instead of refusing
+      --config             config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or
+                           in a folder above)                                               [string]
+  -h, --help               Show help                                                       [boolean]
+      --version            Show version number                                             [boolean]
+      --variant            run this variant only; repeat for several                         [array]
+      --concurrency        variants running at once (default: all of them)                  [string]
+      --recreate           replace a cluster that already exists instead of refusing
                                                                           [boolean] [default: false]
-      --cache        take builds from the build cache and keep new ones in it; --no-cache builds
-                     from the tree and pushes nothing                      [boolean] [default: true]
-      --dry-run      print each command that would change something, in order, on a line starting
-                     with "$ ", and run none                              [boolean] [default: false]
-      --resume       continue the latest run of this workflow: its variants, skipping the tasks it
-                     finished whose results are still there               [boolean] [default: false]
-      --teardown     remove the run's clusters at the end, also when a smoke test failed
+      --cache              take builds from the build cache and keep new ones in it; --no-cache
+                           builds from the tree and pushes nothing         [boolean] [default: true]
+      --dry-run            print each command that would change something, in order, on a line
+                           starting with "$ ", and run none               [boolean] [default: false]
+      --resume             continue the latest run of this workflow: its variants, skipping the
+                           tasks it finished whose results are still there[boolean] [default: false]
+      --teardown           remove the run's clusters at the end, also when a smoke test failed
                                                                           [boolean] [default: false]
-      --renderer     how to show progress: default (animated, on a terminal), simple (timestamped
-                     lines, when piped or CI is set), verbose (also each line of output), silent,
-                     json (the event stream as JSON lines)
+      --renderer           how to show progress: default (animated, on a terminal), simple
+                           (timestamped lines, when piped or CI is set), verbose (also each line of
+                           output), silent, json (the event stream as JSON lines)
                                          [choices: "default", "simple", "verbose", "silent", "json"]
+      --progress-interval  with plain output (simple, verbose): every this many seconds, a line for
+                           each step still running, with the time it has taken and its last output
+                           line; 0 for none (default: KSPAWN_PROGRESS_INTERVAL, else 30)    [string]
 
 Examples:
   kspawn run dev-loop                       fetch, build, make the hyperkube image, spawn a cluster
@@ -97,21 +100,24 @@ Positionals:
   task  the task (kspawn list shows them), e.g. build                            [string] [required]
 
 Options:
-      --config    config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a
-                  folder above)                                                             [string]
-  -h, --help      Show help                                                                [boolean]
-      --version   Show version number                                                      [boolean]
-      --variant   the variant to run it for (needed when the config has several)            [string]
-      --recreate  replace a cluster that already exists instead of refusing
+      --config             config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or
+                           in a folder above)                                               [string]
+  -h, --help               Show help                                                       [boolean]
+      --version            Show version number                                             [boolean]
+      --variant            the variant to run it for (needed when the config has several)   [string]
+      --recreate           replace a cluster that already exists instead of refusing
                                                                           [boolean] [default: false]
-      --cache     take builds from the build cache and keep new ones in it; --no-cache builds from
-                  the tree and pushes nothing                              [boolean] [default: true]
-      --dry-run   print each command that would change something, and run none
+      --cache              take builds from the build cache and keep new ones in it; --no-cache
+                           builds from the tree and pushes nothing         [boolean] [default: true]
+      --dry-run            print each command that would change something, and run none
                                                                           [boolean] [default: false]
-      --renderer  how to show progress: default (animated, on a terminal), simple (timestamped
-                  lines, when piped or CI is set), verbose (also each line of output), silent, json
-                  (the event stream as JSON lines)
+      --renderer           how to show progress: default (animated, on a terminal), simple
+                           (timestamped lines, when piped or CI is set), verbose (also each line of
+                           output), silent, json (the event stream as JSON lines)
                                          [choices: "default", "simple", "verbose", "silent", "json"]
+      --progress-interval  with plain output (simple, verbose): every this many seconds, a line for
+                           each step still running, with the time it has taken and its last output
+                           line; 0 for none (default: KSPAWN_PROGRESS_INTERVAL, else 30)    [string]
 
 Examples:
   kspawn task build --variant denyattach              build/run.sh make in the worktree of the
@@ -131,33 +137,38 @@ Positionals:
        .../commit/SHA or .../tree/BRANCH                                         [string] [required]
 
 Options:
-      --config          config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a
-                        folder above)                                                       [string]
-  -h, --help            Show help                                                          [boolean]
-      --version         Show version number                                                [boolean]
-      --cluster         the cluster (and variant) name; default pr<N>-<head owner>, or
-                        <branch>-<owner>, <sha>-<owner>                                     [string]
-      --tag             the hyperkube image tag; default <base version>-pr<N>-<short sha>   [string]
-      --remote          the remote to fetch through, added to your checkout unless one has the URL;
-                        default the head owner                                              [string]
-      --smoke           run this config variant's smoke tests instead of the top-level ones [string]
-      --comment         post the result as a comment on the pull request, updated in place on reruns
-                        (needs a token that may comment)                  [boolean] [default: false]
-      --github-api      the GitHub API to ask, e.g. https://github.example.com/api/v3 (default:
-                        github.api in the config for its host, else https://api.github.com) [string]
-      --github-timeout  seconds to wait for each GitHub API answer (default 30)             [number]
-      --recreate        replace the cluster if it exists (from an earlier run on the same pull
-                        request)                                          [boolean] [default: false]
-      --cache           take builds from the build cache and keep new ones in it; --no-cache builds
-                        from the tree and pushes nothing                   [boolean] [default: true]
-      --dry-run         ask GitHub, show the plan and print the commands that would change
-                        something, and run none                           [boolean] [default: false]
-      --teardown        remove the cluster at the end, also when a smoke test failed
+      --config             config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or
+                           in a folder above)                                               [string]
+  -h, --help               Show help                                                       [boolean]
+      --version            Show version number                                             [boolean]
+      --cluster            the cluster (and variant) name; default pr<N>-<head owner>, or
+                           <branch>-<owner>, <sha>-<owner>                                  [string]
+      --tag                the hyperkube image tag; default <base version>-pr<N>-<short sha>[string]
+      --remote             the remote to fetch through, added to your checkout unless one has the
+                           URL; default the head owner                                      [string]
+      --smoke              run this config variant's smoke tests instead of the top-level ones
+                                                                                            [string]
+      --comment            post the result as a comment on the pull request, updated in place on
+                           reruns (needs a token that may comment)        [boolean] [default: false]
+      --github-api         the GitHub API to ask, e.g. https://github.example.com/api/v3 (default:
+                           github.api in the config for its host, else https://api.github.com)
+                                                                                            [string]
+      --github-timeout     seconds to wait for each GitHub API answer (default 30)          [number]
+      --recreate           replace the cluster if it exists (from an earlier run on the same pull
+                           request)                                       [boolean] [default: false]
+      --cache              take builds from the build cache and keep new ones in it; --no-cache
+                           builds from the tree and pushes nothing         [boolean] [default: true]
+      --dry-run            ask GitHub, show the plan and print the commands that would change
+                           something, and run none                        [boolean] [default: false]
+      --teardown           remove the cluster at the end, also when a smoke test failed
                                                                           [boolean] [default: false]
-      --renderer        how to show progress: default (animated, on a terminal), simple (timestamped
-                        lines, when piped or CI is set), verbose (also each line of output), silent,
-                        json (the event stream as JSON lines)
+      --renderer           how to show progress: default (animated, on a terminal), simple
+                           (timestamped lines, when piped or CI is set), verbose (also each line of
+                           output), silent, json (the event stream as JSON lines)
                                          [choices: "default", "simple", "verbose", "silent", "json"]
+      --progress-interval  with plain output (simple, verbose): every this many seconds, a line for
+                           each step still running, with the time it has taken and its last output
+                           line; 0 for none (default: KSPAWN_PROGRESS_INTERVAL, else 30)    [string]
 
 Examples:
   kspawn pr kubernetes/kubernetes#123       build pull request 123, spawn cluster pr123-<author>,

@@ -5,7 +5,7 @@
 // (cli/shortcut.ts): starting it costs more than the answer.
 import type { Argv } from 'yargs'
 import { KspawnError } from '../engine/errors.ts'
-import { RENDERERS, type RendererName } from '../engine/terminal.ts'
+import { parseProgressInterval, RENDERERS, type RendererName } from '../engine/terminal.ts'
 import { defaultDeps, type CliDeps } from './deps.ts'
 import { helpWidth, shortcutFor } from './shortcut.ts'
 import { UsageProblems, withoutValueless } from './usage.ts'
@@ -73,6 +73,12 @@ const rendererOption = {
 
 const jsonOption = { type: 'boolean', default: false, describe: 'print one JSON document on stdout instead of the text (its shape: docs/cli.md)' } as const
 
+const progressIntervalOption = {
+  type: 'string',
+  requiresArg: true,
+  describe: 'with plain output (simple, verbose): every this many seconds, a line for each step still running, with the time it has taken and its last output line; 0 for none (default: KSPAWN_PROGRESS_INTERVAL, else 30)',
+} as const
+
 function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: (code: number) => void): Argv {
   return cli
     .scriptName('kspawn')
@@ -99,6 +105,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('resume', { type: 'boolean', default: false, describe: "continue the latest run of this workflow: its variants, skipping the tasks it finished whose results are still there" })
           .option('teardown', { type: 'boolean', default: false, describe: "remove the run's clusters at the end, also when a smoke test failed" })
           .option('renderer', rendererOption)
+          .option('progress-interval', progressIntervalOption)
           .example('$0 run dev-loop', 'fetch, build, make the hyperkube image, spawn a cluster and smoke-test it, for every variant')
           .example('$0 run dev-loop --variant denyattach', 'the denyattach variant only (repeat --variant for more)')
           .example('$0 run dev-loop --dry-run', 'print the commands (git fetch, build/run.sh make or kind build node-image, kube-spawn create --dev or kind create cluster ...) and run none')
@@ -118,6 +125,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               resume: args.resume,
               teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
+              progressInterval: progressIntervalArg(args['progress-interval'], problems),
             },
             deps,
             problems,
@@ -136,6 +144,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('cache', { type: 'boolean', default: true, describe: 'take builds from the build cache and keep new ones in it; --no-cache builds from the tree and pushes nothing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, and run none' })
           .option('renderer', rendererOption)
+          .option('progress-interval', progressIntervalOption)
           .example('$0 task build --variant denyattach', 'build/run.sh make in the worktree of the denyattach branch')
           .example('$0 task cluster-up --variant denyattach --recreate', 'bring the cluster up again through its deployer (kube-spawn create --dev and start, or kind create cluster), replacing it')
           .example('$0 task smoke-test --variant denyattachfix', 'check that kubectl attach is Forbidden, "rejected by DenyAttach"'),
@@ -152,6 +161,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               cache: args.cache,
               dryRun: args['dry-run'],
               renderer: args.renderer as RendererName | undefined,
+              progressInterval: progressIntervalArg(args['progress-interval'], problems),
             },
             deps,
             problems,
@@ -181,6 +191,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('dry-run', { type: 'boolean', default: false, describe: 'ask GitHub, show the plan and print the commands that would change something, and run none' })
           .option('teardown', { type: 'boolean', default: false, describe: 'remove the cluster at the end, also when a smoke test failed' })
           .option('renderer', rendererOption)
+          .option('progress-interval', progressIntervalOption)
           .epilog(
             'The token is read from GITHUB_TOKEN, GH_TOKEN or `gh auth token`, and is never printed or stored; without one kspawn asks anonymously (public repositories, 60 requests an hour).',
           )
@@ -209,6 +220,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               dryRun: args['dry-run'],
               teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
+              progressInterval: progressIntervalArg(args['progress-interval'], problems),
             },
             deps,
           ),
@@ -332,6 +344,14 @@ function concurrencyArg(value: string | undefined, problems: UsageProblems): num
   if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value)
   problems.add(`--concurrency must be a whole number of variants, 1 or more; found "${value}"`, { help: true })
   return undefined
+}
+
+/** --progress-interval as given: seconds, 0 or more. */
+function progressIntervalArg(value: string | undefined, problems: UsageProblems): number | undefined {
+  if (value === undefined) return undefined
+  const seconds = parseProgressInterval(value)
+  if (seconds === undefined) problems.add(`--progress-interval must be a number of seconds, 0 or more (0: no progress lines); found "${value}"`, { help: true })
+  return seconds
 }
 
 /**

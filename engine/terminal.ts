@@ -14,6 +14,11 @@ export type Env = Record<string, string | undefined>
 export const RENDERERS = ['default', 'simple', 'verbose', 'silent', 'json'] as const
 export type RendererName = (typeof RENDERERS)[number]
 
+/** --progress-interval and KSPAWN_PROGRESS_INTERVAL: seconds as written on a command line or in the environment: a number, 0 or more; undefined when it is not one. */
+export function parseProgressInterval(text: string): number | undefined {
+  return /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : undefined
+}
+
 /** `CI=false` and `CI=0` are ways of saying no. */
 export function isCI(env: Env): boolean {
   const ci = env.CI

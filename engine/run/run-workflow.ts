@@ -11,14 +11,14 @@ import { UsageError } from '../errors.ts'
 import { openEventLog, printEvents } from './event-log.ts'
 import { createEventHub, stepLabel, type EventHub, type EventSource } from './events.ts'
 import { lockVariants, type VariantLocks } from './run-lock.ts'
-import { buildPipeline, type VariantRun } from './pipeline.ts'
+import { buildPipeline, PROGRESS_INTERVAL_MS, type VariantRun } from './pipeline.ts'
 import { createRunDir, EVENTS_FILE, listRunDirs, plannedRunDir, STATE_FILE } from './run-dir.ts'
 import { findLatestRecord, readRunRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from '../runner/runner.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { checkClustersUp, tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
 import { kspawnDownCommand, tasksFor, type RunInfo, type Services, type Task, type Workflow } from './task.ts'
-import { chooseRenderer, useColor, type Env, type Output, type RendererName } from '../terminal.ts'
+import { chooseRenderer, parseProgressInterval, useColor, type Env, type Output, type RendererName } from '../terminal.ts'
 import { initialVariantState, variantChanges } from './variant-state.ts'
 
 export interface RunWorkflowOptions {
@@ -32,6 +32,11 @@ export interface RunWorkflowOptions {
   renderer?: RendererName
   /** Variants running at once; all of them when absent. */
   concurrency?: number
+  /**
+   * Plain output: seconds between the lines that say a step is still running
+   * (0: none); KSPAWN_PROGRESS_INTERVAL in `env` when absent, else 30.
+   */
+  progressInterval?: number
   /** Replace a cluster of the same name instead of refusing. */
   recreate?: boolean
   /** False (--no-cache): take nothing from the build cache and put nothing in it; true by default, unless KSPAWN_NO_CACHE is set in `env`. */
@@ -79,6 +84,16 @@ export function cacheOffIn(env: Readonly<Record<string, string | undefined>>): b
   return ['1', 'true', 'yes'].includes((env.KSPAWN_NO_CACHE ?? '').trim().toLowerCase())
 }
 
+/** --progress-interval, else KSPAWN_PROGRESS_INTERVAL (seconds, 0 for none), else 30 s: in milliseconds. */
+export function progressIntervalOf(seconds: number | undefined, env: Readonly<Record<string, string | undefined>>): number {
+  if (seconds !== undefined) return seconds * 1000
+  const fromEnv = (env.KSPAWN_PROGRESS_INTERVAL ?? '').trim()
+  if (fromEnv === '') return PROGRESS_INTERVAL_MS
+  const parsed = parseProgressInterval(fromEnv)
+  if (parsed === undefined) throw new UsageError(`KSPAWN_PROGRESS_INTERVAL must be a number of seconds, 0 or more (0: no progress lines); found "${fromEnv}"`)
+  return parsed * 1000
+}
+
 export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutcome> {
   const { config, workflow, dryRun = false, recreate = false } = options
   const stdout = options.stdout ?? process.stdout
@@ -89,6 +104,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
   // --resume alone continues the latest run: its variants, not every variant of the config.
   const variants = options.resume && (options.variantNames ?? []).length === 0 ? await resumedVariants(config, workflow) : selectVariants(config, options.variantNames)
   const renderer = chooseRenderer(options.renderer, stdout, env)
+  const progressInterval = progressIntervalOf(options.progressInterval, env)
   const color = useColor(stdout, env)
   const concurrency = concurrencyOf(options.concurrency, variants.length)
 
@@ -175,6 +191,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
       stderr,
       color,
       events: hub,
+      progressInterval,
     })
 
     hub.emit({ kind: 'run-start', run: id, workflow: workflow.id, variants: variants.map((variant) => variant.name), dryRun, ...(dryRun ? {} : { dir }) })

@@ -390,7 +390,12 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
   {
     name: 'an unknown variant and an unknown option',
     argv: ['run', 'dev-loop', '--variant', 'nosuch', '--bogus-flag'],
-    stderr: /^2 problems, so nothing was run:\n  - unknown option --bogus-flag: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer\n  - unknown variant "nosuch": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\nSee: kspawn run --help\n$/,
+    stderr: /^2 problems, so nothing was run:\n  - unknown option --bogus-flag: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer, --progress-interval\n  - unknown variant "nosuch": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\nSee: kspawn run --help\n$/,
+  },
+  {
+    name: 'a progress interval that is not seconds',
+    argv: ['run', 'dev-loop', '--progress-interval', 'soon'],
+    stderr: '--progress-interval must be a number of seconds, 0 or more (0: no progress lines); found "soon"\nSee: kspawn run --help\n',
   },
   { name: 'no workflow', argv: ['run'], stderr: 'name the workflow to run: one of dev-loop, share (kspawn list shows them)\n' },
   {
@@ -417,7 +422,7 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
     config: (folder) => writeDataConfig(folder, `web: { image: 'r/h:v1' }`, `{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 1000, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`),
     stderr: [
       '3 problems, so nothing was run:',
-      '  - unknown options --bogus, -x: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer',
+      '  - unknown options --bogus, -x: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer, --progress-interval',
       '  - name the workflow to run: one of dev-loop, share (kspawn list shows them)',
       '  - the config could not be loaded: kspawn.config.mjs: deployer.options.nodes: expected a number of machines from 1 to 20 (each is a machine on this computer), found 1000',
       'See: kspawn run --help',

@@ -20,7 +20,7 @@ interface Setup {
   renderer?: RendererName
 }
 
-async function runPipeline({ tasks, variants, concurrency = 2, renderer = 'silent' }: Setup) {
+async function runPipeline({ tasks, variants, concurrency = 2, renderer = 'silent', stdout = capture() }: Setup & { stdout?: ReturnType<typeof capture> & { rows?: number; columns?: number } }) {
   const project = await tempProject(variants)
   try {
     const hub = createEventHub()
@@ -33,7 +33,6 @@ async function runPipeline({ tasks, variants, concurrency = 2, renderer = 'silen
       isRoot: false,
       signal: new AbortController().signal,
     }
-    const stdout = capture()
     const pipeline = buildPipeline({
       variants: project.config.variants.map((variant) => ({
         ctx: { config: project.config, variant, state: initialVariantState(project.config, variant), run },
@@ -186,6 +185,79 @@ test('the verbose renderer also shows the output lines', async () => {
   })
   const { output } = await runPipeline({ tasks: [fetch], variants: ['denyattach'], renderer: 'verbose' })
   assert.match(output, /\[\d\d:\d\d:\d\d\] fetch \(denyattach\): fetched\n/)
+})
+
+/**
+ * The animated list drawn as on a terminal of 80x24: listr2 draws it only
+ * when process.stdout is a terminal, and cuts lines to its width. Each write
+ * of log-update is one frame: the cursor moves that erase the last one, then
+ * the new one.
+ */
+async function onTerminal(setup: Setup, seen: (frame: string) => boolean) {
+  const saved = { isTTY: process.stdout.isTTY, columns: process.stdout.columns }
+  Object.assign(process.stdout, { isTTY: true, columns: 80 })
+  const stdout = Object.assign(capture(true), { rows: 24, columns: 80 })
+  const frames: string[] = []
+  let release = () => {}
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const write = stdout.write.bind(stdout)
+  stdout.write = (text: string) => {
+    const frame = String(text).replace(/\x1b\[[\d;?]*[A-Za-z]/g, '')
+    frames.push(frame)
+    if (seen(frame)) release()
+    return write(text)
+  }
+  // Not a timed assertion: a bound in case the awaited frame never comes, and the assertions after say why.
+  const safety = setTimeout(release, 20_000)
+  try {
+    const result = await runPipeline({ ...setup, renderer: 'default', concurrency: 3, stdout, tasks: setup.tasks.map((task) => (task.id === 'build' ? waitingBuild(released) : task)) })
+    return { ...result, frames }
+  } finally {
+    clearTimeout(safety)
+    Object.assign(process.stdout, saved)
+  }
+}
+
+/** A build that prints a line and runs until the test has seen what it waits for. */
+function waitingBuild(released: Promise<void>): Task {
+  return fakeTask('build', {
+    run: async (ctx, services) => {
+      services.emit({ kind: 'output', step: 'build', variant: ctx.variant.name, line: `compiling ${ctx.variant.name}` })
+      await released
+    },
+  })
+}
+
+const devLoop = () => [
+  fakeTask('fetch'),
+  fakeTask('build'),
+  fakeTask('image', { skip: async () => 'image variant: nothing to build' }),
+  fakeTask('use-image'),
+  fakeTask('cluster-up'),
+  fakeTask('smoke-test'),
+]
+
+test('on a terminal, the running step shows the time it has taken, and a normal skip is a dim arrow, not a warning', async () => {
+  const elapsed = /Build v1\.8\.5-beta\.0-denyattach \[\d+\.\ds\]/
+  const { frames, output } = await onTerminal({ tasks: devLoop(), variants: ['denyattach'] }, (frame) => elapsed.test(frame))
+  const running = frames.find((frame) => elapsed.test(frame))
+  assert.ok(running, 'a frame shows the build with the time it has taken')
+  assert.match(running!, /› compiling denyattach/, 'and its last output line below it')
+  assert.match(output, /↓ Image v1\.8\.5-beta\.0-denyattach\n\s+↓ image variant: nothing to build/)
+  assert.not.match(output, '⚠')
+  // Done, the step shows listr2's own timer, and no longer the running one.
+  assert.match(output, /✔ Build v1\.8\.5-beta\.0-denyattach \[\d+(\.\d)?s\]\n/)
+})
+
+test('on a terminal of 80x24, three variants each show their current step, its time and its last line', async () => {
+  const variants = ['denyattach', 'denyattachfix', 'third']
+  const current = (frame: string) => variants.every((variant) => new RegExp(`^\\S+ ${variant} › Build v1\\.8\\.5-beta\\.0-${variant} \\[\\d+\\.\\ds\\]$`, 'm').test(frame))
+  const { frames, output } = await onTerminal({ tasks: devLoop(), variants }, current)
+  const frame = frames.find(current)
+  assert.ok(frame, `a frame shows every variant's current step and time; the last frames:\n${frames.slice(-3).join('\n----\n')}`)
+  assert.ok(frame!.trimEnd().split('\n').length <= 24)
+  for (const variant of variants) assert.match(frame!, `› compiling ${variant}`)
+  assert.match(output, /✔ denyattach \[/)
 })
 
 test.run()

@@ -151,6 +151,46 @@ test('the plain renderer writes a timestamp on each line it writes for a task', 
   for (const line of taskLines) assert.match(line, /^\S+ \[\d\d:\d\d:\d\d\] /)
 })
 
+test('plain output says every interval that a step is still running, with its variant, elapsed time and last line; a shorter step gets no such line', async () => {
+  const build = fakeTask('build', {
+    run: async (ctx, services) =>
+      void (await services.runner.run({ argv: ['sh', '-c', `echo compiling ${ctx.variant.name}; sleep 3.5`] }, { id: 'build', variant: ctx.variant.name })),
+  })
+  const { output, dir, exitCode } = await run(loop(echoing('fetch-source', 'fetched'), build), { progressInterval: 1 })
+  assert.is(exitCode, 0)
+  const events = await readEvents(dir as string)
+  const heartbeats = output.split('\n').filter((line) => line.includes('still running'))
+  assert.not.ok(
+    heartbeats.some((line) => line.includes('fetch-source')),
+    'a step that ends before the interval has no progress line',
+  )
+  for (const variant of ['denyattach', 'denyattachfix']) {
+    const lines = heartbeats.filter((line) => line.includes(`build (${variant}): `))
+    const done = events.find((event) => event.kind === 'step-done' && event.step === 'build' && event.variant === variant)
+    const durationMs = done?.kind === 'step-done' ? done.durationMs : 0
+    assert.ok(lines.length >= 1, `${variant}: at least one progress line while the build ran`)
+    assert.ok(lines.length <= Math.floor(durationMs / 1000) + 1, `${variant}: at most one a second: ${lines.length} in ${durationMs}ms`)
+    for (const line of lines) assert.match(line, new RegExp(`\\[\\d\\d:\\d\\d:\\d\\d\\] build \\(${variant}\\): still running after \\d+\\.\\ds; (last output: |no output yet)`))
+    assert.ok(
+      lines.some((line) => line.endsWith(`last output: compiling ${variant}`)),
+      `${variant}: a progress line shows the step's latest output line:\n${lines.join('\n')}`,
+    )
+  }
+})
+
+test('KSPAWN_PROGRESS_INTERVAL sets the interval of the progress lines, in seconds', async () => {
+  const build = fakeTask('build', { run: async (ctx, services) => void (await services.runner.run({ argv: ['sleep', '1.5'] }, { id: 'build', variant: ctx.variant.name })) })
+  const { output } = await run(loop(build), { variantNames: ['denyattach'], env: { KSPAWN_PROGRESS_INTERVAL: '1' } })
+  assert.match(output, /build \(denyattach\): still running after \d+\.\ds; last output: \$ sleep 1\.5\n/)
+  try {
+    await run(loop(build), { env: { KSPAWN_PROGRESS_INTERVAL: 'soon' } })
+    assert.unreachable('refused')
+  } catch (error) {
+    assert.instance(error, UsageError)
+    assert.match((error as Error).message, 'KSPAWN_PROGRESS_INTERVAL must be a number of seconds')
+  }
+})
+
 test('the json renderer prints the event stream, one parseable event a line, and no summary', async () => {
   const { output, exitCode } = await run(loop(echoing('fetch-source', 'fetched')), { renderer: 'json' })
   assert.is(exitCode, 0)
@@ -173,6 +213,15 @@ test('NO_COLOR leaves out colours that FORCE_COLOR would otherwise put in', asyn
   assert.match(forced.output, /\x1b\[32m✔\x1b\[39m denyattach passed/)
   const plain = await run(loop(fakeTask('fetch-source')), { env: { FORCE_COLOR: '1', NO_COLOR: '1' } })
   assert.not.match(plain.output, /\x1b\[/)
+})
+
+test('a normal skip is drawn dim with an arrow, in colour too, not yellow like a warning', async () => {
+  const image = fakeTask('image', { skip: async () => 'image variant: nothing to build' })
+  const { output } = await run(loop(image), { variantNames: ['denyattach'], env: { FORCE_COLOR: '1' } })
+  const skipped = output.split('\n').find((line) => line.includes('SKIPPED'))
+  assert.ok(skipped)
+  assert.match(skipped!, /\x1b\[2m↓\x1b\[22m .*Image v1\.8\.5-beta\.0-denyattach \(denyattach\) \x1b\[2m\[SKIPPED: image variant: nothing to build\]\x1b\[22m/)
+  assert.not.match(skipped!, '\x1b[33m')
 })
 
 test('an unknown variant is a usage error that lists the variants', async () => {

@@ -57,15 +57,19 @@ Options:
                      lines, when piped or CI is set), verbose (also each line of output), silent,
                      json (the event stream as JSON lines)
                                          [choices: "default", "simple", "verbose", "silent", "json"]
+      --junit        also write the run's junit.xml (a test suite per variant: its smoke tests and
+                     the steps that failed) to this file                                    [string]
 
 Examples:
-  kspawn run dev-loop                       fetch, build, make the hyperkube image, spawn a cluster
-                                            and smoke-test it, for every variant
-  kspawn run dev-loop --variant denyattach  the denyattach variant only (repeat --variant for more)
-  kspawn run dev-loop --dry-run             print the commands (git fetch, build/run.sh make or kind
-                                            build node-image, kube-spawn create --dev or kind create
-                                            cluster ...) and run none
-  kspawn run dev-loop --resume              continue an interrupted run where it stopped`,
+  kspawn run dev-loop                            fetch, build, make the hyperkube image, spawn a
+                                                 cluster and smoke-test it, for every variant
+  kspawn run dev-loop --variant denyattach       the denyattach variant only (repeat --variant for
+                                                 more)
+  kspawn run dev-loop --dry-run                  print the commands (git fetch, build/run.sh make or
+                                                 kind build node-image, kube-spawn create --dev or
+                                                 kind create cluster ...) and run none
+  kspawn run dev-loop --resume                   continue an interrupted run where it stopped
+  kspawn run dev-loop --junit results/junit.xml  also write the run's junit.xml there, for CI`,
   task: `kspawn task <task>
 
 run one task alone for one variant, from where its latest run left it
@@ -89,6 +93,8 @@ Options:
                   lines, when piped or CI is set), verbose (also each line of output), silent, json
                   (the event stream as JSON lines)
                                          [choices: "default", "simple", "verbose", "silent", "json"]
+      --junit     also write the run's junit.xml (a test suite per variant: its smoke tests and the
+                  steps that failed) to this file                                           [string]
 
 Examples:
   kspawn task build --variant denyattach              build/run.sh make in the worktree of the
@@ -135,6 +141,8 @@ Options:
                         lines, when piped or CI is set), verbose (also each line of output), silent,
                         json (the event stream as JSON lines)
                                          [choices: "default", "simple", "verbose", "silent", "json"]
+      --junit           also write the run's junit.xml (a test suite per variant: its smoke tests
+                        and the steps that failed) to this file                             [string]
 
 Examples:
   kspawn pr kubernetes/kubernetes#123       build pull request 123, spawn cluster pr123-<author>,

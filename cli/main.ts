@@ -3,6 +3,8 @@
 // only when it runs, so that `--help` does not pay for listr2, zx or the config.
 // The lines people type most, a help and `kspawn list`, do not even load yargs
 // (cli/shortcut.ts): starting it costs more than the answer.
+import { accessSync, constants, statSync } from 'node:fs'
+import path from 'node:path'
 import type { Argv } from 'yargs'
 import { KspawnError } from '../engine/errors.ts'
 import { RENDERERS, type RendererName } from '../engine/terminal.ts'
@@ -59,6 +61,12 @@ export async function parseAndRun(argv: string[], deps: CliDeps): Promise<number
   return exitCode
 }
 
+const junitOption = {
+  type: 'string',
+  requiresArg: true,
+  describe: "also write the run's junit.xml (a test suite per variant: its smoke tests and the steps that failed) to this file",
+} as const
+
 const rendererOption = {
   choices: RENDERERS,
   requiresArg: true,
@@ -91,10 +99,12 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('resume', { type: 'boolean', default: false, describe: "continue the latest run of this workflow: its variants, skipping the tasks it finished whose results are still there" })
           .option('teardown', { type: 'boolean', default: false, describe: "remove the run's clusters at the end, also when a smoke test failed" })
           .option('renderer', rendererOption)
+          .option('junit', junitOption)
           .example('$0 run dev-loop', 'fetch, build, make the hyperkube image, spawn a cluster and smoke-test it, for every variant')
           .example('$0 run dev-loop --variant denyattach', 'the denyattach variant only (repeat --variant for more)')
           .example('$0 run dev-loop --dry-run', 'print the commands (git fetch, build/run.sh make or kind build node-image, kube-spawn create --dev or kind create cluster ...) and run none')
-          .example('$0 run dev-loop --resume', 'continue an interrupted run where it stopped'),
+          .example('$0 run dev-loop --resume', 'continue an interrupted run where it stopped')
+          .example('$0 run dev-loop --junit results/junit.xml', "also write the run's junit.xml there, for CI"),
       async (args) => {
         const { runCommand } = await import('./run.ts')
         setExitCode(
@@ -110,6 +120,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               resume: args.resume,
               teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
+              junitFile: junitArg(args.junit, deps.cwd, problems),
             },
             deps,
             problems,
@@ -128,6 +139,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('cache', { type: 'boolean', default: true, describe: 'take builds from the build cache and keep new ones in it; --no-cache builds from the tree and pushes nothing' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, and run none' })
           .option('renderer', rendererOption)
+          .option('junit', junitOption)
           .example('$0 task build --variant denyattach', 'build/run.sh make in the worktree of the denyattach branch')
           .example('$0 task cluster-up --variant denyattach --recreate', 'bring the cluster up again through its deployer (kube-spawn create --dev and start, or kind create cluster), replacing it')
           .example('$0 task smoke-test --variant denyattachfix', 'check that kubectl attach is Forbidden, "rejected by DenyAttach"'),
@@ -144,6 +156,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               cache: args.cache,
               dryRun: args['dry-run'],
               renderer: args.renderer as RendererName | undefined,
+              junitFile: junitArg(args.junit, deps.cwd, problems),
             },
             deps,
             problems,
@@ -173,6 +186,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('dry-run', { type: 'boolean', default: false, describe: 'ask GitHub, show the plan and print the commands that would change something, and run none' })
           .option('teardown', { type: 'boolean', default: false, describe: 'remove the cluster at the end, also when a smoke test failed' })
           .option('renderer', rendererOption)
+          .option('junit', junitOption)
           .epilog(
             'The token is read from GITHUB_TOKEN, GH_TOKEN or `gh auth token`, and is never printed or stored; without one kspawn asks anonymously (public repositories, 60 requests an hour).',
           )
@@ -182,6 +196,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .example('$0 pr <url> --dry-run', 'ask GitHub, show the plan and the commands, run nothing'),
       async (args) => {
         if (args.url === undefined) problems.add('name the pull request, commit or branch to build: https://github.com/OWNER/REPO/pull/N, OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH')
+        const junitFile = junitArg(args.junit, deps.cwd, problems)
         problems.check()
         const { prCommand } = await import('./pr.ts')
         setExitCode(
@@ -201,6 +216,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               dryRun: args['dry-run'],
               teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
+              junitFile,
             },
             deps,
           ),
@@ -282,6 +298,40 @@ function concurrencyArg(value: string | undefined, problems: UsageProblems): num
   if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value)
   problems.add(`--concurrency must be a whole number of variants, 1 or more; found "${value}"`, { help: true })
   return undefined
+}
+
+/**
+ * --junit as an absolute path, once it is known that the file can be written
+ * there: checked before anything runs, as a run that cannot leave its report
+ * where CI looks for it is no use to CI. A problem of the line otherwise.
+ */
+function junitArg(value: string | undefined, cwd: string, problems: UsageProblems): string | undefined {
+  if (value === undefined) return undefined
+  const file = path.resolve(cwd, value)
+  const folder = path.dirname(file)
+  const problem = (what: string) => problems.add(`--junit ${value}: ${what}`, { help: true })
+  const stat = (where: string) => {
+    try {
+      return statSync(where)
+    } catch {
+      return undefined
+    }
+  }
+  const writable = (where: string) => {
+    try {
+      accessSync(where, constants.W_OK)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (value.trim() === '') return void problem('expected a file to write, e.g. --junit junit.xml')
+  const folderStat = stat(folder)
+  if (folderStat === undefined) return void problem(`its folder ${folder} does not exist`)
+  if (!folderStat.isDirectory()) return void problem(`${folder} is not a folder`)
+  if (stat(file)?.isDirectory()) return void problem(`${file} is a folder; name a file in it, e.g. --junit ${path.join(value, 'junit.xml')}`)
+  if (!writable(folder)) return void problem(`cannot write in its folder ${folder}`)
+  return file
 }
 
 /**

@@ -38,6 +38,8 @@ export interface PrCommandOptions {
   dryRun?: boolean
   teardown?: boolean
   renderer?: RendererName
+  /** --junit, absolute. */
+  junitFile?: string
 }
 
 /** Resolves to the exit status: 0 passed, 1 a step (or the comment) failed, 2 bad input, 130 interrupted. */
@@ -88,6 +90,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       teardown: options.teardown,
       configArgs: options.config === undefined ? [] : ['--config', options.config],
       renderer: options.renderer,
+      junitFile: options.junitFile,
       stdout: deps.stdout,
       stderr: deps.stderr,
       env: deps.env,

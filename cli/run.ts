@@ -22,6 +22,8 @@ export interface RunCommandOptions {
   /** Remove the run's clusters at the end. */
   teardown?: boolean
   renderer?: RendererName
+  /** --junit, absolute. */
+  junitFile?: string
 }
 
 /**
@@ -50,6 +52,7 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps, prob
       resume: options.resume,
       teardown: options.teardown,
       renderer: options.renderer,
+      junitFile: options.junitFile,
       resumeCommand: resumeCommand({ ...options, workflow: workflow.id }),
     },
     deps,

@@ -21,6 +21,8 @@ export interface TaskCommandOptions {
   cache?: boolean
   dryRun?: boolean
   renderer?: RendererName
+  /** --junit, absolute. */
+  junitFile?: string
 }
 
 /**
@@ -69,6 +71,7 @@ export async function taskCommand(options: TaskCommandOptions, deps: CliDeps, pr
       cache: options.cache,
       dryRun: options.dryRun,
       renderer: options.renderer,
+      junitFile: options.junitFile,
     },
     deps,
   )

@@ -11,18 +11,21 @@ The Kubernetes developer loop as code: fetch a patch, build it, spawn a cluster 
 it, for several variants side by side.
 
 Commands:
-  kspawn run <workflow>     run a workflow for every variant in the config, or those named with
-                            --variant
-  kspawn task <task>        run one task alone for one variant, from where its latest run left it
-  kspawn pr <url>           fetch a GitHub pull request, commit or branch, build it, spawn a cluster
-                            on it and run the smoke tests from the config
-  kspawn list               list the workflows and their tasks, the tasks, and the variants of the
-                            config
-  kspawn clusters           list the clusters kspawn made, with their state and KUBECONFIG lines,
-                            and the deployer's other clusters
-  kspawn down [clusters..]  stop and destroy clusters kspawn made, and forget them
-  kspawn doctor             check that the tools and services the configured loop needs are there,
-                            and say how to get what is missing
+  kspawn run <workflow>         run a workflow for every variant in the config, or those named with
+                                --variant
+  kspawn task <task>            run one task alone for one variant, from where its latest run left
+                                it
+  kspawn pr <url>               fetch a GitHub pull request, commit or branch, build it, spawn a
+                                cluster on it and run the smoke tests from the config
+  kspawn logs [variant] [step]  print a step's log from the latest run of a variant: the step it is
+                                running or stopped at, or the one named
+  kspawn list                   list the workflows and their tasks, the tasks, and the variants of
+                                the config
+  kspawn clusters               list the clusters kspawn made, with their state and KUBECONFIG
+                                lines, and the deployer's other clusters
+  kspawn down [clusters..]      stop and destroy clusters kspawn made, and forget them
+  kspawn doctor                 check that the tools and services the configured loop needs are
+                                there, and say how to get what is missing
 
 Options:
       --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
@@ -155,6 +158,35 @@ Examples:
 
 The token is read from GITHUB_TOKEN, GH_TOKEN or \`gh auth token\`, and is never printed or stored;
 without one kspawn asks anonymously (public repositories, 60 requests an hour).`,
+  logs: `kspawn logs [variant] [step]
+
+print a step's log from the latest run of a variant: the step it is running or stopped at, or the
+one named
+
+Positionals:
+  variant  the variant (kspawn list shows them), e.g. denyattach                            [string]
+  step     the step, e.g. build (default: the one the variant is running or stopped at, else the
+           last that ran)                                                                   [string]
+
+Options:
+      --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
+                 above)                                                                     [string]
+  -h, --help     Show help                                                                 [boolean]
+      --version  Show version number                                                       [boolean]
+      --follow   keep printing what the step writes while its run goes on; ends when the step ends,
+                 or at Ctrl-C                                             [boolean] [default: false]
+
+Examples:
+  kspawn logs denyattach                              the log of the step denyattach is running, or
+                                                      where it failed or was interrupted
+  kspawn logs denyattach build                        the build log of the latest run of denyattach
+                                                      that has a build step
+  kspawn logs denyattach --follow                     follow the running step, as tail -f does,
+                                                      until it ends
+  kspawn logs denyattach build 2>/dev/null | grep -i  search a log
+  error
+
+The log goes to stdout as the run wrote it; the step, run and file to stderr, on one line.`,
   list: `kspawn list
 
 list the workflows and their tasks, the tasks, and the variants of the config

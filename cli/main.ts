@@ -224,6 +224,24 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
       },
     )
     .command(
+      'logs [variant] [step]',
+      "print a step's log from the latest run of a variant: the step it is running or stopped at, or the one named",
+      (command) =>
+        command
+          .positional('variant', { type: 'string', describe: 'the variant (kspawn list shows them), e.g. denyattach' })
+          .positional('step', { type: 'string', describe: 'the step, e.g. build (default: the one the variant is running or stopped at, else the last that ran)' })
+          .option('follow', { type: 'boolean', default: false, describe: 'keep printing what the step writes while its run goes on; ends when the step ends, or at Ctrl-C' })
+          .epilog('The log goes to stdout as the run wrote it; the step, run and file to stderr, on one line.')
+          .example('$0 logs denyattach', 'the log of the step denyattach is running, or where it failed or was interrupted')
+          .example('$0 logs denyattach build', 'the build log of the latest run of denyattach that has a build step')
+          .example('$0 logs denyattach --follow', 'follow the running step, as tail -f does, until it ends')
+          .example("$0 logs denyattach build 2>/dev/null | grep -i error", 'search a log'),
+      async (args) => {
+        const { logsCommand } = await import('./logs.ts')
+        setExitCode(await logsCommand({ variant: args.variant, step: args.step, follow: args.follow, config: args.config }, deps, problems))
+      },
+    )
+    .command(
       'list',
       'list the workflows and their tasks, the tasks, and the variants of the config',
       (command) => command.example('$0 list', 'what `kspawn run` and `kspawn task` can do with kspawn.config.ts'),
@@ -275,7 +293,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
         setExitCode(await doctorCommand({ config: args.config }, deps))
       },
     )
-    .demandCommand(1, 'name a command: run, task, pr, list, clusters, down or doctor')
+    .demandCommand(1, 'name a command: run, task, pr, logs, list, clusters, down or doctor')
     .recommendCommands()
     .strict()
     .help()

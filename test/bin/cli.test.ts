@@ -94,7 +94,7 @@ test('an unknown option or command is a usage error: exit 2', async () => {
   assert.is(option.stderr, 'unknown option --varient: did you mean --variant?\nSee: kspawn run --help\n')
   const command = await kspawn(['spawn'])
   assert.is(command.exitCode, 2)
-  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, list, clusters, down, doctor\nSee: kspawn --help\n')
+  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, logs, list, clusters, down, doctor\nSee: kspawn --help\n')
   const renderer = await kspawn(['run', 'dev-loop', '--renderer', 'fancy'])
   assert.is(renderer.exitCode, 2)
   assert.is(renderer.stderr, '--renderer must be one of default, simple, verbose, silent, json; found "fancy"\nSee: kspawn run --help\n')
@@ -374,7 +374,7 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
   { name: '--config naming an absolute path that is not there', argv: ['list', '--config', '/nonexistent/kspawn.config.ts'], stderr: '/nonexistent/kspawn.config.ts: no such file\n' },
   { name: '--concurrency that is not a number', argv: ['run', 'dev-loop', '--concurrency', 'abc'], stderr: '--concurrency must be a whole number of variants, 1 or more; found "abc"\nSee: kspawn run --help\n' },
   { name: 'an unknown variant', argv: ['run', 'dev-loop', '--variant', 'nope'], stderr: /^unknown variant "nope": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\n$/ },
-  { name: 'a mistyped command', argv: ['rnu', 'dev-loop'], stderr: /^unknown command "rnu": the commands are run, task, pr, list, clusters, down, doctor\n/ },
+  { name: 'a mistyped command', argv: ['rnu', 'dev-loop'], stderr: /^unknown command "rnu": the commands are run, task, pr, logs, list, clusters, down, doctor\n/ },
   // Several problems on one line: all of them at once, those yargs finds first, then the command's own.
   {
     name: 'an unknown variant and an unknown option',

@@ -63,12 +63,18 @@ function testCases(variant: VariantRecord): TestCase[] {
     }
     cases.push(testCase)
   }
-  for (const task of variant.tasks) {
-    if (task.status !== 'failed' && task.status !== 'interrupted') continue
+  const steps = variant.tasks.filter((task) => task.status === 'failed' || task.status === 'interrupted')
+  for (const task of steps) {
     const message = task.message ?? `${task.id} ${task.status}`
     const kind = task.status === 'failed' ? 'failure' : 'error'
     const text = task.logFile ? `${message}\nlog: ${task.logFile}` : message
     cases.push({ classname: `kspawn.${variant.name}.steps`, name: task.id, time: seconds(task.durationMs ?? 0), outcome: { kind, type: task.status, message: firstLine(message), text } })
+  }
+  // A variant that stopped before a step began (a run interrupted between steps): no step failed, yet CI must not see it pass.
+  if (steps.length === 0 && (variant.status === 'failed' || variant.status === 'interrupted') && variant.stoppedAt !== undefined) {
+    const kind = variant.status === 'failed' ? 'failure' : 'error'
+    const message = `${variant.name} ${variant.status === 'failed' ? 'failed' : 'was interrupted'} before ${variant.stoppedAt} started`
+    cases.push({ classname: `kspawn.${variant.name}.steps`, name: variant.stoppedAt, time: 0, outcome: { kind, type: variant.status, message, text: message } })
   }
   return cases
 }

@@ -175,6 +175,24 @@ test('escaping keeps what XML cannot hold readable, and the line ends of attribu
   assert.is(failure.text, 'line one\nline "two" <\\x01>')
 })
 
+test('a variant interrupted before a step started is an error, not a pass', () => {
+  const record: RunRecord = {
+    version: 1,
+    id: 'r',
+    workflow: 'w',
+    config: '/c',
+    dryRun: false,
+    startedAt: '2017-11-26T15:17:33.000Z',
+    status: 'interrupted',
+    variants: [{ name: 'v', fingerprint: '', status: 'interrupted', stoppedAt: 'image', tasks: [{ id: 'build', status: 'done', durationMs: 2000 }, { id: 'image', status: 'not-run' }], state: {} }],
+  }
+  const suite = parseXml(formatJunit(record)).children[0]!
+  assert.equal([suite.attributes.tests, suite.attributes.errors, suite.attributes.time], ['1', '1', '2'])
+  const testCase = suite.children.find((child) => child.name === 'testcase')!
+  assert.equal([testCase.attributes.classname, testCase.attributes.name, testCase.children[0]!.name], ['kspawn.v.steps', 'image', 'error'])
+  assert.is(testCase.children[0]!.attributes.message, 'v was interrupted before image started')
+})
+
 test('the strict reader refuses what is not well-formed', () => {
   for (const bad of ['<a>&</a>', '<a>x<b></a>', '<a b="1" b="2"/>', '<a>\u0001</a>', '<a/><b/>', '<a b="<"/>', '<a>&nope;</a>']) {
     assert.throws(() => parseXml(bad), undefined, bad)

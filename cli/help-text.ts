@@ -17,7 +17,7 @@ Commands:
                                 it
   kspawn pr <url>               fetch a GitHub pull request, commit or branch, build it, spawn a
                                 cluster on it and run the smoke tests from the config
-  kspawn logs [variant] [step]  print a step's log from the latest run of a variant: the step it is
+  kspawn logs <variant> [step]  print a step's log from the latest run of a variant: the step it is
                                 running or stopped at, or the one named
   kspawn list                   list the workflows and their tasks, the tasks, and the variants of
                                 the config
@@ -158,13 +158,13 @@ Examples:
 
 The token is read from GITHUB_TOKEN, GH_TOKEN or \`gh auth token\`, and is never printed or stored;
 without one kspawn asks anonymously (public repositories, 60 requests an hour).`,
-  logs: `kspawn logs [variant] [step]
+  logs: `kspawn logs <variant> [step]
 
 print a step's log from the latest run of a variant: the step it is running or stopped at, or the
 one named
 
 Positionals:
-  variant  the variant (kspawn list shows them), e.g. denyattach                            [string]
+  variant  the variant (kspawn list shows them), e.g. denyattach                 [string] [required]
   step     the step, e.g. build (default: the one the variant is running or stopped at, else the
            last that ran)                                                                   [string]
 
@@ -177,14 +177,13 @@ Options:
                  or at Ctrl-C                                             [boolean] [default: false]
 
 Examples:
-  kspawn logs denyattach                              the log of the step denyattach is running, or
-                                                      where it failed or was interrupted
-  kspawn logs denyattach build                        the build log of the latest run of denyattach
-                                                      that has a build step
-  kspawn logs denyattach --follow                     follow the running step, as tail -f does,
-                                                      until it ends
-  kspawn logs denyattach build 2>/dev/null | grep -i  search a log
-  error
+  kspawn logs denyattach                    the log of the step denyattach is running, or where it
+                                            failed or was interrupted
+  kspawn logs denyattach build              the build log of the latest run of denyattach that has a
+                                            build step
+  kspawn logs denyattach --follow           follow the running step, as tail -f does, until it ends
+  kspawn logs denyattach build > build.log  keep a copy of the log (the line about it goes to
+                                            stderr)
 
 The log goes to stdout as the run wrote it; the step, run and file to stderr, on one line.`,
   list: `kspawn list

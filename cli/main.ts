@@ -224,18 +224,18 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
       },
     )
     .command(
-      'logs [variant] [step]',
+      'logs <variant> [step]',
       "print a step's log from the latest run of a variant: the step it is running or stopped at, or the one named",
       (command) =>
         command
-          .positional('variant', { type: 'string', describe: 'the variant (kspawn list shows them), e.g. denyattach' })
+          .positional('variant', { type: 'string', demandOption: true, describe: 'the variant (kspawn list shows them), e.g. denyattach' })
           .positional('step', { type: 'string', describe: 'the step, e.g. build (default: the one the variant is running or stopped at, else the last that ran)' })
           .option('follow', { type: 'boolean', default: false, describe: 'keep printing what the step writes while its run goes on; ends when the step ends, or at Ctrl-C' })
           .epilog('The log goes to stdout as the run wrote it; the step, run and file to stderr, on one line.')
           .example('$0 logs denyattach', 'the log of the step denyattach is running, or where it failed or was interrupted')
           .example('$0 logs denyattach build', 'the build log of the latest run of denyattach that has a build step')
           .example('$0 logs denyattach --follow', 'follow the running step, as tail -f does, until it ends')
-          .example("$0 logs denyattach build 2>/dev/null | grep -i error", 'search a log'),
+          .example('$0 logs denyattach build > build.log', 'keep a copy of the log (the line about it goes to stderr)'),
       async (args) => {
         const { logsCommand } = await import('./logs.ts')
         setExitCode(await logsCommand({ variant: args.variant, step: args.step, follow: args.follow, config: args.config }, deps, problems))

@@ -100,6 +100,18 @@ export async function completions(words: readonly string[], deps: CliDeps): Prom
     }
     return prefixed(tasks)
   }
+  if (command === 'logs' && positionals.length === 0) return prefixed((await configOf(deps, config))?.variants.map((variant) => variant.name) ?? [])
+  if (command === 'logs' && positionals.length === 1) {
+    // The steps a variant of the config can have: kspawn's tasks and its deployer's steps.
+    const loaded = await configOf(deps, config)
+    const variant = loaded?.variants.find((candidate) => candidate.name === positionals[0])
+    if (!variant) return []
+    const { tasksFor } = await import('../engine/run/task.ts')
+    const workflows = (await deps.loadRegistry()).workflows
+    const steps = new Set<string>()
+    for (const workflow of workflows) for (const task of await tasksFor(workflow, variant)) steps.add(task.id)
+    return prefixed([...steps])
+  }
   if (command === 'down') {
     const loaded = await configOf(deps, config)
     if (!loaded) return []

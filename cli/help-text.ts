@@ -11,20 +11,23 @@ The Kubernetes developer loop as code: fetch a patch, build it, spawn a cluster 
 it, for several variants side by side.
 
 Commands:
-  kspawn run <workflow>     run a workflow for every variant in the config, or those named with
-                            --variant
-  kspawn task <task>        run one task alone for one variant, from where its latest run left it
-  kspawn pr <url>           fetch a GitHub pull request, commit or branch, build it, spawn a cluster
-                            on it and run the smoke tests from the config
-  kspawn list               list the workflows and their tasks, the tasks, and the variants of the
-                            config
-  kspawn clusters           list the clusters kspawn made, with their state and KUBECONFIG lines,
-                            and the deployer's other clusters
-  kspawn down [clusters..]  stop and destroy clusters kspawn made, and forget them
-  kspawn doctor             check that the tools and services the configured loop needs are there,
-                            and say how to get what is missing
-  kspawn completion         print the bash or zsh script that completes kspawn's commands, options,
-                            workflows, tasks, variants and clusters on Tab
+  kspawn run <workflow>         run a workflow for every variant in the config, or those named with
+                                --variant
+  kspawn task <task>            run one task alone for one variant, from where its latest run left
+                                it
+  kspawn pr <url>               fetch a GitHub pull request, commit or branch, build it, spawn a
+                                cluster on it and run the smoke tests from the config
+  kspawn logs <variant> [step]  print a step's log from the latest run of a variant: the step it is
+                                running or stopped at, or the one named
+  kspawn list                   list the workflows and their tasks, the tasks, and the variants of
+                                the config
+  kspawn clusters               list the clusters kspawn made, with their state and KUBECONFIG
+                                lines, and the deployer's other clusters
+  kspawn down [clusters..]      stop and destroy clusters kspawn made, and forget them
+  kspawn doctor                 check that the tools and services the configured loop needs are
+                                there, and say how to get what is missing
+  kspawn completion             print the bash or zsh script that completes kspawn's commands,
+                                options, workflows, tasks, variants and clusters on Tab
 
 Options:
       --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
@@ -40,6 +43,8 @@ Examples:
   kspawn run dev-loop --dry-run                the commands it would run, in order; none is run
   kspawn task smoke-test --variant denyattach  one step again, from where the last run left the
                                                variant
+  kspawn logs denyattach --follow              the log of the variant's current step, followed while
+                                               the run goes on
   kspawn clusters                              kspawn's clusters, their state and export
                                                KUBECONFIG=... lines
   kspawn down denyattach                       stop and destroy a cluster kspawn made
@@ -83,15 +88,19 @@ Options:
       --progress-interval  with plain output (simple, verbose): every this many seconds, a line for
                            each step still running, with the time it has taken and its last output
                            line; 0 for none (default: KSPAWN_PROGRESS_INTERVAL, else 30)    [string]
+      --junit              also write the run's junit.xml (a test suite per variant: its smoke tests
+                           and the steps that failed) to this file                          [string]
 
 Examples:
-  kspawn run dev-loop                       fetch, build, make the hyperkube image, spawn a cluster
-                                            and smoke-test it, for every variant
-  kspawn run dev-loop --variant denyattach  the denyattach variant only (repeat --variant for more)
-  kspawn run dev-loop --dry-run             print the commands (git fetch, build/run.sh make or kind
-                                            build node-image, kube-spawn create --dev or kind create
-                                            cluster ...) and run none
-  kspawn run dev-loop --resume              continue an interrupted run where it stopped`,
+  kspawn run dev-loop                            fetch, build, make the hyperkube image, spawn a
+                                                 cluster and smoke-test it, for every variant
+  kspawn run dev-loop --variant denyattach       the denyattach variant only (repeat --variant for
+                                                 more)
+  kspawn run dev-loop --dry-run                  print the commands (git fetch, build/run.sh make or
+                                                 kind build node-image, kube-spawn create --dev or
+                                                 kind create cluster ...) and run none
+  kspawn run dev-loop --resume                   continue an interrupted run where it stopped
+  kspawn run dev-loop --junit results/junit.xml  also write the run's junit.xml there, for CI`,
   task: `kspawn task <task>
 
 run one task alone for one variant, from where its latest run left it
@@ -118,6 +127,8 @@ Options:
       --progress-interval  with plain output (simple, verbose): every this many seconds, a line for
                            each step still running, with the time it has taken and its last output
                            line; 0 for none (default: KSPAWN_PROGRESS_INTERVAL, else 30)    [string]
+      --junit              also write the run's junit.xml (a test suite per variant: its smoke tests
+                           and the steps that failed) to this file                          [string]
 
 Examples:
   kspawn task build --variant denyattach              build/run.sh make in the worktree of the
@@ -169,6 +180,8 @@ Options:
       --progress-interval  with plain output (simple, verbose): every this many seconds, a line for
                            each step still running, with the time it has taken and its last output
                            line; 0 for none (default: KSPAWN_PROGRESS_INTERVAL, else 30)    [string]
+      --junit              also write the run's junit.xml (a test suite per variant: its smoke tests
+                           and the steps that failed) to this file                          [string]
 
 Examples:
   kspawn pr kubernetes/kubernetes#123       build pull request 123, spawn cluster pr123-<author>,
@@ -181,6 +194,34 @@ Examples:
 
 The token is read from GITHUB_TOKEN, GH_TOKEN or \`gh auth token\`, and is never printed or stored;
 without one kspawn asks anonymously (public repositories, 60 requests an hour).`,
+  logs: `kspawn logs <variant> [step]
+
+print a step's log from the latest run of a variant: the step it is running or stopped at, or the
+one named
+
+Positionals:
+  variant  the variant (kspawn list shows them), e.g. denyattach                 [string] [required]
+  step     the step, e.g. build (default: the one the variant is running or stopped at, else the
+           last that ran)                                                                   [string]
+
+Options:
+      --config   config file (default: the nearest kspawn.config.{ts,mts,js,mjs} here or in a folder
+                 above)                                                                     [string]
+  -h, --help     Show help                                                                 [boolean]
+      --version  Show version number                                                       [boolean]
+      --follow   keep printing what the step writes while its run goes on; ends when the step ends,
+                 or at Ctrl-C                                             [boolean] [default: false]
+
+Examples:
+  kspawn logs denyattach                    the log of the step denyattach is running, or where it
+                                            failed or was interrupted
+  kspawn logs denyattach build              the build log of the latest run of denyattach that has a
+                                            build step
+  kspawn logs denyattach --follow           follow the running step, as tail -f does, until it ends
+  kspawn logs denyattach build > build.log  keep a copy of the log (the line about it goes to
+                                            stderr)
+
+The log goes to stdout as the run wrote it; the step, run and file to stderr, on one line.`,
   list: `kspawn list
 
 list the workflows and their tasks, the tasks, and the variants of the config

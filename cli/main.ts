@@ -3,6 +3,8 @@
 // only when it runs, so that `--help` does not pay for listr2, zx or the config.
 // The lines people type most, a help, `kspawn list` and a Tab's completions, do not even load yargs
 // (cli/shortcut.ts): starting it costs more than the answer.
+import { accessSync, constants, statSync } from 'node:fs'
+import path from 'node:path'
 import type { Argv } from 'yargs'
 import { KspawnError } from '../engine/errors.ts'
 import { parseProgressInterval, RENDERERS, type RendererName } from '../engine/terminal.ts'
@@ -65,6 +67,12 @@ export async function parseAndRun(argv: string[], deps: CliDeps): Promise<number
   return exitCode
 }
 
+const junitOption = {
+  type: 'string',
+  requiresArg: true,
+  describe: "also write the run's junit.xml (a test suite per variant: its smoke tests and the steps that failed) to this file",
+} as const
+
 const rendererOption = {
   choices: RENDERERS,
   requiresArg: true,
@@ -106,10 +114,12 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('teardown', { type: 'boolean', default: false, describe: "remove the run's clusters at the end, also when a smoke test failed" })
           .option('renderer', rendererOption)
           .option('progress-interval', progressIntervalOption)
+          .option('junit', junitOption)
           .example('$0 run dev-loop', 'fetch, build, make the hyperkube image, spawn a cluster and smoke-test it, for every variant')
           .example('$0 run dev-loop --variant denyattach', 'the denyattach variant only (repeat --variant for more)')
           .example('$0 run dev-loop --dry-run', 'print the commands (git fetch, build/run.sh make or kind build node-image, kube-spawn create --dev or kind create cluster ...) and run none')
-          .example('$0 run dev-loop --resume', 'continue an interrupted run where it stopped'),
+          .example('$0 run dev-loop --resume', 'continue an interrupted run where it stopped')
+          .example('$0 run dev-loop --junit results/junit.xml', "also write the run's junit.xml there, for CI"),
       async (args) => {
         const { runCommand } = await import('./run.ts')
         setExitCode(
@@ -126,6 +136,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
               progressInterval: progressIntervalArg(args['progress-interval'], problems),
+              junitFile: junitArg(args.junit, deps.cwd, problems),
             },
             deps,
             problems,
@@ -145,6 +156,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('dry-run', { type: 'boolean', default: false, describe: 'print each command that would change something, and run none' })
           .option('renderer', rendererOption)
           .option('progress-interval', progressIntervalOption)
+          .option('junit', junitOption)
           .example('$0 task build --variant denyattach', 'build/run.sh make in the worktree of the denyattach branch')
           .example('$0 task cluster-up --variant denyattach --recreate', 'bring the cluster up again through its deployer (kube-spawn create --dev and start, or kind create cluster), replacing it')
           .example('$0 task smoke-test --variant denyattachfix', 'check that kubectl attach is Forbidden, "rejected by DenyAttach"'),
@@ -162,6 +174,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               dryRun: args['dry-run'],
               renderer: args.renderer as RendererName | undefined,
               progressInterval: progressIntervalArg(args['progress-interval'], problems),
+              junitFile: junitArg(args.junit, deps.cwd, problems),
             },
             deps,
             problems,
@@ -192,6 +205,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .option('teardown', { type: 'boolean', default: false, describe: 'remove the cluster at the end, also when a smoke test failed' })
           .option('renderer', rendererOption)
           .option('progress-interval', progressIntervalOption)
+          .option('junit', junitOption)
           .epilog(
             'The token is read from GITHUB_TOKEN, GH_TOKEN or `gh auth token`, and is never printed or stored; without one kspawn asks anonymously (public repositories, 60 requests an hour).',
           )
@@ -201,6 +215,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
           .example('$0 pr <url> --dry-run', 'ask GitHub, show the plan and the commands, run nothing'),
       async (args) => {
         if (args.url === undefined) problems.add('name the pull request, commit or branch to build: https://github.com/OWNER/REPO/pull/N, OWNER/REPO#N, .../commit/SHA or .../tree/BRANCH')
+        const junitFile = junitArg(args.junit, deps.cwd, problems)
         problems.check()
         const { prCommand } = await import('./pr.ts')
         setExitCode(
@@ -221,10 +236,29 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
               teardown: args.teardown,
               renderer: args.renderer as RendererName | undefined,
               progressInterval: progressIntervalArg(args['progress-interval'], problems),
+              junitFile,
             },
             deps,
           ),
         )
+      },
+    )
+    .command(
+      'logs <variant> [step]',
+      "print a step's log from the latest run of a variant: the step it is running or stopped at, or the one named",
+      (command) =>
+        command
+          .positional('variant', { type: 'string', demandOption: true, describe: 'the variant (kspawn list shows them), e.g. denyattach' })
+          .positional('step', { type: 'string', describe: 'the step, e.g. build (default: the one the variant is running or stopped at, else the last that ran)' })
+          .option('follow', { type: 'boolean', default: false, describe: 'keep printing what the step writes while its run goes on; ends when the step ends, or at Ctrl-C' })
+          .epilog('The log goes to stdout as the run wrote it; the step, run and file to stderr, on one line.')
+          .example('$0 logs denyattach', 'the log of the step denyattach is running, or where it failed or was interrupted')
+          .example('$0 logs denyattach build', 'the build log of the latest run of denyattach that has a build step')
+          .example('$0 logs denyattach --follow', 'follow the running step, as tail -f does, until it ends')
+          .example('$0 logs denyattach build > build.log', 'keep a copy of the log (the line about it goes to stderr)'),
+      async (args) => {
+        const { logsCommand } = await import('./logs.ts')
+        setExitCode(await logsCommand({ variant: args.variant, step: args.step, follow: args.follow, config: args.config }, deps, problems))
       },
     )
     .command(
@@ -311,6 +345,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
     .example('$0 run dev-loop', 'fetch, build, make the image, spawn a cluster and smoke-test it, for every variant')
     .example('$0 run dev-loop --dry-run', 'the commands it would run, in order; none is run')
     .example('$0 task smoke-test --variant denyattach', 'one step again, from where the last run left the variant')
+    .example('$0 logs denyattach --follow', "the log of the variant's current step, followed while the run goes on")
     .example('$0 clusters', "kspawn's clusters, their state and export KUBECONFIG=... lines")
     .example('$0 down denyattach', 'stop and destroy a cluster kspawn made')
     .example('$0 completion >> ~/.bashrc', 'complete commands, workflows, variants and clusters on Tab')
@@ -321,7 +356,7 @@ function parser(cli: Argv, deps: CliDeps, problems: UsageProblems, setExitCode: 
         "Each command's options and examples: kspawn <command> --help. The manual: README.md, docs/cli.md (the commands, --json shapes, exit status) and docs/config.md (the config file), in kspawn's repository and in its package (the folder of kspawn's package.json).",
       ].join('\n'),
     )
-    .demandCommand(1, 'name a command: run, task, pr, list, clusters, down, doctor or completion')
+    .demandCommand(1, 'name a command: run, task, pr, logs, list, clusters, down, doctor or completion')
     .recommendCommands()
     .strict()
     .help()
@@ -352,6 +387,40 @@ function progressIntervalArg(value: string | undefined, problems: UsageProblems)
   const seconds = parseProgressInterval(value)
   if (seconds === undefined) problems.add(`--progress-interval must be a number of seconds, 0 or more (0: no progress lines); found "${value}"`, { help: true })
   return seconds
+}
+
+/**
+ * --junit as an absolute path, once it is known that the file can be written
+ * there: checked before anything runs, as a run that cannot leave its report
+ * where CI looks for it is no use to CI. A problem of the line otherwise.
+ */
+function junitArg(value: string | undefined, cwd: string, problems: UsageProblems): string | undefined {
+  if (value === undefined) return undefined
+  const file = path.resolve(cwd, value)
+  const folder = path.dirname(file)
+  const problem = (what: string) => problems.add(`--junit ${value}: ${what}`, { help: true })
+  const stat = (where: string) => {
+    try {
+      return statSync(where)
+    } catch {
+      return undefined
+    }
+  }
+  const writable = (where: string) => {
+    try {
+      accessSync(where, constants.W_OK)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (value.trim() === '') return void problem('expected a file to write, e.g. --junit junit.xml')
+  const folderStat = stat(folder)
+  if (folderStat === undefined) return void problem(`its folder ${folder} does not exist`)
+  if (!folderStat.isDirectory()) return void problem(`${folder} is not a folder`)
+  if (stat(file)?.isDirectory()) return void problem(`${file} is a folder; name a file in it, e.g. --junit ${path.join(value, 'junit.xml')}`)
+  if (!writable(folder)) return void problem(`cannot write in its folder ${folder}`)
+  return file
 }
 
 /**

@@ -40,6 +40,8 @@ export interface PrCommandOptions {
   renderer?: RendererName
   /** --progress-interval, in seconds. */
   progressInterval?: number
+  /** --junit, absolute. */
+  junitFile?: string
 }
 
 /** Resolves to the exit status: 0 passed, 1 a step (or the comment) failed, 2 bad input, 130 interrupted. */
@@ -91,6 +93,7 @@ export async function prCommand(options: PrCommandOptions, deps: CliDeps): Promi
       configArgs: options.config === undefined ? [] : ['--config', options.config],
       renderer: options.renderer,
       progressInterval: options.progressInterval,
+      junitFile: options.junitFile,
       stdout: deps.stdout,
       stderr: deps.stderr,
       env: deps.env,

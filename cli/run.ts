@@ -24,6 +24,8 @@ export interface RunCommandOptions {
   renderer?: RendererName
   /** --progress-interval, in seconds. */
   progressInterval?: number
+  /** --junit, absolute. */
+  junitFile?: string
 }
 
 /**
@@ -53,6 +55,7 @@ export async function runCommand(options: RunCommandOptions, deps: CliDeps, prob
       teardown: options.teardown,
       renderer: options.renderer,
       progressInterval: options.progressInterval,
+      junitFile: options.junitFile,
       resumeCommand: resumeCommand({ ...options, workflow: workflow.id }),
     },
     deps,

@@ -23,6 +23,8 @@ export interface TaskCommandOptions {
   renderer?: RendererName
   /** --progress-interval, in seconds. */
   progressInterval?: number
+  /** --junit, absolute. */
+  junitFile?: string
 }
 
 /**
@@ -72,6 +74,7 @@ export async function taskCommand(options: TaskCommandOptions, deps: CliDeps, pr
       dryRun: options.dryRun,
       renderer: options.renderer,
       progressInterval: options.progressInterval,
+      junitFile: options.junitFile,
     },
     deps,
   )

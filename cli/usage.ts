@@ -9,9 +9,9 @@ import { closest } from '../engine/closest.ts'
 import { UsageError, type KspawnError } from '../engine/errors.ts'
 
 /** kspawn's commands, as cli/main.ts defines them. */
-export const COMMANDS = ['run', 'task', 'pr', 'list', 'clusters', 'down', 'doctor', 'completion'] as const
+export const COMMANDS = ['run', 'task', 'pr', 'logs', 'list', 'clusters', 'down', 'doctor', 'completion'] as const
 
-const VALUE_EXAMPLES: Record<string, string> = { variant: 'denyattach', config: 'kspawn.config.ts', concurrency: '2', renderer: 'simple', 'progress-interval': '30', cluster: 'pr7-alban', tag: 'v1.8.5-pr7', remote: 'kinvolk', smoke: 'denyattach' }
+const VALUE_EXAMPLES: Record<string, string> = { variant: 'denyattach', config: 'kspawn.config.ts', concurrency: '2', renderer: 'simple', 'progress-interval': '30', cluster: 'pr7-alban', tag: 'v1.8.5-pr7', remote: 'kinvolk', smoke: 'denyattach', junit: 'junit.xml' }
 
 interface Problem {
   text: string

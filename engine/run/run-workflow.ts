@@ -15,6 +15,7 @@ import { buildPipeline, PROGRESS_INTERVAL_MS, type VariantRun } from './pipeline
 import { createRunDir, EVENTS_FILE, listRunDirs, plannedRunDir, STATE_FILE } from './run-dir.ts'
 import { findLatestRecord, readRunRecord, RunRecorder, type RunRecord } from './run-state.ts'
 import { createRunner } from '../runner/runner.ts'
+import { JUNIT_FILE, writeJunit } from './junit.ts'
 import { formatSummary, type SummaryOptions } from './summary.ts'
 import { checkClustersUp, tearDown, type TeardownOptions, type TeardownResult } from './teardown.ts'
 import { kspawnDownCommand, tasksFor, type RunInfo, type Services, type Task, type Workflow } from './task.ts'
@@ -47,6 +48,8 @@ export interface RunWorkflowOptions {
   inheritState?: boolean
   /** Remove the clusters the run brought up once it ends, also when a step failed. */
   teardown?: boolean
+  /** --junit: where to write junit.xml too, besides the run's folder (not in dry-run). */
+  junitFile?: string
   /** Shown when the run fails or is interrupted, e.g. `kspawn run dev-loop --resume`. */
   resumeCommand?: string
   /** The `--config <file>` of the command line, if any: the kspawn commands the run prints name it too, so that they work when pasted where this one ran. */
@@ -216,6 +219,24 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
       ...(dryRun ? {} : { dir }),
       ...(options.resumeCommand ? { resumeCommand: options.resumeCommand } : {}),
     })
+    /**
+     * junit.xml in the run's folder and where --junit says, from the record as
+     * it ends; synchronous, for endNow too. A file that cannot be written is
+     * warned about; false when that is the --junit one.
+     */
+    const writeJunits = (): boolean => {
+      if (dryRun) return true
+      let ok = true
+      for (const file of [path.join(dir, JUNIT_FILE), ...(options.junitFile ? [options.junitFile] : [])]) {
+        try {
+          writeJunit(file, recorder.record)
+        } catch (error) {
+          stderr.write(`warning: could not write ${file}: ${(error as Error).message}\n`)
+          if (file === options.junitFile) ok = false
+        }
+      }
+      return ok
+    }
     // Synchronous from start to end: the process exits as soon as it returns.
     const endNow = () => {
       const reason: unknown = options.force?.reason
@@ -235,6 +256,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
       }
       const end = recorder.finish(interruptedBy, now())
       hub.emit(end)
+      writeJunits()
       void log?.close()
       locks?.releaseSync()
       // On a terminal the animated list still holds stdout: the summary would be kept back with it, and lost at the exit.
@@ -258,6 +280,8 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunOutco
     options.force?.removeEventListener('abort', endNow)
     const end = recorder.finish(interruptedBy, now())
     if (teardown && [...teardown.values()].some((result) => !result.removed)) end.exitCode = Math.max(end.exitCode, 1)
+    // --junit asked for a file that could not be written: the run does not pass for CI.
+    if (!writeJunits()) end.exitCode = Math.max(end.exitCode, 1)
     hub.emit(end)
     const logError = await log?.close()
     if (logError) stderr.write(`warning: could not write ${path.join(dir, EVENTS_FILE)}: ${logError.message}\n`)

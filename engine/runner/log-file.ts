@@ -4,6 +4,12 @@ import path from 'node:path'
 import { finished } from 'node:stream/promises'
 import { StepError } from '../errors.ts'
 
+/** Where a step's log goes under the run's folder, unless the step names its own: <variant>/<step>.log (kspawn logs reads it there). */
+export function defaultLogFile(step: { id: string; variant?: string }): string {
+  const safe = (name: string) => (/^\.*$/.test(name) ? '_' : name.replace(/[^\w.-]/g, '_'))
+  return path.join(...(step.variant ? [safe(step.variant)] : []), `${safe(step.id)}.log`)
+}
+
 /** A step's log file, appended to. A write error is kept for the caller to report once. */
 export class LogFile {
   error: Error | undefined

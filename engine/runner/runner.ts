@@ -8,7 +8,7 @@ import { formatCommandLine } from './command-line.ts'
 import { CommandError, Interrupted } from '../errors.ts'
 import { formatDuration, stepLabel, type Emit, type EventSource } from '../run/events.ts'
 import { LineSplitter } from './lines.ts'
-import { LogFile } from './log-file.ts'
+import { defaultLogFile, LogFile } from './log-file.ts'
 import { LogFollower } from './log-follower.ts'
 import { OutputThrottle, type Stream } from './output-throttle.ts'
 import { signalGroup, terminateGroup } from './process-tree.ts'
@@ -376,10 +376,6 @@ async function isDirectory(dir: string): Promise<boolean> {
 }
 
 /** <variant>/<step>.log, with names reduced to characters that are safe in a path. */
-function defaultLogFile(step: StepRef): string {
-  const safe = (name: string) => (/^\.*$/.test(name) ? '_' : name.replace(/[^\w.-]/g, '_'))
-  return path.join(...(step.variant ? [safe(step.variant)] : []), `${safe(step.id)}.log`)
-}
 
 /** zx keeps all output in a store; these arrays drop it so memory stays flat. */
 function discard(): Buffer[] {

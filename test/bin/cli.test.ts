@@ -116,7 +116,7 @@ test('an unknown option or command is a usage error: exit 2', async () => {
   assert.is(option.stderr, 'unknown option --varient: did you mean --variant?\nSee: kspawn run --help\n')
   const command = await kspawn(['spawn'])
   assert.is(command.exitCode, 2)
-  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, list, clusters, down, doctor, completion\nSee: kspawn --help\n')
+  assert.is(command.stderr, 'unknown command "spawn": the commands are run, task, pr, logs, list, clusters, down, doctor, completion\nSee: kspawn --help\n')
   const renderer = await kspawn(['run', 'dev-loop', '--renderer', 'fancy'])
   assert.is(renderer.exitCode, 2)
   assert.is(renderer.stderr, '--renderer must be one of default, simple, verbose, silent, json; found "fancy"\nSee: kspawn run --help\n')
@@ -261,6 +261,17 @@ test('run exits 0 when every variant passes and 1 when a step fails', async () =
   assert.is(zero.stderr, '--concurrency must be a whole number of variants, 1 or more; found "0"\nSee: kspawn run --help\n')
 })
 
+test('--junit writes the run\'s junit.xml there too', async () => {
+  await writeConfigFile(dir, ['denyattach', 'broken'])
+  await mkdir(path.join(dir, 'ci'))
+  const { exitCode } = await kspawn(['run', 'dev-loop', '--renderer', 'silent', '--junit', 'ci/junit.xml'])
+  assert.is(exitCode, 1)
+  const [run] = await readdir(path.join(dir, '.kspawn', 'runs'))
+  const written = await readFile(path.join(dir, 'ci', 'junit.xml'), 'utf8')
+  assert.is(written, await readFile(path.join(dir, '.kspawn', 'runs', run!, 'junit.xml'), 'utf8'))
+  assert.match(written, /<testcase classname="kspawn\.broken\.steps" name="build" time="0">\n      <failure message="build \(broken\) failed: build\/run\.sh make exited with code 2" type="failed">/)
+})
+
 test('task runs one task for one variant, from the state that the latest run recorded', async () => {
   await writeConfigFile(dir)
   assert.is((await kspawn(['run', 'dev-loop', '--variant', 'denyattach', '--renderer', 'silent'])).exitCode, 0)
@@ -390,7 +401,7 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
   {
     name: 'an unknown variant and an unknown option',
     argv: ['run', 'dev-loop', '--variant', 'nosuch', '--bogus-flag'],
-    stderr: /^2 problems, so nothing was run:\n  - unknown option --bogus-flag: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer, --progress-interval\n  - unknown variant "nosuch": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\nSee: kspawn run --help\n$/,
+    stderr: /^2 problems, so nothing was run:\n  - unknown option --bogus-flag: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer, --progress-interval, --junit\n  - unknown variant "nosuch": \S+kspawn\.config\.mjs has the variants denyattach, denyattachfix\nSee: kspawn run --help\n$/,
   },
   {
     name: 'a progress interval that is not seconds',
@@ -422,7 +433,7 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
     config: (folder) => writeDataConfig(folder, `web: { image: 'r/h:v1' }`, `{ kind: 'deployer', name: 'kube-spawn', options: { nodes: 1000, dir: '/var/lib/kube-spawn', sudo: 'auto' } }`),
     stderr: [
       '3 problems, so nothing was run:',
-      '  - unknown options --bogus, -x: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer, --progress-interval',
+      '  - unknown options --bogus, -x: kspawn run takes --config, --variant, --concurrency, --recreate, --no-cache, --dry-run, --resume, --teardown, --renderer, --progress-interval, --junit',
       '  - name the workflow to run: one of dev-loop, share (kspawn list shows them)',
       '  - the config could not be loaded: kspawn.config.mjs: deployer.options.nodes: expected a number of machines from 1 to 20 (each is a machine on this computer), found 1000',
       'See: kspawn run --help',
@@ -463,6 +474,21 @@ const badInput: { name: string; argv: string[]; config?: (folder: string) => Pro
     argv: ['list'],
     config: (folder) => writeDataConfig(folder, `web: { source: { remote: 'https://alban:hunter2@github.com/kinvolk/kubernetes', branch: 'x' }, tag: 'v1' }`),
     stderr: 'kspawn.config.mjs: variants.web.source.remote: expected a git remote (https://…, ssh://…, user@host:path, file://… or a path), found "https://alban:***@github.com/kinvolk/kubernetes" (it contains a password)\n',
+  },
+  {
+    name: '--junit in a folder that does not exist',
+    argv: ['run', 'dev-loop', '--junit', 'nosuch/report.xml'],
+    stderr: /^--junit nosuch\/report\.xml: its folder \S+\/nosuch does not exist\nSee: kspawn run --help\n$/,
+  },
+  {
+    name: '--junit naming a folder, with another problem',
+    argv: ['task', 'build', '--variant', 'nosuch', '--junit', '.'],
+    stderr: /^2 problems, so nothing was run:\n  - --junit \.: \S+ is a folder; name a file in it, e\.g\. --junit junit\.xml\n  - unknown variant "nosuch": /,
+  },
+  {
+    name: '--junit of kspawn pr, before GitHub is asked',
+    argv: ['pr', 'kubernetes/kubernetes#1', '--junit', 'nosuch/report.xml'],
+    stderr: /^--junit nosuch\/report\.xml: its folder \S+\/nosuch does not exist\nSee: kspawn pr --help\n$/,
   },
   {
     name: 'a workdir that cannot be made (under a file)',

@@ -98,7 +98,7 @@ test('--version, a help and list load what they need: no yargs, and no dependenc
 test('an unknown command exits 2', () => {
   const { exitCode, stderr } = kspawn(['up'])
   assert.is(exitCode, 2)
-  assert.is(stderr, 'unknown command "up": the commands are run, task, pr, list, clusters, down, doctor, completion\nSee: kspawn --help\n')
+  assert.is(stderr, 'unknown command "up": the commands are run, task, pr, logs, list, clusters, down, doctor, completion\nSee: kspawn --help\n')
 })
 
 test('a bad config exits 2 with the config error', async () => {

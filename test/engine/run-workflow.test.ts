@@ -56,7 +56,7 @@ test('a run keeps its events, its state and its logs in its own folder, and exit
   assert.is(exitCode, 0)
   assert.is(dir, path.join(project.config.workdir, 'runs', '20171126T151733Z-dev-loop'))
   const runDir = dir as string
-  assert.equal((await readdir(runDir)).sort(), ['denyattach', 'denyattachfix', 'events.jsonl', 'state.json'])
+  assert.equal((await readdir(runDir)).sort(), ['denyattach', 'denyattachfix', 'events.jsonl', 'junit.xml', 'state.json'])
   assert.match(await readFile(path.join(runDir, 'denyattach', 'fetch-source.log'), 'utf8'), /^\$ echo fetched\n# cwd: .*\nfetched\n# exited with code 0/)
 
   const events = await readEvents(runDir)

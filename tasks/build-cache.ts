@@ -261,6 +261,11 @@ export async function push(refs: CacheRefs, step: Step): Promise<string | undefi
   return refs.remote
 }
 
+/** The summary's words for a build an earlier run left in the worktree, from its stamp: `already in this worktree (pulled from the cache ...)`. */
+export function earlierBuild(from: string | undefined): string {
+  return from === undefined ? 'already in this worktree, from an earlier run' : `already in this worktree (${from})`
+}
+
 /** `run <id>, variant <name>`: what an entry's built-by label says. */
 export function builtByLabel(ctx: TaskContext): string {
   return `run ${ctx.run.id}, variant ${ctx.variant.name}`

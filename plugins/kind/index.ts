@@ -156,7 +156,10 @@ class Kind implements KindDeployer {
         : `build it first (kspawn task node-image --variant ${ctx.variant.name})`
       throw new StepError(`the Docker engine has no node image ${image}, which kind runs for variant ${ctx.variant.name}: ${how}`)
     }
-    const controlPlane = ctx.variant.image ? `${image}, pulled from ${ctx.variant.image.ref}` : `${image}, built by kind build node-image from the tree of variant ${ctx.variant.name}`
+    // A node image the build cache gave (another variant's, another machine's) was not built here: the summary's build line says where from.
+    const fromCache = /^(reused|pulled)|\((reused|pulled)/.test(ctx.state.built ?? '')
+    const made = fromCache ? 'the node image of the tree' : 'built by kind build node-image from the tree'
+    const controlPlane = ctx.variant.image ? `${image}, pulled from ${ctx.variant.image.ref}` : `${image}, ${made} of variant ${ctx.variant.name}`
     return { image, tag: ctx.variant.tag, controlPlane }
   }
 

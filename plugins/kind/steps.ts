@@ -12,7 +12,7 @@ import { variantWorktree } from '../../engine/run/variant-state.ts'
 import { imageStillThere, localImageId, tagArgv } from '../../tasks/docker.ts'
 import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
 import { buildNodeImageArgv, type KindDeployer } from './index.ts'
-import { builtByLabel, cacheRefs, cacheUse, dryRunNote, findBuild, keyOf, makeEntry, push, type Reported } from '../../tasks/build-cache.ts'
+import { builtByLabel, cacheRefs, cacheUse, dryRunNote, earlierBuild, findBuild, keyOf, makeEntry, push, type Reported } from '../../tasks/build-cache.ts'
 
 export const nodeImage: Task = {
   id: 'node-image',
@@ -32,7 +32,7 @@ export const nodeImage: Task = {
     if (stamp.commit !== now.commit || stamp.tree !== now.tree || stamp.recipe !== (await recipe(deployer, step))) return false
     ctx.state.image = image
     ctx.state.gitVersion = stamp.gitVersion
-    ctx.state.built = stamp.from ?? 'built earlier in this worktree'
+    ctx.state.built = earlierBuild(stamp.from)
     return `already built: ${image} is ${now.commit.slice(0, 12)} (${now.tree === 'clean' ? 'clean tree' : 'the same local changes'}) with the same kind, base image and flags, gitVersion ${stamp.gitVersion}; remove ${path.join(worktree, STAMP_FILE)} to build again`
   },
   stillDone: (ctx, services) => imageStillThere('node-image', ctx, services),
@@ -72,7 +72,7 @@ export const nodeImage: Task = {
     // Kept in the build cache: the node image, labelled with the key and gitVersion, is then the entry.
     if (key !== undefined && refs !== undefined && (await makeEntry({ from: image, refs, key, gitVersion, builtBy: builtByLabel(ctx), alsoTag: [image] }, step))) await push(refs, step)
     const id = (await localImageId(image, step)) ?? made
-    const stamp: NodeImageStamp = { ...before!, recipe: await recipe(deployer, step), image, imageId: id, gitVersion, builtAt: new Date().toISOString(), from: ctx.state.built }
+    const stamp: NodeImageStamp = { ...before!, recipe: await recipe(deployer, step), image, imageId: id, gitVersion, builtAt: new Date().toISOString(), from: `built in run ${ctx.run.id}` }
     await writeJsonFile(path.join(worktree, STAMP_FILE), stamp)
     step.info(`built ${image} (${id.slice(0, 19)}) from ${gitVersion}`)
   },
@@ -94,9 +94,17 @@ interface NodeImageStamp extends TreeState {
 
 /** kind's version (its own build recipe), the base image and the KUBE_* variables the tree's make reads. */
 async function recipe(deployer: KindDeployer, step: Step): Promise<string> {
-  const version = await step.run({ argv: ['kind', 'version'], reads: true, capture: true })
-  return buildFlagsDigest([(version.stdout ?? '').trim(), deployer.options.baseImage ?? 'default base image'], process.env)
+  // Asked once per run: the key, the skip and the stamp all need it, and kind takes seconds to answer on a loaded machine.
+  let version = kindVersions.get(step.signal)
+  if (version === undefined) {
+    version = step.run({ argv: ['kind', 'version'], reads: true, capture: true }).then((result) => (result.stdout ?? '').trim())
+    kindVersions.set(step.signal, version)
+  }
+  return buildFlagsDigest([await version, deployer.options.baseImage ?? 'default base image'], process.env)
 }
+
+/** `kind version` by run (a run's steps share its abort signal). */
+const kindVersions = new WeakMap<AbortSignal, Promise<string>>()
 
 /** The version a node image says it holds: `cat /kind/version` in it, as kind itself reads it. */
 const reported: Reported = async (image, step) => {

@@ -4,7 +4,7 @@
 import { readJsonFile, writeJsonFile } from '../../engine/json-file.ts'
 import { rm } from 'node:fs/promises'
 import { exists, localImageId, tagArgv } from '../../tasks/docker.ts'
-import { cacheUse, dryRunNote, findBuild, findLocal, keyOf, pull, shortRef } from '../../tasks/build-cache.ts'
+import { cacheUse, dryRunNote, earlierBuild, findBuild, findLocal, keyOf, pull, shortRef } from '../../tasks/build-cache.ts'
 import { binariesRefsFor, keyParts, labelled, refsFor, reported, restoreBinaries } from './cache.ts'
 import { hyperkubeImage, writeImageStamp } from './image.ts'
 import { buildFlagsDigest, parseGitVersion, treeState, workspaceStatusArgv, worktreeOf, type TreeState } from '../../tasks/tree.ts'
@@ -53,7 +53,7 @@ export const build: Task = {
     const now = await treeState(worktree, openStep('build', ctx, services))
     if (stamp.commit !== now.commit || stamp.tree !== now.tree || stamp.flags !== buildFlagsDigest(buildArgv(), process.env)) return false
     ctx.state.gitVersion = stamp.gitVersion
-    ctx.state.built = stamp.from ?? 'built earlier in this worktree'
+    ctx.state.built = earlierBuild(stamp.from)
     const tree = now.tree === 'clean' ? 'clean tree' : 'the same local changes'
     return `already built: ${now.commit.slice(0, 12)} (${tree}) with the same flags, gitVersion ${stamp.gitVersion}; remove ${path.join(worktree, STAMP_FILE)} to build again`
   },
@@ -83,7 +83,7 @@ export const build: Task = {
     }
     ctx.state.gitVersion = gitVersion
     ctx.state.built = `built in this run (${ctx.run.id})`
-    await writeBuildStamp(worktree, { ...before, flags: buildFlagsDigest(buildArgv(), process.env), gitVersion, builtAt: new Date().toISOString(), from: ctx.state.built, ...(key ? { key } : {}) })
+    await writeBuildStamp(worktree, { ...before, flags: buildFlagsDigest(buildArgv(), process.env), gitVersion, builtAt: new Date().toISOString(), from: `built in run ${ctx.run.id}`, ...(key ? { key } : {}) })
     step.info(`built ${gitVersion} in ${worktree}`)
   },
 }

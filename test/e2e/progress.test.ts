@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { suite } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import { branches, messages, must, world } from '../world/harness.ts'
-import { kspawn, writeConfig } from './project.ts'
+import { kspawn, startKspawn, writeConfig } from './project.ts'
 
 const test = suite('progress lines in plain output')
 
@@ -63,6 +63,27 @@ test('piped in CI, a build that is silent for seconds prints a progress line eac
     const at = stdout.indexOf(line)
     assert.ok(at > started && at < ended, `${line}\nis printed while the build runs`)
   }
+})
+
+test("kspawn logs --follow, from a second terminal, prints the build's lines as the build prints them and ends with it", async () => {
+  // The worktree is fetched by the test above; its build stamp goes, so that the build runs.
+  await rm(join(home, 'work', 'worktrees', 'slow', 'src', 'k8s.io', 'kubernetes', '_output', 'kspawn-build.json'), { force: true })
+  const build = startKspawn(home, ['task', 'build', '--variant', 'slow', '--config', config], { KSPAWN_WORLD_BUILD_SLEEP: '6' })
+  let buildEnded = false
+  void build.exited.then(() => (buildEnded = true))
+  await build.prints('$ build/run.sh make')
+
+  const logs = startKspawn(home, ['logs', 'slow', 'build', '--follow', '--config', config])
+  await logs.prints('Building go targets')
+  assert.not.ok(buildEnded, `the build's lines come while it still runs:\n${logs.output()}`)
+  assert.is(await build.exited, 0, build.output())
+  assert.is(await logs.exited, 0, logs.output())
+
+  const runs = (await readdir(join(home, 'work', 'runs'))).filter((name) => name.endsWith('-task-build')).sort()
+  const log = await readFile(join(home, 'work', 'runs', runs.at(-1)!, 'slow', 'build.log'), 'utf8')
+  assert.match(log, 'Building go targets')
+  assert.ok(logs.output().includes(log), `kspawn logs --follow printed the whole build log:\n${logs.output()}\n---\n${log}`)
+  assert.match(logs.output(), `build (slow), run ${runs.at(-1)}`)
 })
 
 test.run()

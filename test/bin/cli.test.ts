@@ -6,12 +6,11 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { CliDeps } from '../../cli/deps.ts'
 import { findExecutable } from '../../cli/doctor.ts'
-import { main } from '../../cli/main.ts'
 import type { Registry } from '../../cli/registry.ts'
 import { StepError } from '../../engine/errors.ts'
-import { capture, fakeTask, writeConfigFile } from '../engine/workflow-helpers.ts'
+import { fakeTask, writeConfigFile } from '../engine/workflow-helpers.ts'
+import { inProcessCli } from './in-process-cli.ts'
 
 const repo = path.resolve(import.meta.dirname, '../..')
 const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string }
@@ -46,23 +45,7 @@ test.after.each(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function kspawn(argv: string[], overrides: Partial<CliDeps> = {}) {
-  const stdout = capture()
-  const stderr = capture()
-  const exitCode = await main(argv, {
-    stdout,
-    stderr,
-    env: { PATH: process.env.PATH },
-    cwd: dir,
-    isRoot: true,
-    loadRegistry: async () => registry,
-    interrupts: () => ({ signal: new AbortController().signal, force: new AbortController().signal, dispose() {} }),
-    // The fake tasks need nothing of this machine.
-    machineProblems: async () => [],
-    ...overrides,
-  })
-  return { exitCode, stdout: stdout.text(), stderr: stderr.text() }
-}
+const kspawn = inProcessCli(() => dir, () => registry)
 
 test('--version prints the version of package.json', async () => {
   const { exitCode, stdout, stderr } = await kspawn(['--version'])

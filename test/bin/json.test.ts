@@ -10,17 +10,16 @@ import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { ClustersJson } from '../../cli/clusters.ts'
-import type { CliDeps } from '../../cli/deps.ts'
 import { findExecutable, type DoctorJson } from '../../cli/doctor.ts'
 import type { ListJson } from '../../cli/list.ts'
-import { main } from '../../cli/main.ts'
 import type { Registry } from '../../cli/registry.ts'
 import { writeClusterRecord, type ClusterRecord } from '../../engine/cluster-records.ts'
 import type { ClusterStatus, Deployer, PluginDefinition } from '../../engine/plugin.ts'
 import { deployerSteps } from '../../engine/run/task.ts'
 import { lockFile } from '../../engine/run/run-lock.ts'
 import { builtinPlugins } from '../../plugins/index.ts'
-import { capture, fakeTask } from '../engine/workflow-helpers.ts'
+import { fakeTask } from '../engine/workflow-helpers.ts'
+import { inProcessCli } from './in-process-cli.ts'
 
 const fetch = fakeTask('fetch-source')
 const clusterUp = fakeTask('cluster-up')
@@ -76,22 +75,7 @@ test.after.each(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function kspawn(argv: string[], overrides: Partial<CliDeps> = {}) {
-  const stdout = capture()
-  const stderr = capture()
-  const exitCode = await main(argv, {
-    stdout,
-    stderr,
-    env: { PATH: process.env.PATH },
-    cwd: dir,
-    isRoot: true,
-    loadRegistry: async () => registry,
-    loadPlugins: async () => [...builtinPlugins, fakePlugin],
-    machineProblems: async () => [],
-    ...overrides,
-  })
-  return { exitCode, stdout: stdout.text(), stderr: stderr.text() }
-}
+const kspawn = inProcessCli(() => dir, () => registry, { loadPlugins: async () => [...builtinPlugins, fakePlugin] })
 
 /** The output as JSON, checking that stdout holds one document and nothing else. */
 function parsed<T>(stdout: string): T {

@@ -10,14 +10,13 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import type { CliDeps } from '../../cli/deps.ts'
-import { main } from '../../cli/main.ts'
 import type { Registry } from '../../cli/registry.ts'
 import { StepError } from '../../engine/errors.ts'
 import type { LockRecord } from '../../engine/run/run-lock.ts'
 import type { RunRecord } from '../../engine/run/run-state.ts'
 import type { Task } from '../../engine/run/task.ts'
 import { capture, fakeTask, writeConfigFile } from '../engine/workflow-helpers.ts'
+import { inProcessCli } from './in-process-cli.ts'
 
 const echoing = (id: string, fail = false): Task =>
   fakeTask(id, {
@@ -42,22 +41,7 @@ test.after(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function kspawn(argv: string[], overrides: Partial<CliDeps> = {}) {
-  const stdout = capture()
-  const stderr = capture()
-  const exitCode = await main(argv, {
-    stdout,
-    stderr,
-    env: { PATH: process.env.PATH },
-    cwd: dir,
-    isRoot: true,
-    loadRegistry: async () => registry,
-    interrupts: () => ({ signal: new AbortController().signal, force: new AbortController().signal, dispose() {} }),
-    machineProblems: async () => [],
-    ...overrides,
-  })
-  return { exitCode, stdout: stdout.text(), stderr: stderr.text() }
-}
+const kspawn = inProcessCli(() => dir, () => registry)
 
 async function firstRun(): Promise<{ id: string; runDir: string; record: RunRecord }> {
   const [id] = (await readdir(path.join(workdir, 'runs'))).sort()

@@ -1,16 +1,15 @@
 // The command line in-process, with a registry of fake tasks: help and
 // version, usage errors and their exit status, config errors, list, run,
 // task and doctor.
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
-import { findExecutable } from '../../cli/doctor.ts'
 import type { Registry } from '../../cli/registry.ts'
 import { StepError } from '../../engine/errors.ts'
 import { fakeTask, writeConfigFile } from '../engine/workflow-helpers.ts'
-import { inProcessCli } from './in-process-cli.ts'
+import { inProcessCli, linkTools } from './in-process-cli.ts'
 
 const repo = path.resolve(import.meta.dirname, '../..')
 const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string }
@@ -270,16 +269,7 @@ test('task runs one task for one variant, from the state that the latest run rec
   )
 })
 
-/** A folder <dir>/<name> of links to the named tools as this machine has them, and nothing else: a PATH for doctor. */
-async function toolsFolder(name: string, tools: string[]): Promise<string> {
-  const bin = path.join(dir, name)
-  await mkdir(bin)
-  for (const tool of tools) {
-    const real = await findExecutable(tool, process.env.PATH ?? '')
-    if (real) await symlink(real, path.join(bin, tool))
-  }
-  return bin
-}
+const toolsFolder = (name: string, tools: string[]) => linkTools(path.join(dir, name), tools)
 
 test('doctor reports each tool, says how to get kube-spawn when PATH lacks it, and exits 1', async () => {
   const bin = await toolsFolder('bin', ['bash', 'git', 'make', 'docker', 'kubectl'])

@@ -4,13 +4,13 @@
 // records, the deployer's answers and the run locks for clusters (through a
 // deployer plugin of the test's own, as a config adds one), and the checks
 // of the text output for doctor.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from '../suite.ts'
 import * as assert from 'uvu/assert'
 import type { ClustersJson } from '../../cli/clusters.ts'
-import { findExecutable, type DoctorJson } from '../../cli/doctor.ts'
+import type { DoctorJson } from '../../cli/doctor.ts'
 import type { ListJson } from '../../cli/list.ts'
 import type { Registry } from '../../cli/registry.ts'
 import { writeClusterRecord, type ClusterRecord } from '../../engine/cluster-records.ts'
@@ -19,7 +19,7 @@ import { deployerSteps } from '../../engine/run/task.ts'
 import { lockFile } from '../../engine/run/run-lock.ts'
 import { builtinPlugins } from '../../plugins/index.ts'
 import { fakeTask } from '../engine/workflow-helpers.ts'
-import { inProcessCli } from './in-process-cli.ts'
+import { inProcessCli, linkTools } from './in-process-cli.ts'
 
 const fetch = fakeTask('fetch-source')
 const clusterUp = fakeTask('cluster-up')
@@ -218,16 +218,7 @@ test('clusters --json with no cluster recorded: empty lists', async () => {
   }
 })
 
-/** A folder <dir>/<name> of links to the named tools as this machine has them, and nothing else: a PATH for doctor. */
-async function toolsFolder(name: string, tools: string[]): Promise<string> {
-  const bin = path.join(dir, name)
-  await mkdir(bin)
-  for (const tool of tools) {
-    const real = await findExecutable(tool, process.env.PATH ?? '')
-    if (real) await symlink(real, path.join(bin, tool))
-  }
-  return bin
-}
+const toolsFolder = (name: string, tools: string[]) => linkTools(path.join(dir, name), tools)
 
 test('doctor --json: each check as the text shows it, ok overall, and the same exit status', async () => {
   const bin = await toolsFolder('bin', ['bash', 'git', 'make', 'docker', 'kubectl'])
